@@ -1,0 +1,258 @@
+"""The generation core: one flow shared by every face (MCP tools, CLI, Python API).
+
+``add_audio_to_video``: check the request → resolve the input → upload a local file → submit to fal's queue →
+follow the job → fetch the result → download it atomically into the output folder. The core knows nothing of MCP,
+argparse or terminals; it reports through a :data:`~alice_mcp.progress.ProgressSink` and raises
+:class:`~alice_mcp.errors.AliceError` for anything the user can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import anyio
+from pydantic import ValidationError
+
+from . import params
+from .config import Settings
+from .endpoints import MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint
+from .errors import ConfigError, FalError, FalJobFailed, InputError
+from .models import AudioRequest, AudioResult, CostEstimate, VideoAudioRequest, VideoAudioResult
+from .outputs import ensure_output_dir, partial_file, publish, safe_stem, target_path
+from .presets import preset_values
+from .pricing import PriceTable, parse_overrides
+from .progress import ProgressSink, notify
+from .sources import LocalVideo, RemoteVideo, resolve_video
+
+if TYPE_CHECKING:  # fal_client loads on the first paid call, not at start-up
+    from .fal import FalGateway
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FinishedJob:
+    """A fal job whose output file was saved: fal's request id, fal's URL of the file, our local path."""
+
+    request_id: str
+    file_url: str
+    path: Path
+
+
+class AliceCore:
+    """Runs generations for one operator configuration. Cheap to create: no network until a job runs."""
+
+    def __init__(self, settings: Settings, *, gateway: FalGateway | None = None) -> None:
+        self.settings = settings
+        self.prices = PriceTable(parse_overrides(settings.price_overrides))
+        self._gateway = gateway
+
+    def gateway(self) -> FalGateway:
+        """The fal gateway, created on first use; :class:`ConfigError` when ``FAL_KEY`` is missing."""
+        if self._gateway is None:
+            from .fal import FalGateway
+
+            self._gateway = FalGateway(
+                self.settings.require_fal_key(),
+                http_timeout_s=self.settings.http_timeout_s,
+                upload_ttl=self.settings.upload_ttl,
+            )
+        return self._gateway
+
+    async def aclose(self) -> None:
+        if self._gateway is not None:
+            await self._gateway.aclose()
+            self._gateway = None
+
+    # ----------------------------------------------------------------------------------------------- settings
+    def resolve_settings(self, preset: str | None, values: dict) -> params.AudioSettings:
+        """Table defaults ← preset ← explicit values, validated; a seed is drawn when none is given."""
+        try:
+            settings = params.settings_from(values, preset_values(preset))
+        except ValidationError as exc:
+            if any(err.get("loc") == ("prompt",) and err.get("type") == "missing" for err in exc.errors()):
+                raise InputError("Give a `prompt` describing the sound, or a `preset` (see list_audio_presets).") from None
+            raise InputError(params.describe_validation_error(exc)) from None
+        if settings.seed is None:
+            settings = settings.model_copy(update={"seed": params.draw_seed()})
+        return settings
+
+    # ------------------------------------------------------------------------------------------------ estimate
+    async def estimate_cost(self, *, duration: float | None, video: str | None, count: int) -> CostEstimate:
+        """What ``count`` generations will cost, from ``duration`` or the length of a local ``video``."""
+        endpoint = MMAUDIO_VIDEO
+        notes: list[str] = []
+        if duration is None and video:
+            duration, note = await self._duration_of(video)
+            if note:
+                notes.append(note)
+        if duration is None:
+            duration = params.AudioSettings.model_fields["duration"].default
+            notes.append(f"No duration or video given: assumed the default {duration:g} s.")
+        rule = self.prices.rule(endpoint.id)
+        total = self.prices.cost(endpoint.id, duration, count)
+        formula = rule.formula(duration) + (f" x {count} generations" if count != 1 else "") + f" = ${total:g}"
+        return CostEstimate(
+            usd=total, endpoint=endpoint.id, duration=duration, count=count, formula=formula,
+            price_source=rule.source, notes=notes,
+        )
+
+    async def _duration_of(self, video: str) -> tuple[float | None, str | None]:
+        """Seconds of audio a generation for ``video`` would make (its length, capped at the table's maximum)."""
+        source = resolve_video(video)
+        if isinstance(source, RemoteVideo):
+            return None, "The length of a URL video is not probed; pass `duration` for an exact estimate."
+        from .probe import probe_video
+
+        info = await anyio.to_thread.run_sync(probe_video, source.path)
+        cap = params.AudioSettings.model_fields["duration"].metadata
+        high = next(getattr(m, "le") for m in cap if getattr(m, "le", None) is not None)
+        seconds = min(max(info.duration, 1.0), float(high))
+        note = f"The clip is {info.duration:.2f} s long" + (f"; generation is capped at {high:g} s." if info.duration > high else ".")
+        return round(seconds, 3), note
+
+    # ---------------------------------------------------------------------------------------------- generation
+    async def add_audio_to_video(self, request: VideoAudioRequest, progress: ProgressSink | None = None) -> VideoAudioResult:
+        """Run one paid MMAudio video-to-video job end to end. Raises :class:`AliceError`."""
+        started = time.monotonic()
+        endpoint = MMAUDIO_VIDEO
+        await notify(progress, "checking", "Checking the request")
+        settings = self.resolve_settings(request.preset, request.values)
+        source = resolve_video(request.video)
+        default_name = f"{safe_stem(_source_stem(source))}-{safe_stem(request.preset or 'audio')}-seed{settings.seed}{endpoint.suffix}"
+        wanted = self.output_target(request.output_path, default_name)
+        gateway = self.gateway()
+
+        if isinstance(source, LocalVideo):
+            size = source.path.stat().st_size
+            await notify(progress, "uploading", f"Uploading {source.path.name} ({_mb(size)})", 0.0)
+            video_url = await gateway.upload_file(source.path)
+            await notify(progress, "uploading", f"Uploaded {_mb(size)}", 1.0)
+        else:
+            video_url = source.url
+
+        done = await self.run_job(endpoint, params.fal_payload(settings, video_url=video_url), wanted, progress)
+        return VideoAudioResult(
+            output_path=str(done.path), video_url=done.file_url, request_id=done.request_id, endpoint=endpoint.id,
+            preset=request.preset, cost_usd=self.prices.cost(endpoint.id, settings.duration),
+            elapsed_s=round(time.monotonic() - started, 3), **settings.model_dump(),
+        )
+
+    async def generate_audio(self, request: AudioRequest, progress: ProgressSink | None = None) -> AudioResult:
+        """Run one paid MMAudio text-to-audio job; the FLAC lands in the output folder. Raises :class:`AliceError`."""
+        started = time.monotonic()
+        endpoint = MMAUDIO_TEXT
+        await notify(progress, "checking", "Checking the request")
+        settings = self.resolve_settings(request.preset, request.values)
+        default_name = f"{safe_stem(request.preset or settings.prompt[:40], 'audio')}-seed{settings.seed}{endpoint.suffix}"
+        wanted = self.output_target(request.output_path, default_name)
+        self.gateway()
+        done = await self.run_job(endpoint, params.fal_payload(settings), wanted, progress)
+        return AudioResult(
+            output_path=str(done.path), audio_url=done.file_url, request_id=done.request_id, endpoint=endpoint.id,
+            preset=request.preset, cost_usd=self.prices.cost(endpoint.id, settings.duration),
+            elapsed_s=round(time.monotonic() - started, 3), **settings.model_dump(),
+        )
+
+    def output_target(self, output_path: str | None, default_name: str) -> Path:
+        """The wanted result path in a writable output folder; fails before anything is paid."""
+        out_dir = ensure_output_dir(self.settings.resolved_output_dir())
+        return target_path(out_dir, output_path, default_name)
+
+    async def run_job(self, endpoint: Endpoint, payload: dict, wanted: Path, progress: ProgressSink | None) -> FinishedJob:
+        """Submit ``payload`` to ``endpoint`` once, follow the job, download its output file next to ``wanted``."""
+        request_id = await self.gateway().submit(endpoint.id, payload)
+        log.info("submitted %s request %s (%s s)", endpoint.id, request_id, payload.get("duration"))
+        await self.follow_job(endpoint, request_id, progress)
+        file_url = await self.fetch_output_url(endpoint, request_id)
+        final = await self.download_result(file_url, wanted, request_id, progress)
+        await notify(progress, "done", f"Saved {final}", 1.0)
+        return FinishedJob(request_id=request_id, file_url=file_url, path=final)
+
+    async def follow_job(self, endpoint: Endpoint, request_id: str, progress: ProgressSink | None) -> None:
+        """Poll fal until the job completes; raise :class:`FalJobFailed` if it completed with an error.
+
+        If the caller is cancelled meanwhile, the fal job is cancelled too (shielded) before re-raising.
+        """
+        started = time.monotonic()
+        seen_logs = 0
+        try:
+            while True:
+                status = await self.gateway().status(endpoint.id, request_id)
+                if status.state == "queued":
+                    await notify(progress, "queued", f"Queued at fal (position {status.position})", 0.0)
+                elif status.state == "running":
+                    message = status.logs[-1] if len(status.logs) > seen_logs and status.logs[-1] else "Generating audio"
+                    seen_logs = len(status.logs)
+                    fraction = 1.0 - math.exp(-(time.monotonic() - started) / 20.0)
+                    await notify(progress, "generating", message, fraction)
+                else:
+                    if status.error:
+                        kind = f" ({status.error_type})" if status.error_type else ""
+                        raise FalJobFailed(
+                            f"fal finished request {request_id} with an error{kind}: {status.error}", request_id=request_id
+                        )
+                    await notify(progress, "generating", "Generation finished", 1.0)
+                    return
+                await asyncio.sleep(self.settings.poll_interval_s)
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await self.cancel_quietly(endpoint, request_id)
+            raise
+
+    async def cancel_quietly(self, endpoint: Endpoint, request_id: str) -> None:
+        """Cancel a fal job, logging (not raising) a failure: used on the way out of a cancelled call."""
+        try:
+            with anyio.fail_after(10):
+                await self.gateway().cancel(endpoint.id, request_id)
+            log.info("cancelled fal request %s", request_id)
+        except (FalError, TimeoutError, ConfigError) as exc:
+            log.warning("could not cancel fal request %s: %s", request_id, exc)
+
+    async def fetch_output_url(self, endpoint: Endpoint, request_id: str) -> str:
+        """The URL of the finished job's output file."""
+        output = await self.gateway().result(endpoint.id, request_id)
+        file = output.get(endpoint.output_key)
+        if not isinstance(file, dict) or not isinstance(file.get("url"), str):
+            raise FalError(
+                f"fal's result for request {request_id} has no {endpoint.output_key} URL: {str(output)[:200]}",
+                request_id=request_id,
+            )
+        return file["url"]
+
+    async def download_result(self, url: str, wanted: Path, request_id: str, progress: ProgressSink | None) -> Path:
+        """Download ``url`` next to ``wanted`` under a hidden temporary name, then publish it atomically."""
+
+        async def on_bytes(done: int, total: int | None) -> None:
+            fraction = done / total if total else None
+            await notify(progress, "downloading", f"Downloading the result ({_mb(done)})", fraction)
+
+        with partial_file(wanted.parent, wanted.suffix) as temp:
+            try:
+                await self.gateway().download(url, temp, on_bytes)
+            except FalError as exc:
+                exc.request_id = request_id
+                raise type(exc)(
+                    f"fal finished request {request_id}, but {exc.message[0].lower()}{exc.message[1:]} "
+                    f"The result is still at fal: {url}",
+                    request_id=request_id,
+                ) from exc
+            await notify(progress, "finishing", "Saving the file", 0.5)
+            return publish(temp, wanted)
+
+
+def _source_stem(source: LocalVideo | RemoteVideo) -> str:
+    if isinstance(source, LocalVideo):
+        return source.path.stem
+    return PurePosixPath(urlsplit(source.url).path).stem or "video"
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"

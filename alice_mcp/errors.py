@@ -1,0 +1,81 @@
+"""One family of user-facing errors for the whole product.
+
+Every failure a user can act on is an :class:`AliceError` with a stable ``code`` and a message that says what was
+wrong and what to do. Faces render it (the MCP face as a ``ToolError``, the CLI as a message and an exit code).
+Anything else that escapes the core is a bug and is reported as one.
+"""
+
+from __future__ import annotations
+
+
+class AliceError(Exception):
+    """A failure the user can act on. ``str(err)`` is the message shown to the user."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class ConfigError(AliceError):
+    """The server is not set up to do this (missing key, unusable folder, bad setting)."""
+
+    code = "config"
+
+
+class InputError(AliceError):
+    """The caller's input cannot be used (missing file, bad URL, out-of-range value, unknown preset)."""
+
+    code = "input"
+
+
+class OutputError(AliceError):
+    """The result cannot be written where it should go."""
+
+    code = "output"
+
+
+class FalError(AliceError):
+    """fal.ai refused or failed the work. ``request_id`` names the fal job when there is one."""
+
+    code = "fal"
+
+    def __init__(self, message: str, *, code: str | None = None, request_id: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.request_id = request_id
+
+
+class FalAuthError(FalError):
+    """fal rejected the API key (401) or the key may not use the model (403)."""
+
+    code = "fal_auth"
+
+
+class FalValidationError(FalError):
+    """fal rejected the job's parameters (422)."""
+
+    code = "fal_validation"
+
+
+class FalJobFailed(FalError):
+    """fal accepted the job, then finished it with an error."""
+
+    code = "fal_job_failed"
+
+
+class SubmitOutcomeUnknown(FalError):
+    """The submit request may or may not have reached fal; it is never re-sent blindly (it could bill twice)."""
+
+    code = "submit_unknown"
+
+
+class DownloadError(FalError):
+    """fal finished the job but its result could not be downloaded."""
+
+    code = "download"

@@ -1,0 +1,98 @@
+"""P1 start-up: spawn → answered `tools/list`, alice-mcp vs a bare one-tool MCPServer. Target: ratio ≤ 1.2.
+
+    python bench/startup.py [--runs 15]
+
+Each run starts a fresh process, sends initialize + initialized + tools/list on stdin and stops the clock when the
+tools/list answer arrives on stdout. Runs alternate between the two servers; the report gives medians and spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BARE_SERVER = '''
+from mcp.server import MCPServer
+mcp = MCPServer("bare")
+
+@mcp.tool()
+async def echo(text: str) -> str:
+    """Echo."""
+    return text
+
+mcp.run("stdio")
+'''
+
+HANDSHAKE = "".join(
+    json.dumps(m) + "\n"
+    for m in (
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+    )
+)
+
+
+def time_to_tools_list(command: list[str], env: dict[str, str]) -> float:
+    """Seconds from spawn to the tools/list answer."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(HANDSHAKE.encode())
+        proc.stdin.flush()
+        for line in proc.stdout:
+            if json.loads(line).get("id") == 2:
+                return time.perf_counter() - started
+        raise RuntimeError(f"{command} exited without answering tools/list")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def measure(runs: int) -> dict:
+    """Interleaved runs of both servers; returns medians, spreads and the ratio."""
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = Path(tmp) / "bare_server.py"
+        bare.write_text(BARE_SERVER)
+        env = {**os.environ, "ALICE_OUTPUT_DIR": str(Path(tmp) / "out"), "ALICE_DATA_DIR": str(Path(tmp) / "data")}
+        env.pop("FAL_KEY", None)
+        alice_cmd = [sys.executable, "-m", "alice_mcp"]
+        bare_cmd = [sys.executable, str(bare)]
+        time_to_tools_list(alice_cmd, env), time_to_tools_list(bare_cmd, env)  # warm the page cache
+        alice, baseline = [], []
+        for _ in range(runs):
+            alice.append(time_to_tools_list(alice_cmd, env))
+            baseline.append(time_to_tools_list(bare_cmd, env))
+    a, b = statistics.median(alice), statistics.median(baseline)
+    return {
+        "alice_median_s": a, "alice_min_s": min(alice), "alice_max_s": max(alice),
+        "bare_median_s": b, "bare_min_s": min(baseline), "bare_max_s": max(baseline),
+        "ratio": a / b, "runs": runs,
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    r = measure(args.runs)
+    print(f"P1 start-up (spawn → tools/list), {r['runs']} interleaved runs, {r['machine']}")
+    print(f"  alice-mcp : median {r['alice_median_s']*1000:.0f} ms (min {r['alice_min_s']*1000:.0f}, max {r['alice_max_s']*1000:.0f})")
+    print(f"  bare MCP  : median {r['bare_median_s']*1000:.0f} ms (min {r['bare_min_s']*1000:.0f}, max {r['bare_max_s']*1000:.0f})")
+    print(f"  ratio     : {r['ratio']:.2f}x (target ≤ 1.20x) {'OK' if r['ratio'] <= 1.2 else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
