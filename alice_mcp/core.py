@@ -36,6 +36,9 @@ if TYPE_CHECKING:  # fal_client loads on the first paid call, not at start-up
 
 log = logging.getLogger(__name__)
 
+# Polls start fast (short jobs finish without waiting a whole interval) and back off to ALICE_POLL_INTERVAL_S.
+FIRST_POLL_INTERVAL_S = 0.05
+
 
 @dataclass(frozen=True)
 class FinishedJob:
@@ -183,6 +186,7 @@ class AliceCore:
         """
         started = time.monotonic()
         seen_logs = 0
+        interval = FIRST_POLL_INTERVAL_S
         try:
             while True:
                 status = await self.gateway().status(endpoint.id, request_id)
@@ -201,7 +205,8 @@ class AliceCore:
                         )
                     await notify(progress, "generating", "Generation finished", 1.0)
                     return
-                await asyncio.sleep(self.settings.poll_interval_s)
+                await asyncio.sleep(interval)
+                interval = min(interval * 1.5, self.settings.poll_interval_s)
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
                 await self.cancel_quietly(endpoint, request_id)
