@@ -59,7 +59,7 @@ def time_to_tools_list(command: list[str], env: dict[str, str]) -> float:
         proc.wait()
 
 
-def measure(runs: int) -> dict:
+def measure(runs: int, tiny: bool = False) -> dict:
     """Interleaved runs of both servers; returns medians, spreads and the ratio."""
     with tempfile.TemporaryDirectory() as tmp:
         bare = Path(tmp) / "bare_server.py"
@@ -75,6 +75,9 @@ def measure(runs: int) -> dict:
             baseline.append(time_to_tools_list(bare_cmd, env))
     a, b = statistics.median(alice), statistics.median(baseline)
     return {
+        "alice": {"median": a, "min": min(alice), "max": max(alice), "n": runs},
+        "naive": {"median": b, "min": min(baseline), "max": max(baseline), "n": runs},
+        "target": 1.2,
         "alice_median_s": a, "alice_min_s": min(alice), "alice_max_s": max(alice),
         "bare_median_s": b, "bare_min_s": min(baseline), "bare_max_s": max(baseline),
         "ratio": a / b, "runs": runs,
