@@ -24,11 +24,13 @@ from . import params
 from .config import Settings
 from .endpoints import MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint
 from .errors import ConfigError, FalError, FalJobFailed, InputError
-from .models import AudioRequest, AudioResult, CostEstimate, VideoAudioRequest, VideoAudioResult
+from .media_plan import MediaPlan
+from .models import AudioRequest, AudioResult, CostEstimate, MediaReport, VideoAudioRequest, VideoAudioResult
 from .outputs import ensure_output_dir, partial_file, publish, safe_stem, target_path
+from .pipeline import FinishedMedia, export_track, finish_media, plan_media, prepare_upload, workspace
 from .presets import preset_values
 from .pricing import PriceTable, parse_overrides
-from .progress import ProgressSink, notify
+from .progress import Progress, ProgressSink, notify
 from .sources import LocalVideo, RemoteVideo, resolve_video
 
 if TYPE_CHECKING:  # fal_client loads on the first paid call, not at start-up
@@ -75,10 +77,10 @@ class AliceCore:
             self._gateway = None
 
     # ----------------------------------------------------------------------------------------------- settings
-    def resolve_settings(self, preset: str | None, values: dict) -> params.AudioSettings:
-        """Table defaults ← preset ← explicit values, validated; a seed is drawn when none is given."""
+    def resolve_settings(self, preset: str | None, values: dict, quality: str | None = None) -> params.AudioSettings:
+        """Table defaults ← preset ← quality tier ← explicit values, validated; a seed is drawn when none is given."""
         try:
-            settings = params.settings_from(values, preset_values(preset))
+            settings = params.settings_from(values, {**preset_values(preset), **params.quality_values(quality)})
         except ValidationError as exc:
             if any(err.get("loc") == ("prompt",) and err.get("type") == "missing" for err in exc.errors()):
                 raise InputError("Give a `prompt` describing the sound, or a `preset` (see list_audio_presets).") from None
@@ -88,14 +90,15 @@ class AliceCore:
         return settings
 
     # ------------------------------------------------------------------------------------------------ estimate
-    async def estimate_cost(self, *, duration: float | None, video: str | None, count: int) -> CostEstimate:
-        """What ``count`` generations will cost, from ``duration`` or the length of a local ``video``."""
+    async def estimate_cost(
+        self, *, duration: float | None, video: str | None, count: int, start_time: float = 0.0
+    ) -> CostEstimate:
+        """What ``count`` generations will cost, from ``duration`` or the length of ``video`` from ``start_time``."""
         endpoint = MMAUDIO_VIDEO
         notes: list[str] = []
         if duration is None and video:
-            duration, note = await self._duration_of(video)
-            if note:
-                notes.append(note)
+            duration, more = await self._duration_of(video, start_time)
+            notes += more
         if duration is None:
             duration = params.AudioSettings.model_fields["duration"].default
             notes.append(f"No duration or video given: assumed the default {duration:g} s.")
@@ -107,53 +110,81 @@ class AliceCore:
             price_source=rule.source, notes=notes,
         )
 
-    async def _duration_of(self, video: str) -> tuple[float | None, str | None]:
-        """Seconds of audio a generation for ``video`` would make (its length, capped at the table's maximum)."""
+    async def _duration_of(self, video: str, start_time: float = 0.0) -> tuple[float | None, list[str]]:
+        """Seconds of audio a generation for a local ``video`` would bill: the same rule add_audio_to_video uses.
+        A URL is not fetched here (estimates stay offline)."""
         source = resolve_video(video)
         if isinstance(source, RemoteVideo):
-            return None, "The length of a URL video is not probed; pass `duration` for an exact estimate."
-        from .probe import probe_video
-
-        info = await anyio.to_thread.run_sync(probe_video, source.path)
-        cap = params.AudioSettings.model_fields["duration"].metadata
-        high = next(getattr(m, "le") for m in cap if getattr(m, "le", None) is not None)
-        seconds = min(max(info.duration, 1.0), float(high))
-        note = f"The clip is {info.duration:.2f} s long" + (f"; generation is capped at {high:g} s." if info.duration > high else ".")
-        return round(seconds, 3), note
+            return None, ["The length of a URL video is not probed for estimates; pass `duration` for an exact figure."]
+        options = self._pipeline_options({"start_time": start_time})
+        default = params.AudioSettings.model_fields["duration"].default
+        plan = await plan_media(source, options, requested_duration=None, default_duration=default)
+        clip = f"The clip is {plan.clip_duration:.2f} s long. " if plan.clip_duration is not None else ""
+        return plan.duration, [clip.strip()] + plan.notes if clip else plan.notes
 
     # ---------------------------------------------------------------------------------------------- generation
     async def add_audio_to_video(self, request: VideoAudioRequest, progress: ProgressSink | None = None) -> VideoAudioResult:
-        """Run one paid MMAudio video-to-video job end to end. Raises :class:`AliceError`."""
+        """Run one paid MMAudio video-to-video job end to end. Raises :class:`AliceError`.
+
+        Before upload: probe the clip and plan the segment (:func:`~alice_mcp.pipeline.plan_media`), make the upload
+        file (:func:`~alice_mcp.pipeline.prepare_upload`). After download: put fal's audio onto the original video
+        (:func:`~alice_mcp.pipeline.finish_media`).
+        """
         started = time.monotonic()
         endpoint = MMAUDIO_VIDEO
         await notify(progress, "checking", "Checking the request")
-        settings = self.resolve_settings(request.preset, request.values)
+        options = self._pipeline_options(request.options)
+        settings = self.resolve_settings(request.preset, request.values, options.quality)
         source = resolve_video(request.video)
-        default_name = f"{safe_stem(_source_stem(source))}-{safe_stem(request.preset or 'audio')}-seed{settings.seed}{endpoint.suffix}"
+        await notify(progress, "checking", "Probing the clip")
+        plan = await plan_media(
+            source, options, requested_duration=request.values.get("duration"),
+            default_duration=settings.duration, wanted_suffix=Path(request.output_path).suffix if request.output_path else None,
+        )
+        settings = settings.model_copy(update={"duration": plan.duration})
+        default_name = f"{safe_stem(_source_stem(source))}-{safe_stem(request.preset or 'audio')}-seed{settings.seed}{plan.output_suffix}"
         wanted = self.output_target(request.output_path, default_name)
         gateway = self.gateway()
 
-        if isinstance(source, LocalVideo):
-            size = source.path.stat().st_size
-            await notify(progress, "uploading", f"Uploading {source.path.name} ({_mb(size)})", 0.0)
-            video_url = await gateway.upload_file(source.path)
-            await notify(progress, "uploading", f"Uploaded {_mb(size)}", 1.0)
-        else:
-            video_url = source.url
-
-        done = await self.run_job(endpoint, params.fal_payload(settings, video_url=video_url), wanted, progress)
+        with workspace(self.settings) as work:
+            uploaded = 0
+            if isinstance(source, LocalVideo):
+                upload = await prepare_upload(plan, work, progress)
+                uploaded = upload.stat().st_size
+                await notify(progress, "uploading", f"Uploading {upload.name} ({_mb(uploaded)})", 0.5)
+                video_url = await gateway.upload_file(upload)
+                await notify(progress, "uploading", f"Uploaded {_mb(uploaded)}", 1.0)
+            else:
+                video_url = source.url
+            payload = params.fal_payload(settings, video_url=video_url)
+            if isinstance(source, LocalVideo):
+                done = await self.run_job(endpoint, payload, work / f"fal-result{endpoint.suffix}", _until_done(progress))
+                finished = await finish_media(plan, options, done.path, wanted, progress)
+            else:
+                done = await self.run_job(endpoint, payload, wanted, _until_done(progress))
+                finished = FinishedMedia(done.path)
+                finished.audio_path = await export_track(done.path, done.path, options, None, finished.notes)
+        await notify(progress, "done", f"Saved {finished.path}", 1.0)
         return VideoAudioResult(
-            output_path=str(done.path), video_url=done.file_url, request_id=done.request_id, endpoint=endpoint.id,
+            output_path=str(finished.path), video_url=done.file_url, request_id=done.request_id, endpoint=endpoint.id,
             preset=request.preset, cost_usd=self.prices.cost(endpoint.id, settings.duration),
             elapsed_s=round(time.monotonic() - started, 3), **settings.model_dump(),
+            media=media_report(plan, options, uploaded), notes=plan.notes + finished.notes,
+            audio_path=str(finished.audio_path) if finished.audio_path else None,
         )
+
+    def _pipeline_options(self, values: dict) -> params.PipelineOptions:
+        try:
+            return params.pipeline_options_from(values)
+        except ValidationError as exc:
+            raise InputError(params.describe_validation_error(exc)) from None
 
     async def generate_audio(self, request: AudioRequest, progress: ProgressSink | None = None) -> AudioResult:
         """Run one paid MMAudio text-to-audio job; the FLAC lands in the output folder. Raises :class:`AliceError`."""
         started = time.monotonic()
         endpoint = MMAUDIO_TEXT
         await notify(progress, "checking", "Checking the request")
-        settings = self.resolve_settings(request.preset, request.values)
+        settings = self.resolve_settings(request.preset, request.values, request.quality)
         default_name = f"{safe_stem(request.preset or settings.prompt[:40], 'audio')}-seed{settings.seed}{endpoint.suffix}"
         wanted = self.output_target(request.output_path, default_name)
         self.gateway()
@@ -251,6 +282,26 @@ class AliceCore:
                 ) from exc
             await notify(progress, "finishing", "Saving the file", 0.5)
             return publish(temp, wanted)
+
+
+def _until_done(progress: ProgressSink | None) -> ProgressSink | None:
+    """``progress`` without the "done" event: the media pipeline still has work after the download."""
+    if progress is None:
+        return None
+
+    async def sink(event: Progress) -> None:
+        if event.stage != "done":
+            await progress(event)
+
+    return sink
+
+
+def media_report(plan: MediaPlan, options: params.PipelineOptions, uploaded: int) -> MediaReport:
+    return MediaReport(
+        clip_duration=plan.clip_duration, width=plan.width, height=plan.height, fps=plan.fps, has_audio=plan.has_audio,
+        segment_start=plan.start, segment_end=plan.end, upload_method=plan.upload_method, uploaded_bytes=uploaded,
+        original_audio=options.original_audio,
+    )
 
 
 def _source_stem(source: LocalVideo | RemoteVideo) -> str:

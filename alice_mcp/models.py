@@ -18,6 +18,7 @@ class VideoAudioRequest(BaseModel):
     preset: Optional[str] = None
     values: dict[str, Any] = Field(default_factory=dict)
     output_path: Optional[str] = None
+    options: dict[str, Any] = Field(default_factory=dict)  # params.PipelineOptions fields; None = not given
 
 
 class AudioRequest(BaseModel):
@@ -26,6 +27,7 @@ class AudioRequest(BaseModel):
     preset: Optional[str] = None
     values: dict[str, Any] = Field(default_factory=dict)
     output_path: Optional[str] = None
+    quality: Optional[str] = None
 
 
 class GenerationResult(BaseModel):
@@ -46,10 +48,28 @@ class GenerationResult(BaseModel):
     elapsed_s: float = Field(description="Wall time of the call in seconds.")
 
 
+class MediaReport(BaseModel):
+    """What alice-mcp did with the clip: what it found, which part it used, what it uploaded."""
+
+    clip_duration: Optional[float] = Field(description="Length of the clip in seconds (None: a URL that could not be probed).")
+    width: Optional[int] = None
+    height: Optional[int] = None
+    fps: Optional[float] = None
+    has_audio: bool = Field(description="Whether the clip had its own sound.")
+    segment_start: float = Field(description="Where the soundtrack starts in the clip (s).")
+    segment_end: float = Field(description="Where it ends (s).")
+    upload_method: str = Field(description="as_is (original file), cut (stream-copied segment), proxy (small re-encode), or url (fal fetched it).")
+    uploaded_bytes: int = Field(description="Bytes sent to fal storage.")
+    original_audio: str = Field(description="replace or mix.")
+
+
 class VideoAudioResult(GenerationResult):
     """A finished video-with-audio generation."""
 
     video_url: str = Field(description="fal's URL of its copy of the result (expires on fal's schedule).")
+    media: Optional[MediaReport] = Field(default=None, description="The clip, the segment and the upload.")
+    audio_path: Optional[str] = Field(default=None, description="The generated track alone, if audio_format asked for it.")
+    notes: list[str] = Field(default_factory=list, description="Things the user should know (clamped duration, …).")
 
 
 class AudioResult(GenerationResult):

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
@@ -71,14 +71,63 @@ class AudioSettings(BaseModel):
 
 TABLE_FIELDS: tuple[str, ...] = tuple(AudioSettings.model_fields)
 
+#: Sampling steps of each ``quality`` tier; an explicit ``num_steps`` wins over the tier.
+QUALITY_STEPS: dict[str, int] = {"draft": 10, "balanced": 25, "high": 50}
+#: When no ``duration`` is given for a video: its remaining length from ``start_time``, at most this long.
+MAX_DURATION_S = 30.0
+MIN_DURATION_S = 1.0
 
-def _optional_arg(name: str) -> Any:
+
+class PipelineOptions(BaseModel):
+    """How alice-mcp handles the clip around the generation: which part, how hard, what to give back.
+
+    These never reach fal as such: they decide the segment, the steps, and how the result is assembled locally.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_time: float = Field(
+        default=0.0,
+        ge=0,
+        le=86_400,
+        description="Where the soundtrack starts in the clip, in seconds (soundtrack a segment of a longer clip).",
+    )
+    quality: Optional[Literal["draft", "balanced", "high"]] = Field(
+        default=None,
+        description="draft = 10 sampling steps (quick preview), balanced = 25, high = 50. An explicit num_steps wins.",
+    )
+    audio_format: Literal["none", "wav", "flac", "m4a"] = Field(
+        default="none",
+        description="Also save the generated track alone next to the video, as wav, flac or m4a (none = don't).",
+    )
+    original_audio: Literal["replace", "mix"] = Field(
+        default="replace",
+        description="replace = only the generated audio; mix = keep the clip's own sound under it (local files).",
+    )
+    original_level: float = Field(
+        default=0.5,
+        ge=0,
+        le=2,
+        description="Gain of the clip's own sound when original_audio is mix (0 = silent, 1 = unchanged).",
+    )
+    generated_level: float = Field(
+        default=1.0,
+        ge=0,
+        le=2,
+        description="Gain of the generated audio in the result (0 = silent, 1 = unchanged).",
+    )
+
+
+PIPELINE_FIELDS: tuple[str, ...] = tuple(PipelineOptions.model_fields)
+
+
+def _optional_arg(name: str, model: type[BaseModel] = AudioSettings) -> Any:
     """An ``Optional[...]`` argument type for a face, carrying the table's constraints and description.
 
     The schema's ``default`` is the table default (what an omitted argument means); ``None`` at run time means
     "not given", so a preset can fill it in.
     """
-    field: FieldInfo = AudioSettings.model_fields[name]
+    field: FieldInfo = model.model_fields[name]
     extra: dict[str, Any] = {}
     if not field.is_required() and field.default is not None:
         extra["default"] = field.default
@@ -90,6 +139,29 @@ def _optional_arg(name: str) -> Any:
 
 
 ARGS: dict[str, Any] = {name: _optional_arg(name) for name in TABLE_FIELDS}
+PIPELINE_ARGS: dict[str, Any] = {name: _optional_arg(name, PipelineOptions) for name in PIPELINE_FIELDS}
+#: ``duration`` for a video tool: no schema default, because an omitted duration means "the clip's length".
+VIDEO_DURATION_ARG: Any = Annotated[
+    Optional[float],
+    *AudioSettings.model_fields["duration"].metadata,
+    Field(
+        default=None,
+        description=(
+            "Seconds of audio to generate (1-30). Default: the clip's length from start_time, up to 30 s; "
+            "a longer value is shortened to what the clip has."
+        ),
+    ),
+]
+
+
+def pipeline_options_from(explicit: dict[str, Any]) -> PipelineOptions:
+    """Validate the given (non-``None``) pipeline options over their defaults; raises pydantic's ``ValidationError``."""
+    return PipelineOptions(**{k: v for k, v in explicit.items() if v is not None})
+
+
+def quality_values(quality: str | None) -> dict[str, Any]:
+    """The table values a ``quality`` tier sets (``{}`` for none)."""
+    return {"num_steps": QUALITY_STEPS[quality]} if quality else {}
 
 
 def draw_seed() -> int:
@@ -120,7 +192,7 @@ def fal_payload(settings: AudioSettings, *, video_url: str | None = None) -> dic
 
 def allowed_range(name: str) -> str:
     """The table's allowed values for ``name`` in words, e.g. ``"from 1 to 30"``; ``""`` if unconstrained."""
-    field = AudioSettings.model_fields.get(name)
+    field = AudioSettings.model_fields.get(name) or PipelineOptions.model_fields.get(name)
     if field is None:
         return ""
     low = high = None

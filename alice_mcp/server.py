@@ -30,7 +30,7 @@ from .models import (
     VideoAudioRequest,
     VideoAudioResult,
 )
-from .params import ARGS, TABLE_FIELDS
+from .params import ARGS, PIPELINE_ARGS, PIPELINE_FIELDS, TABLE_FIELDS, VIDEO_DURATION_ARG
 from .presets import PRESETS
 from .progress import Progress, overall_percent
 
@@ -122,18 +122,29 @@ def build_server() -> MCPServer:
         prompt: ARGS["prompt"] = None,
         preset: PresetArg = None,
         negative_prompt: ARGS["negative_prompt"] = None,
-        duration: ARGS["duration"] = None,
+        duration: VIDEO_DURATION_ARG = None,
         num_steps: ARGS["num_steps"] = None,
         cfg_strength: ARGS["cfg_strength"] = None,
         seed: ARGS["seed"] = None,
         mask_away_clip: ARGS["mask_away_clip"] = None,
         output_path: OutputPathArg = None,
+        start_time: PIPELINE_ARGS["start_time"] = None,
+        quality: PIPELINE_ARGS["quality"] = None,
+        audio_format: PIPELINE_ARGS["audio_format"] = None,
+        original_audio: PIPELINE_ARGS["original_audio"] = None,
+        original_level: PIPELINE_ARGS["original_level"] = None,
+        generated_level: PIPELINE_ARGS["generated_level"] = None,
     ) -> Annotated[CallToolResult, VideoAudioResult]:
         """Generate a soundtrack (ambience, foley, music) synchronized to a video with fal.ai MMAudio V2 and save the
-        video with that audio to the output folder. COSTS MONEY: fal charges $0.001 per second of audio
-        (8 s ≈ $0.008); use estimate_cost first for many or long clips. Give `prompt` or a `preset`."""
+        video with that audio to the output folder, in the original's full quality and container. COSTS MONEY: fal
+        charges $0.001 per second of audio (8 s ≈ $0.008); by default the whole clip up to 30 s is soundtracked; use
+        estimate_cost first for many or long clips. Give `prompt` or a `preset`."""
         with tool_errors("add_audio_to_video"):
-            request = VideoAudioRequest(video=video, preset=preset, values=_table_values(locals()), output_path=output_path)
+            arguments = locals()
+            request = VideoAudioRequest(
+                video=video, preset=preset, values=_table_values(arguments), output_path=output_path,
+                options={name: arguments.get(name) for name in PIPELINE_FIELDS},
+            )
             result = await _core(ctx).add_audio_to_video(request, _progress_sink(ctx))
             return _file_result(result, "video/mp4")
 
@@ -153,11 +164,12 @@ def build_server() -> MCPServer:
         cfg_strength: ARGS["cfg_strength"] = None,
         seed: ARGS["seed"] = None,
         output_path: OutputPathArg = None,
+        quality: PIPELINE_ARGS["quality"] = None,
     ) -> Annotated[CallToolResult, AudioResult]:
         """Generate a sound clip (FLAC) from a text prompt with fal.ai MMAudio V2 text-to-audio, no video needed, and
         save it to the output folder. COSTS MONEY: $0.001 per second of audio. Give `prompt` or a `preset`."""
         with tool_errors("generate_audio"):
-            request = AudioRequest(preset=preset, values=_table_values(locals()), output_path=output_path)
+            request = AudioRequest(preset=preset, values=_table_values(locals()), output_path=output_path, quality=quality)
             result = await _core(ctx).generate_audio(request, _progress_sink(ctx))
             return _file_result(result, "audio/flac")
 
@@ -179,11 +191,12 @@ def build_server() -> MCPServer:
         duration: ARGS["duration"] = None,
         video: Annotated[Optional[str], Field(default=None, max_length=4096, description="A local video whose length sets the duration.")] = None,
         count: Annotated[int, Field(ge=1, le=10_000, description="How many generations.")] = 1,
+        start_time: PIPELINE_ARGS["start_time"] = None,
     ) -> CostEstimate:
-        """Estimate the USD cost of generating audio, from `duration` (seconds) or a local `video`'s length, times
-        `count`. Free: nothing is uploaded or submitted."""
+        """Estimate the USD cost of generating audio, from `duration` (seconds) or a local `video`'s length (from
+        `start_time`, up to 30 s), times `count`. Free: nothing is uploaded or submitted."""
         with tool_errors("estimate_cost"):
-            return await _core(ctx).estimate_cost(duration=duration, video=video, count=count)
+            return await _core(ctx).estimate_cost(duration=duration, video=video, count=count, start_time=start_time or 0.0)
 
     return mcp
 
@@ -200,6 +213,8 @@ def _file_result(result: GenerationResult, mime_type: str) -> CallToolResult:
         f"Saved {result.output_path} ({result.duration:g} s of audio, seed {result.seed}, "
         f"~${result.cost_usd:.3f}, {result.elapsed_s:.1f} s)."
     )
+    for note in getattr(result, "notes", None) or []:
+        summary += f"\nNote: {note}"
     return CallToolResult(
         content=[
             TextContent(type="text", text=summary),

@@ -31,14 +31,20 @@ def make_clip(
     fps: int = 24,
     with_audio: bool = False,
     tone_hz: float = 440.0,
+    gop: Optional[int] = None,
 ) -> Path:
-    """Write a clip of ``seconds`` at ``size`` and ``fps`` in the container given by ``path``'s suffix."""
+    """Write a clip of ``seconds`` at ``size`` and ``fps`` in the container given by ``path``'s suffix.
+
+    ``gop`` sets the keyframe interval in frames (default: the encoder's).
+    """
     container_kind = path.suffix.lstrip(".").lower()
     vcodec, acodec = _CODECS[container_kind]
     width, height = size
     with av.open(str(path), "w") as out:
         video = out.add_stream(vcodec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        if gop is not None:
+            video.codec_context.gop_size = gop
         if vcodec == "libx264":
             video.options = {"preset": "ultrafast", "crf": "35"}
         else:
@@ -139,3 +145,41 @@ def audio_rms(path: Path) -> float:
                 total += sum(v * v for v in values)
                 count += len(values)
     return math.sqrt(total / count) if count else 0.0
+
+
+def make_still_image(path: Path, size: tuple[int, int] = (64, 48)) -> Path:
+    """A PNG picture (whatever ``path``'s suffix says)."""
+    with av.open(str(path), "w", format="image2", options={"update": "1"}) as out:
+        stream = out.add_stream("png", rate=1)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "rgb24"
+        frame = av.VideoFrame(size[0], size[1], "rgb24")
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def make_audio_only(path: Path, seconds: float = 1.0) -> Path:
+    """An audio-only M4A (AAC tone), whatever ``path``'s suffix says."""
+    with av.open(str(path), "w", format="ipod") as out:
+        audio = out.add_stream("aac", rate=48000)
+        audio.layout = "stereo"
+        _write_tone(out, audio, seconds, 330.0)
+    return path
+
+
+def measured_seconds(path: Path) -> tuple[float, Optional[float]]:
+    """``(video, audio)`` lengths as a player sees them: presented video frames x frame time, decoded audio samples."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times = [frame.time for frame in container.decode(stream) if frame.time is not None]
+        rate = float(stream.average_rate or stream.base_rate or 25)
+        video = (max(times) - min(times) + 1 / rate) if times else 0.0
+    audio = _decoded_audio_seconds(path) if has_audio_stream(path) else None
+    return video, audio
+
+
+def has_audio_stream(path: Path) -> bool:
+    with av.open(str(path)) as container:
+        return bool(container.streams.audio)

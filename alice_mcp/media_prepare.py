@@ -1,0 +1,138 @@
+"""Make the file fal will look at: a stream-copied cut of the segment, or a small proxy of it (PyAV, blocking).
+
+Contract: both writers read the original packet by packet (memory bounded whatever the file size), write only the
+video of ``[plan.start, plan.end]`` into ``dest`` (a path in a work folder, never the output folder), and stop early
+when ``stop`` is set (the caller was cancelled). They raise :class:`MediaError` when the clip cannot be processed.
+Times are relative to the clip's first frame (``plan.origin`` on the file's own clock).
+"""
+
+from __future__ import annotations
+
+import threading
+from fractions import Fraction
+from pathlib import Path
+from typing import Optional
+
+from .errors import AliceError
+from .media_plan import MediaPlan
+
+# The proxy only feeds MMAudio's 384 px / 224 px feature extractors: speed and size matter, not fidelity.
+PROXY_X264 = {"preset": "veryfast", "crf": "30", "tune": "fastdecode"}
+DECODE_THREADS = 2
+
+
+class MediaError(AliceError):
+    """The clip could not be cut, re-encoded or assembled."""
+
+    code = "media"
+
+
+class Cancelled(Exception):
+    """The caller gave up; the partial file is the caller's to remove."""
+
+
+def keyframe_at_or_before(path: Path, start: float, origin: float = 0.0) -> float:
+    """The time of the last keyframe at or before ``start`` (where a stream copy must begin)."""
+    import av
+
+    if start <= 0:
+        return 0.0
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        tb = video.time_base
+        container.seek(int((origin + start) / tb), stream=video, backward=True, any_frame=False)
+        for packet in container.demux(video):
+            if packet.pts is None or not packet.size:
+                continue
+            found = float(packet.pts * tb) - origin
+            return max(0.0, min(found, start))
+    return 0.0
+
+
+def write_cut(path: Path, plan: MediaPlan, dest: Path, muxer: str, stop: Optional[threading.Event] = None) -> None:
+    """Stream-copy the video packets of ``[plan.keyframe, plan.end)`` into ``dest`` (timestamps from 0, no audio)."""
+    import av
+
+    try:
+        with av.open(str(path)) as source, av.open(str(dest), "w", format=muxer) as out:
+            video = source.streams.video[0]
+            tb = video.time_base
+            copy = out.add_stream_from_template(video)
+            target = _seek(source, video, plan.origin + plan.keyframe)
+            slack = int(0.002 / tb) + 1
+            end_pts = int(round((plan.origin + plan.end) / tb))
+            first: Optional[int] = None
+            for packet in source.demux(video):
+                if stop is not None and stop.is_set():
+                    raise Cancelled()
+                if packet.pts is None or packet.dts is None or not packet.size:
+                    continue
+                if first is None:
+                    if packet.pts < target - slack or not packet.is_keyframe:
+                        continue
+                    first = packet.pts
+                if packet.pts < first:
+                    continue  # leading frames of an open GOP: they belong before the cut
+                if packet.pts >= end_pts:
+                    if packet.dts >= end_pts:
+                        break
+                    continue
+                packet.pts -= first
+                packet.dts -= first
+                packet.stream = copy
+                out.mux(packet)
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"Could not cut {path.name} without re-encoding ({exc}).") from exc
+
+
+def write_proxy(path: Path, plan: MediaPlan, dest: Path, stop: Optional[threading.Event] = None) -> None:
+    """Re-encode ``[plan.start, plan.end)`` small: ``plan.proxy_size`` at ``plan.proxy_fps``, H.264 in MP4, no audio."""
+    import av
+
+    assert plan.proxy_size is not None and plan.proxy_fps
+    width, height = plan.proxy_size
+    rate = Fraction(plan.proxy_fps).limit_denominator(1001)
+    try:
+        with av.open(str(path)) as source, av.open(str(dest), "w", format="mp4") as out:
+            video = source.streams.video[0]
+            video.thread_type = "AUTO"
+            video.codec_context.thread_count = DECODE_THREADS
+            tb = video.time_base
+            encoder = out.add_stream("libx264", rate=rate, options=dict(PROXY_X264))
+            encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
+            encoder.codec_context.thread_count = DECODE_THREADS
+            _seek(source, video, plan.origin + plan.keyframe)
+            start, end = plan.origin + plan.start, plan.origin + plan.end
+            written = 0
+            half = 0.5 / float(rate)
+            for frame in source.decode(video):
+                if stop is not None and stop.is_set():
+                    raise Cancelled()
+                if frame.pts is None:
+                    continue
+                t = float(frame.pts * tb)
+                if t >= end - 1e-6:
+                    break
+                # keep the frame if it is the first at or after the next slot of the proxy's time grid
+                if t < start + written / float(rate) - half:
+                    continue
+                small = frame.reformat(width=width, height=height, format="yuv420p", interpolation="FAST_BILINEAR")
+                small.pts, small.time_base = written, 1 / rate
+                written += 1
+                for packet in encoder.encode(small):
+                    out.mux(packet)
+            if written == 0:
+                raise MediaError(f"{path.name} has no picture between {plan.start:g} s and {plan.end:g} s.")
+            for packet in encoder.encode(None):
+                out.mux(packet)
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"Could not make a small copy of {path.name} for upload ({exc}).") from exc
+
+
+def _seek(container, video, at_seconds: float) -> int:  # type: ignore[no-untyped-def]
+    """Seek ``video`` to the keyframe at or before ``at_seconds``; returns that time in the stream's time base."""
+    tb = video.time_base
+    target = int(round(at_seconds / tb))
+    if at_seconds > 0:
+        container.seek(target, stream=video, backward=True, any_frame=False)
+    return target
