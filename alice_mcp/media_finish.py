@@ -56,6 +56,7 @@ def mux_generated_audio(
             f"{plan.lead:.2f} s before start_time, {'with the clip’s own sound' if mix else 'silent'} until then."
         )
     encoder_name, rate = audio_codec_for(plan.output_format)
+    _check(stop)
     try:
         with av.open(str(dest), "w", format=plan.output_format) as out:
             with av.open(str(original)) as source:
@@ -73,10 +74,13 @@ def mux_generated_audio(
     return notes
 
 
-def export_audio(generated: Path, dest: Path, audio_format: str, length: Optional[float]) -> None:
+def export_audio(
+    generated: Path, dest: Path, audio_format: str, length: Optional[float], stop: Optional[threading.Event] = None
+) -> None:
     """Write fal's generated track alone (``length`` seconds, or all of it) as ``wav``, ``flac`` or ``m4a``."""
     import av
 
+    _check(stop)
     muxer, codec = _EXPORTS[audio_format]
     try:
         with av.open(str(generated)) as probe:
@@ -239,6 +243,11 @@ def _interleave(out, source, video, video_out, audio_packets, plan: MediaPlan, t
         raise MediaError(f"{Path(plan.source).name} has no video between {plan.keyframe:g} s and {plan.end:g} s.")
     for packet in pending[audio_index:]:
         out.mux(packet)
+
+
+def _check(stop: Optional[threading.Event]) -> None:
+    if stop is not None and stop.is_set():
+        raise Cancelled()
 
 
 def _seconds(packet) -> float:  # type: ignore[no-untyped-def]

@@ -17,8 +17,12 @@ from .errors import AliceError
 from .media_plan import MediaPlan
 
 # The proxy only feeds MMAudio's 384 px / 224 px feature extractors: speed and size matter, not fidelity.
-PROXY_X264 = {"preset": "veryfast", "crf": "30", "tune": "fastdecode"}
+# ultrafast + a bitrate cap: ~1 Mbit/s at most (≤ ~4 MB for 30 s) whatever the source, and the least memory.
+PROXY_X264 = {"preset": "ultrafast", "crf": "30", "maxrate": "1000k", "bufsize": "2000k"}
 DECODE_THREADS = 2
+# Above this many pixels per frame, decode with slice threads only: frame threads hold a whole picture (12 MB at
+# 4K) per thread, which would break the memory bound.
+FRAME_THREADS_MAX_PIXELS = 1920 * 1088
 
 
 class MediaError(AliceError):
@@ -95,7 +99,8 @@ def write_proxy(path: Path, plan: MediaPlan, dest: Path, stop: Optional[threadin
     try:
         with av.open(str(path)) as source, av.open(str(dest), "w", format="mp4") as out:
             video = source.streams.video[0]
-            video.thread_type = "AUTO"
+            big = video.codec_context.width * video.codec_context.height > FRAME_THREADS_MAX_PIXELS
+            video.thread_type = "SLICE" if big else "AUTO"
             video.codec_context.thread_count = DECODE_THREADS
             tb = video.time_base
             encoder = out.add_stream("libx264", rate=rate, options=dict(PROXY_X264))
@@ -116,6 +121,8 @@ def write_proxy(path: Path, plan: MediaPlan, dest: Path, stop: Optional[threadin
                 # keep the frame if it is the first at or after the next slot of the proxy's time grid
                 if t < start + written / float(rate) - half:
                     continue
+                if written == 0 and frame.rotation:
+                    encoder.set_display_rotation(frame.rotation)  # a phone clip shot upright stays upright
                 small = frame.reformat(width=width, height=height, format="yuv420p", interpolation="FAST_BILINEAR")
                 small.pts, small.time_base = written, 1 / rate
                 written += 1

@@ -170,7 +170,7 @@ async def finish_media(
     """Assemble the result in the output folder from the original video and fal's audio; export the track alone if
     asked. If assembling fails, fal's own file is saved instead (a paid result is never lost) and a note says so.
     """
-    from .media_finish import export_audio, mux_generated_audio
+    from .media_finish import mux_generated_audio
     from .media_prepare import MediaError
 
     notes: list[str] = []
@@ -182,7 +182,7 @@ async def finish_media(
             final = publish(temp, target)
     except MediaError as exc:
         log.warning("assembling the result failed; saving fal's file instead: %s", exc)
-        final = copy_into_output(generated, wanted.with_suffix(generated.suffix))
+        final = await anyio.to_thread.run_sync(copy_into_output, generated, wanted.with_suffix(generated.suffix))
         notes.append(f"Could not put the audio onto the original video ({exc.message}); saved fal's version instead.")
     audio_path = await export_track(generated, final, options, plan.end - plan.start, notes)
     return FinishedMedia(final, audio_path, notes)
@@ -200,17 +200,11 @@ async def export_track(
     suffix = "." + options.audio_format
     try:
         with partial_file(final.parent, suffix) as temp:
-            await in_thread(_export, generated, temp, options.audio_format, length)
+            await in_thread(export_audio, generated, temp, options.audio_format, length)
             return publish(temp, final.with_suffix(suffix))
     except MediaError as exc:
         notes.append(f"The {options.audio_format} export failed ({exc.message}); the video itself is fine.")
         return None
-
-
-def _export(generated: Path, dest: Path, audio_format: str, length: Optional[float], stop: threading.Event) -> None:
-    from .media_finish import export_audio
-
-    export_audio(generated, dest, audio_format, length)
 
 
 def copy_into_output(source: Path, wanted: Path) -> Path:

@@ -121,6 +121,8 @@ def _declared_duration(container, video) -> Optional[float]:  # type: ignore[no-
 def _decode_first_frame(container, video, label: str) -> None:  # type: ignore[no-untyped-def]
     import av
 
+    video.thread_type = "SLICE"  # one picture is enough: no frame threads (each would hold a full frame)
+    video.codec_context.thread_count = 1
     try:
         for _frame in container.decode(video):
             return

@@ -54,6 +54,7 @@ PresetArg = Annotated[
     Optional[str],
     Field(default=None, max_length=64, description="A preset id from list_audio_presets; explicit values win."),
 ]
+VIDEO_MIME = {".mp4": "video/mp4", ".mov": "video/quicktime", ".mkv": "video/x-matroska", ".webm": "video/webm"}
 OutputPathArg = Annotated[
     Optional[str],
     Field(default=None, max_length=4096, description="File name or path inside the output folder (optional)."),
@@ -146,7 +147,7 @@ def build_server() -> MCPServer:
                 options={name: arguments.get(name) for name in PIPELINE_FIELDS},
             )
             result = await _core(ctx).add_audio_to_video(request, _progress_sink(ctx))
-            return _file_result(result, "video/mp4")
+            return _file_result(result, VIDEO_MIME.get(Path(result.output_path).suffix.lower(), "video/mp4"))
 
     @mcp.tool(
         title="Generate audio from text (paid)",

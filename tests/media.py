@@ -32,6 +32,7 @@ def make_clip(
     with_audio: bool = False,
     tone_hz: float = 440.0,
     gop: Optional[int] = None,
+    rotation: int = 0,
 ) -> Path:
     """Write a clip of ``seconds`` at ``size`` and ``fps`` in the container given by ``path``'s suffix.
 
@@ -45,6 +46,8 @@ def make_clip(
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         if gop is not None:
             video.codec_context.gop_size = gop
+        if rotation:
+            video.set_display_rotation(rotation)  # display matrix, as phones write it
         if vcodec == "libx264":
             video.options = {"preset": "ultrafast", "crf": "35"}
         else:
@@ -183,3 +186,9 @@ def measured_seconds(path: Path) -> tuple[float, Optional[float]]:
 def has_audio_stream(path: Path) -> bool:
     with av.open(str(path)) as container:
         return bool(container.streams.audio)
+
+
+def display_rotation(path: Path) -> int:
+    """The display rotation (degrees) players apply to the first video frame."""
+    with av.open(str(path)) as container:
+        return int(next(container.decode(container.streams.video[0])).rotation)

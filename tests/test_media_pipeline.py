@@ -14,7 +14,7 @@ import pytest
 from mcp import Client
 
 from tests.conftest import files_in
-from tests.media import audio_rms, describe, make_clip, measured_seconds
+from tests.media import audio_rms, describe, display_rotation, measured_seconds
 
 AUDIO_CODEC = {"mp4": "aac", "mov": "aac", "mkv": "aac", "webm": "opus"}
 
@@ -184,3 +184,11 @@ async def test_work_files_are_removed_and_never_in_the_output_folder(legacy, cli
     assert data["media"]["upload_method"] == "cut"
     assert files_in(output_dir) == [Path(data["output_path"]).name]
     assert files_in(tmp_path / "data" / "work") == []
+
+
+async def test_phone_rotation_survives_in_the_proxy_and_the_result(legacy, clip, twin) -> None:
+    source = clip("portrait.mp4", seconds=2.0, size=(320, 240), fps=30, gop=30, rotation=90)
+    data = await _call(legacy, video=str(source), start_time=0.5)
+    assert data["media"]["upload_method"] == "proxy"
+    assert display_rotation(_uploaded_file(twin)) == 90
+    assert display_rotation(Path(data["output_path"])) == 90

@@ -13,6 +13,14 @@ TABLE = {
     "mask_away_clip": {"default": False},
     "prompt": {"minLength": 1},
 }
+PIPELINE = {
+    "start_time": {"minimum": 0, "default": 0.0},
+    "quality": {"enum": ["draft", "balanced", "high"]},
+    "audio_format": {"enum": ["none", "wav", "flac", "m4a"], "default": "none"},
+    "original_audio": {"enum": ["replace", "mix"], "default": "replace"},
+    "original_level": {"minimum": 0, "maximum": 2, "default": 0.5},
+    "generated_level": {"minimum": 0, "maximum": 2, "default": 1.0},
+}
 
 
 def _flatten(prop: dict) -> dict:
@@ -32,8 +40,20 @@ async def test_every_range_and_default_is_published(connect) -> None:
     for name in TABLE_FIELDS:
         prop = _flatten(schema["properties"][name])
         for key, value in TABLE[name].items():
+            if (name, key) == ("duration", "default"):
+                continue  # for a video, an omitted duration means the clip's length (checked below)
             assert prop.get(key) == value, f"{name}.{key}: {prop}"
         assert prop.get("description"), name
+    video_duration = _flatten(schema["properties"]["duration"])
+    assert video_duration.get("default") is None and "clip's length" in video_duration["description"]
+    text_duration = _flatten(tools["generate_audio"].input_schema["properties"]["duration"])
+    assert text_duration["default"] == 8.0
+    for name, expected in PIPELINE.items():
+        prop = _flatten(schema["properties"][name])
+        for key, value in expected.items():
+            assert prop.get(key) == value, f"{name}.{key}: {prop}"
+        assert prop.get("description"), name
+    assert "10" in _flatten(schema["properties"]["quality"])["description"]  # the steps of each tier are documented
     estimate = tools["estimate_cost"].input_schema["properties"]["duration"]
     assert _flatten(estimate)["maximum"] == 30 and _flatten(estimate)["minimum"] == 1
 

@@ -119,7 +119,7 @@ async def test_fal_403_forbidden(connect, clip, twin) -> None:
 
 async def test_fal_422_becomes_one_sentence_with_field_and_range(connect, clip, twin) -> None:
     twin.state.schema_overrides = {"duration": {"le": 5}}
-    text = _text(await _call(connect, video=str(clip("long.mp4", seconds=1)), prompt="x", duration=8))
+    text = _text(await _call(connect, video=str(clip("long.mp4", seconds=8.5, size=(64, 48))), prompt="x", duration=8))
     assert "fal rejected the request (422)" in text
     assert "`duration`" in text and "less than or equal to 5" in text and "got 8" in text
     assert twin.state.submit_count() == 0
