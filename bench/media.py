@@ -99,6 +99,13 @@ def make_big_clip(path: Path, source: Path, target_bytes: int) -> Path:
     return path
 
 
+def _minutes(path: Path) -> int:
+    import av
+
+    with av.open(str(path)) as container:
+        return round(container.duration / 60_000_000)
+
+
 def _children_of(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -179,7 +186,8 @@ async def measure(keep: Optional[Path], big: bool) -> list[dict]:
             rows += [{"clip": label, **alice}, {"clip": label, **naive}]
         if big:
             clip = make_big_clip(media_dir / "big.mp4", scenarios[0][1], 1_000_000_000)
-            rows.append({"clip": "~1 GB 1080p (7 min)", **await run_upload_scenario(twin, clip, work, arguments={"start_time": 300})})
+            label = f"{clip.stat().st_size / 1e9:.1f} GB 1080p ({_minutes(clip)} min)"
+            rows.append({"clip": label, **await run_upload_scenario(twin, clip, work, arguments={"start_time": 300})})
     return rows
 
 

@@ -192,3 +192,41 @@ async def test_phone_rotation_survives_in_the_proxy_and_the_result(legacy, clip,
     assert data["media"]["upload_method"] == "proxy"
     assert display_rotation(_uploaded_file(twin)) == 90
     assert display_rotation(Path(data["output_path"])) == 90
+
+
+async def test_a_paid_result_is_kept_when_the_original_cannot_be_reassembled(legacy, clip, twin, output_dir) -> None:
+    source = clip("vanishing.mp4", seconds=1.5)
+    twin.state.queue_seconds = 1.0
+
+    async def on_progress(progress, total, message) -> None:  # type: ignore[no-untyped-def]
+        if message and message.startswith("Uploaded"):
+            source.write_bytes(b"the user overwrote the clip meanwhile")
+
+    async with legacy() as client:
+        result = await client.call_tool(
+            "add_audio_to_video", {"video": str(source), "prompt": "x", "audio_format": "wav"}, progress_callback=on_progress
+        )
+    assert result.is_error is False, result.content[0].text
+    data = result.structured_content
+    assert any("saved fal's version instead" in note for note in data["notes"])
+    out = Path(data["output_path"])
+    assert out.exists() and describe(out).audio_codec == "aac" and audio_rms(out) > 0.01
+    assert Path(data["audio_path"]).exists()
+    assert files_in(output_dir) == sorted([out.name, Path(data["audio_path"]).name])
+
+
+async def test_url_result_can_still_export_the_track(legacy, clip, twin, output_dir) -> None:
+    url = twin.public_url("web.mp4", clip("web.mp4", seconds=2.0).read_bytes())
+    data = await _call(legacy, video=url, audio_format="flac", original_audio="mix")
+    assert any("needs a local file" in note for note in data["notes"])
+    track = Path(data["audio_path"])
+    assert track.suffix == ".flac" and describe(track).audio_duration == pytest.approx(2.0, abs=0.06)
+
+
+async def test_output_path_in_a_container_that_cannot_hold_the_video_keeps_the_original(legacy, clip, twin) -> None:
+    data = await _call(legacy, video=str(clip("h264.mp4", seconds=1.0)), output_path="mine.webm")
+    out = Path(data["output_path"])
+    assert out.name == "mine.mp4" and describe(out).audio_codec == "aac"
+    assert any("cannot hold" in note for note in data["notes"])
+    webm = await _call(legacy, video=str(clip("vp9.webm", seconds=1.0)), output_path="as.mkv")
+    assert Path(webm["output_path"]).suffix == ".mkv" and describe(Path(webm["output_path"])).video_codec == "vp9"
