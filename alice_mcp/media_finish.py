@@ -58,6 +58,8 @@ def mux_generated_audio(
     encoder_name, rate = audio_codec_for(plan.output_format)
     _check(stop)
     try:
+        # B-frames at the end need reference frames shown just after it: the audio covers those too
+        length = max(length, copied_video_end(original, plan, stop) - t0)
         with av.open(str(dest), "w", format=plan.output_format) as out:
             with av.open(str(original)) as source:
                 video = source.streams.video[0]
@@ -206,31 +208,19 @@ class AudioMix:
 # ------------------------------------------------------------------------------------------------------ video
 def _interleave(out, source, video, video_out, audio_packets, plan: MediaPlan, t0: float, stop) -> None:  # type: ignore[no-untyped-def]
     """Copy the segment's video packets (from the keyframe), shifted so ``t0`` is 0, interleaved with the audio."""
+    from .media_prepare import segment_packets
+
     tb = video.time_base
     shift = int(round((plan.origin + t0) / tb))
     target = int(round((plan.origin + plan.keyframe) / tb))
-    slack = int(0.002 / tb) + 1
     end_pts = int(round((plan.origin + plan.end) / tb))
     if plan.keyframe > 0:
         source.seek(target, stream=video, backward=True, any_frame=False)
     pending = list(audio_packets)
     audio_index = 0
     first: Optional[int] = None
-    for packet in source.demux(video):
-        if stop is not None and stop.is_set():
-            raise Cancelled()
-        if packet.pts is None or packet.dts is None or not packet.size:
-            continue
-        if first is None:
-            if packet.pts < target - slack or not packet.is_keyframe:
-                continue
-            first = packet.pts
-        if packet.pts < first:
-            continue
-        if packet.pts >= end_pts:
-            if packet.dts >= end_pts:
-                break
-            continue
+    for packet in segment_packets(source, video, target, end_pts, stop):
+        first = packet.pts if first is None else first
         now = float((packet.dts - shift) * tb)
         while audio_index < len(pending) and _seconds(pending[audio_index]) <= now:
             out.mux(pending[audio_index])
@@ -243,6 +233,27 @@ def _interleave(out, source, video, video_out, audio_packets, plan: MediaPlan, t
         raise MediaError(f"{Path(plan.source).name} has no video between {plan.keyframe:g} s and {plan.end:g} s.")
     for packet in pending[audio_index:]:
         out.mux(packet)
+
+
+def copied_video_end(original: Path, plan: MediaPlan, stop: Optional[threading.Event] = None) -> float:
+    """Where the stream-copied video of ``plan``'s segment stops being shown (s, clip clock): ``plan.end``, or a few
+    frames later when trailing B-frames need reference frames from after the end."""
+    import av
+
+    from .media_prepare import segment_packets
+
+    end = plan.end
+    with av.open(str(original)) as source:
+        video = source.streams.video[0]
+        tb = video.time_base
+        target = int(round((plan.origin + plan.keyframe) / tb))
+        if plan.keyframe > 0:
+            source.seek(target, stream=video, backward=True, any_frame=False)
+        frame_s = 1 / float(video.average_rate or video.base_rate or 25)
+        for packet in segment_packets(source, video, target, int(round((plan.origin + plan.end) / tb)), stop):
+            shown = float(packet.pts * tb) - plan.origin + (float(packet.duration * tb) if packet.duration else frame_s)
+            end = max(end, shown)
+    return end
 
 
 def _check(stop: Optional[threading.Event]) -> None:

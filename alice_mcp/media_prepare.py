@@ -23,6 +23,8 @@ DECODE_THREADS = 2
 # Above this many pixels per frame, decode with slice threads only: frame threads hold a whole picture (12 MB at
 # 4K) per thread, which would break the memory bound.
 FRAME_THREADS_MAX_PIXELS = 1920 * 1088
+# How many packets past the segment end to look for B-frames shown before it (decode order ≠ display order).
+REORDER_LOOKAHEAD = 16
 
 
 class MediaError(AliceError):
@@ -46,11 +48,46 @@ def keyframe_at_or_before(path: Path, start: float, origin: float = 0.0) -> floa
         tb = video.time_base
         container.seek(int((origin + start) / tb), stream=video, backward=True, any_frame=False)
         for packet in container.demux(video):
-            if packet.pts is None or not packet.size:
+            if packet.pts is None or not packet.size or not packet.is_keyframe:
                 continue
             found = float(packet.pts * tb) - origin
             return max(0.0, min(found, start))
     return 0.0
+
+
+def segment_packets(container, video, keyframe_pts: int, end_pts: int, stop: Optional[threading.Event] = None):  # type: ignore[no-untyped-def]
+    """The video packets a stream copy of ``[keyframe, end)`` needs, in decode order, after the caller seeked.
+
+    Starts at the first keyframe at or after ``keyframe_pts`` (minus 2 ms of rounding slack) and drops the leading
+    frames of an open GOP (they belong before the cut). Keeps every frame shown before ``end_pts``, and a frame
+    shown after it only when a frame shown before it comes later in decode order (it may be a B-frame's reference).
+    Looks ``REORDER_LOOKAHEAD`` packets past the end for such late B-frames.
+    """
+    tb = video.time_base
+    slack = int(0.002 / tb) + 1
+    first: Optional[int] = None
+    held: list = []  # packets shown after the end, kept until we know whether an earlier-shown frame follows
+    past_end = 0
+    for packet in container.demux(video):
+        if stop is not None and stop.is_set():
+            raise Cancelled()
+        if packet.pts is None or packet.dts is None or not packet.size:
+            continue
+        if first is None:
+            if packet.pts < keyframe_pts - slack or not packet.is_keyframe:
+                continue
+            first = packet.pts
+        if packet.pts < first:
+            continue
+        if packet.pts >= end_pts:
+            held.append(packet)
+            past_end += 1
+            if past_end > REORDER_LOOKAHEAD:
+                return
+            continue
+        yield from held
+        held.clear()
+        yield packet
 
 
 def write_cut(path: Path, plan: MediaPlan, dest: Path, muxer: str, stop: Optional[threading.Event] = None) -> None:
@@ -63,28 +100,16 @@ def write_cut(path: Path, plan: MediaPlan, dest: Path, muxer: str, stop: Optiona
             tb = video.time_base
             copy = out.add_stream_from_template(video)
             target = _seek(source, video, plan.origin + plan.keyframe)
-            slack = int(0.002 / tb) + 1
             end_pts = int(round((plan.origin + plan.end) / tb))
             first: Optional[int] = None
-            for packet in source.demux(video):
-                if stop is not None and stop.is_set():
-                    raise Cancelled()
-                if packet.pts is None or packet.dts is None or not packet.size:
-                    continue
-                if first is None:
-                    if packet.pts < target - slack or not packet.is_keyframe:
-                        continue
-                    first = packet.pts
-                if packet.pts < first:
-                    continue  # leading frames of an open GOP: they belong before the cut
-                if packet.pts >= end_pts:
-                    if packet.dts >= end_pts:
-                        break
-                    continue
+            for packet in segment_packets(source, video, target, end_pts, stop):
+                first = packet.pts if first is None else first
                 packet.pts -= first
                 packet.dts -= first
                 packet.stream = copy
                 out.mux(packet)
+            if first is None:
+                raise MediaError(f"{path.name} has no video between {plan.keyframe:g} s and {plan.end:g} s.")
     except av.error.FFmpegError as exc:
         raise MediaError(f"Could not cut {path.name} without re-encoding ({exc}).") from exc
 

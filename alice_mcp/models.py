@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, Field
 
@@ -27,7 +27,7 @@ class AudioRequest(BaseModel):
     preset: Optional[str] = None
     values: dict[str, Any] = Field(default_factory=dict)
     output_path: Optional[str] = None
-    quality: Optional[str] = None
+    quality: Optional[Literal["draft", "balanced", "high"]] = None
 
 
 class GenerationResult(BaseModel):

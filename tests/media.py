@@ -33,6 +33,7 @@ def make_clip(
     tone_hz: float = 440.0,
     gop: Optional[int] = None,
     rotation: int = 0,
+    bframes: int = 0,
 ) -> Path:
     """Write a clip of ``seconds`` at ``size`` and ``fps`` in the container given by ``path``'s suffix.
 
@@ -49,7 +50,7 @@ def make_clip(
         if rotation:
             video.set_display_rotation(rotation)  # display matrix, as phones write it
         if vcodec == "libx264":
-            video.options = {"preset": "ultrafast", "crf": "35"}
+            video.options = {"preset": "ultrafast", "crf": "35", **({"bf": str(bframes)} if bframes else {})}
         else:
             video.options = {"deadline": "realtime", "cpu-used": "8", "crf": "50", "b": "0"}
         audio = out.add_stream(acodec, rate=48000) if with_audio else None

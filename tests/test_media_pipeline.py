@@ -230,3 +230,15 @@ async def test_output_path_in_a_container_that_cannot_hold_the_video_keeps_the_o
     assert any("cannot hold" in note for note in data["notes"])
     webm = await _call(legacy, video=str(clip("vp9.webm", seconds=1.0)), output_path="as.mkv")
     assert Path(webm["output_path"]).suffix == ".mkv" and describe(Path(webm["output_path"])).video_codec == "vp9"
+
+
+async def test_b_frame_clip_cut_mid_gop_keeps_every_frame_decodable(legacy, clip, twin) -> None:
+    source = clip("bframes.mp4", seconds=3.0, size=(160, 120), fps=24, gop=24, bframes=2)
+    data = await _call(legacy, video=str(source), start_time=1.0, duration=1.5)
+    assert data["media"]["upload_method"] == "cut"
+    for path in (_uploaded_file(twin), Path(data["output_path"])):
+        video_s, _ = measured_seconds(path)
+        # every frame up to the end, plus at most the reference frames trailing B-frames need (bf=2: 3 frames)
+        assert 1.5 - 0.01 <= video_s <= 1.5 + 3 / 24 + 0.01, path
+    video_s, audio_s = measured_seconds(Path(data["output_path"]))
+    assert audio_s == pytest.approx(video_s, abs=0.05)  # AAC ends on a whole 1024-sample frame
