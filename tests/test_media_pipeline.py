@@ -242,3 +242,28 @@ async def test_b_frame_clip_cut_mid_gop_keeps_every_frame_decodable(legacy, clip
         assert 1.5 - 0.01 <= video_s <= 1.5 + 3 / 24 + 0.01, path
     video_s, audio_s = measured_seconds(Path(data["output_path"]))
     assert audio_s == pytest.approx(video_s, abs=0.05)  # AAC ends on a whole 1024-sample frame
+
+
+async def test_cancelling_while_the_proxy_is_made_uploads_nothing_and_leaves_nothing(legacy, clip, twin, output_dir, tmp_path) -> None:
+    import anyio
+
+    source = clip("slow.mp4", seconds=2.0, size=(1920, 1080), fps=60, gop=120)
+    making = anyio.Event()
+
+    async def on_progress(progress, total, message) -> None:  # type: ignore[no-untyped-def]
+        if message and message.startswith("Making a"):
+            making.set()
+
+    async with legacy() as client:
+        async with anyio.create_task_group() as tasks:
+            async def call() -> None:
+                await client.call_tool("add_audio_to_video", {"video": str(source), "prompt": "x", "start_time": 0.5},
+                                       progress_callback=on_progress)
+
+            tasks.start_soon(call)
+            with anyio.fail_after(30):
+                await making.wait()
+            tasks.cancel_scope.cancel()
+    await anyio.sleep(0.5)
+    assert twin.state.uploads == [] and twin.state.submit_count() == 0
+    assert files_in(output_dir) == [] and files_in(tmp_path / "data" / "work") == []
