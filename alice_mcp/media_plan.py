@@ -4,13 +4,16 @@ Pure data and arithmetic, no I/O: every rule here is unit-testable and documente
 
 The upload rule. MMAudio looks at the clip through ~384 px / 8 fps (CLIP) and 224 px / 25 fps (sync) frames, for
 at most 30 s, and reads it from its first frame. So what fal needs is the segment ``[start, start + duration]``,
-small. Three ways to send it, cheapest first:
+small. Three ways to send it:
 
-* ``as_is`` - the original file, untouched: the segment starts at 0 and the file is small (≤ ``SMALL_UPLOAD_BYTES``).
-* ``cut`` - the segment's video packets, stream-copied (no re-encoding, no audio): the segment starts on a keyframe,
-  its estimated size is ≤ ``SMALL_UPLOAD_BYTES`` and the container can be kept (mp4/mov/mkv/webm).
-* ``proxy`` - the segment re-encoded small: short side ≤ 480 px, ≤ 30 fps, H.264, no audio. Used for everything
-  else: large or high-bitrate segments (4K, 1080p, long clips), starts between keyframes, other containers.
+* ``proxy`` - the segment re-encoded small: short side ≤ 480 px, ≤ 30 fps, H.264 at ≤ ~1 Mbit/s, no audio. Chosen
+  when the segment is big (> ``MAX_COPY_BYTES``: 1080p/4K, long or high-bitrate clips; this also bounds memory, as
+  fal_client holds an upload in memory), when re-encoding pays off (the upload time it saves at an assumed 20 Mbit/s
+  uplink exceeds the time decoding and encoding take, estimated from pixels per second), or when nothing else can
+  give fal exactly the segment (a start between keyframes, a container other than mp4/mov/mkv/webm).
+* ``as_is`` - the original file, untouched: the segment starts at 0 and the file is small (≤ ``AS_IS_MAX_BYTES``)
+  or is nearly all segment.
+* ``cut`` - the segment's video packets, stream-copied (no re-encoding, no audio): the segment starts on a keyframe.
 * ``url`` - an ``https://`` video is passed to fal as is (nothing uploaded).
 
 The result is assembled from the ORIGINAL video (stream-copied, full quality) and fal's audio; the proxy only ever
@@ -31,7 +34,12 @@ from .probe import VideoInfo
 
 UploadMethod = Literal["as_is", "cut", "proxy", "url"]
 
-SMALL_UPLOAD_BYTES = 4_000_000
+MAX_COPY_BYTES = 16_000_000
+AS_IS_MAX_BYTES = 2_000_000
+ASSUMED_UPLINK_BYTES_PER_S = 2_500_000  # 20 Mbit/s, a common home/office uplink
+DECODE_PIXELS_PER_S = 200e6  # conservative H.264 software decoding speed on one core
+ENCODE_S_PER_FRAME = 0.003  # libx264 ultrafast at ≤ 480p
+PROXY_BYTES_PER_S = 125_000  # the proxy's ~1 Mbit/s cap
 PROXY_SHORT_SIDE = 480
 PROXY_MAX_FPS = 30.0
 KEYFRAME_TOLERANCE_S = 0.002
@@ -122,14 +130,27 @@ def choose_duration(
 
 
 def choose_upload(info: VideoInfo, start: float, end: float, keyframe: float, suffix: str) -> UploadMethod:
-    """The cheapest upload that gives fal exactly the segment (see the module docstring for the rule)."""
-    on_keyframe = start - keyframe <= KEYFRAME_TOLERANCE_S
+    """The fastest upload that gives fal exactly the segment (see the module docstring for the rule)."""
     segment_bytes = estimate_bytes(info, end - keyframe)
-    if start <= KEYFRAME_TOLERANCE_S and info.size_bytes and info.size_bytes <= SMALL_UPLOAD_BYTES:
+    if segment_bytes > MAX_COPY_BYTES or proxy_pays_off(info, start, end, keyframe, segment_bytes):
+        return "proxy"
+    if start <= KEYFRAME_TOLERANCE_S and info.size_bytes and (
+        info.size_bytes <= AS_IS_MAX_BYTES or segment_bytes >= 0.9 * info.size_bytes
+    ):
         return "as_is"
-    if on_keyframe and segment_bytes <= SMALL_UPLOAD_BYTES and suffix.lower() in _CONTAINERS:
+    if start - keyframe <= KEYFRAME_TOLERANCE_S and suffix.lower() in _CONTAINERS:
         return "cut"
     return "proxy"
+
+
+def proxy_pays_off(info: VideoInfo, start: float, end: float, keyframe: float, segment_bytes: int) -> bool:
+    """Whether re-encoding saves more upload time (at the assumed uplink) than it costs in decoding and encoding."""
+    fps = info.fps or 25.0
+    _, proxy_fps = proxy_geometry(info.width, info.height, fps)
+    saved_s = (segment_bytes - PROXY_BYTES_PER_S * (end - start)) / ASSUMED_UPLINK_BYTES_PER_S
+    work_s = (end - keyframe) * fps * info.width * info.height / DECODE_PIXELS_PER_S
+    work_s += (end - start) * proxy_fps * ENCODE_S_PER_FRAME
+    return saved_s > work_s
 
 
 def estimate_bytes(info: VideoInfo, seconds: float) -> int:
@@ -138,7 +159,7 @@ def estimate_bytes(info: VideoInfo, seconds: float) -> int:
         return int(info.bit_rate / 8 * seconds)
     if info.size_bytes and info.duration:
         return int(info.size_bytes * min(1.0, seconds / info.duration))
-    return SMALL_UPLOAD_BYTES + 1  # unknown: assume large, so a proxy bounds it
+    return MAX_COPY_BYTES + 1  # unknown: assume large, so a proxy bounds it
 
 
 def proxy_geometry(width: int, height: int, fps: Optional[float]) -> tuple[tuple[int, int], float]:

@@ -1,6 +1,6 @@
 """Media pipeline: upload only what the model needs. alice-mcp vs the naive path on big clips, 20 Mbit/s uplink.
 
-    python bench/media.py [--big] [--keep DIR]
+    python bench/media.py [--big] [--keep DIR] [--tiny]
 
 Against the fal twin with an emulated 20 Mbit/s uplink (2.5 MB/s): a 60 s 1080p30 clip (~19 Mbit/s) and a 20 s
 4K30 clip (~60 Mbit/s), made here with PyAV. alice-mcp runs as the real stdio server process (called over MCP, no
@@ -166,15 +166,22 @@ async def run_naive_scenario(twin: Any, clip: Path, workdir: Path, *, duration: 
     }
 
 
-async def measure(keep: Optional[Path], big: bool) -> list[dict]:
+async def measure(keep: Optional[Path], big: bool, tiny: bool = False) -> list[dict]:
+    """Run the scenarios; one row per (clip, path). ``tiny`` uses small clips (a smoke run, not the targets)."""
     from tests.fal_twin import FalTwin
 
     media_dir = keep or Path(tempfile.mkdtemp(prefix="alice-bench-media-"))
     media_dir.mkdir(parents=True, exist_ok=True)
-    scenarios = [
-        ("60 s 1080p30", make_bench_clip(media_dir / "hd60.mp4", 60, (1920, 1080), 30, 16), 30.0),
-        ("20 s 4K30", make_bench_clip(media_dir / "uhd20.mp4", 20, (3840, 2160), 30, 45), 20.0),
-    ]
+    if tiny:
+        scenarios = [
+            ("6 s 360p30 (tiny)", make_bench_clip(media_dir / "tiny360.mp4", 6, (640, 360), 30, 4), 6.0),
+            ("3 s 720p30 (tiny)", make_bench_clip(media_dir / "tiny720.mp4", 3, (1280, 720), 30, 8), 3.0),
+        ]
+    else:
+        scenarios = [
+            ("60 s 1080p30", make_bench_clip(media_dir / "hd60.mp4", 60, (1920, 1080), 30, 16), 30.0),
+            ("20 s 4K30", make_bench_clip(media_dir / "uhd20.mp4", 20, (3840, 2160), 30, 45), 20.0),
+        ]
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp, FalTwin(queue_seconds=0.2, run_seconds=1.0, result_video="copy") as twin:
         twin.state.uplink_bytes_per_second = UPLINK_BYTES_PER_SECOND
@@ -210,8 +217,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big", action="store_true", help="also run alice-mcp on a ~1 GB input")
     parser.add_argument("--keep", type=Path, help="folder to keep (and reuse) the generated clips in")
+    parser.add_argument("--tiny", action="store_true", help="small clips: proves the bench works (smoke run)")
     args = parser.parse_args()
-    print_table(asyncio.run(measure(args.keep, args.big)))
+    print_table(asyncio.run(measure(args.keep, args.big and not args.tiny, args.tiny)))
     return 0
 
 

@@ -124,3 +124,29 @@ def test_start_at_the_end_is_an_input_error() -> None:
 )
 def test_proxy_geometry(size, fps, expected_size, expected_fps) -> None:
     assert proxy_geometry(*size, fps) == (expected_size, pytest.approx(expected_fps))
+
+
+def _info(width: int, height: int, fps: float, mbps: float, seconds: float) -> "VideoInfo":
+    from alice_mcp.probe import VideoInfo
+
+    return VideoInfo(container="mov,mp4,m4a,3gp,3g2,mj2", duration=seconds, width=width, height=height, fps=fps,
+                     video_codec="h264", has_audio=True, size_bytes=int(mbps * 125_000 * seconds),
+                     bit_rate=int(mbps * 1e6))
+
+
+@pytest.mark.parametrize(
+    ("info", "start", "end", "keyframe", "expected"),
+    [
+        (_info(1920, 1080, 30, 16, 60), 0.0, 30.0, 0.0, "proxy"),  # big segment
+        (_info(3840, 2160, 30, 45, 20), 0.0, 20.0, 0.0, "proxy"),
+        (_info(640, 360, 30, 4.6, 6), 0.0, 6.0, 0.0, "proxy"),  # small but re-encoding saves upload time
+        (_info(320, 240, 24, 0.2, 2), 0.0, 2.0, 0.0, "as_is"),  # tiny: nothing to gain
+        (_info(320, 240, 24, 0.2, 90), 60.0, 90.0, 60.0, "cut"),  # low bitrate segment on a keyframe
+        (_info(320, 240, 24, 0.2, 90), 61.0, 90.0, 60.0, "proxy"),  # between keyframes: only a re-encode is exact
+        (_info(320, 240, 24, 0.2, 90), 0.0, 30.0, 0.0, "cut"),  # whole file would be 3x the segment
+    ],
+)
+def test_upload_rule(info, start, end, keyframe, expected) -> None:
+    from alice_mcp.media_plan import choose_upload
+
+    assert choose_upload(info, start, end, keyframe, ".mp4") == expected
