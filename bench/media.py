@@ -170,7 +170,10 @@ async def measure(keep: Optional[Path], big: bool, tiny: bool = False) -> list[d
     """Run the scenarios; one row per (clip, path). ``tiny`` uses small clips (a smoke run, not the targets)."""
     from tests.fal_twin import FalTwin
 
-    media_dir = keep or Path(tempfile.mkdtemp(prefix="alice-bench-media-"))
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="alice-bench-media-") as scratch:
+            return await measure(Path(scratch), big, tiny)
+    media_dir = keep
     media_dir.mkdir(parents=True, exist_ok=True)
     if tiny:
         scenarios = [
