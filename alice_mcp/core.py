@@ -1,8 +1,10 @@
 """The generation core: one flow shared by every face (MCP tools, CLI, Python API).
 
-``add_audio_to_video``: check the request → resolve the input → upload a local file → submit to fal's queue →
-follow the job → fetch the result → download it atomically into the output folder. The core knows nothing of MCP,
-argparse or terminals; it reports through a :data:`~alice_mcp.progress.ProgressSink` and raises
+``add_audio_to_video``: check the request → resolve the input → (reuse a cached result) → record the job in the
+ledger → upload a local file (deduplicated) → submit to fal's queue once → follow the job → fetch the result →
+download it atomically into the output folder. Everything after the ledger record runs as a background job
+(:mod:`alice_mcp.jobs`, :mod:`alice_mcp.jobflow`); a call waits for it at most ``wait_seconds``. The core knows nothing
+of MCP, argparse or terminals; it reports through a :data:`~alice_mcp.progress.ProgressSink` and raises
 :class:`~alice_mcp.errors.AliceError` for anything the user can act on.
 """
 
@@ -12,19 +14,32 @@ import asyncio
 import logging
 import math
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable, Optional
 from urllib.parse import urlsplit
 
 import anyio
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from . import params
+from . import cache, jobflow, params, views
 from .config import Settings
 from .endpoints import MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint
-from .errors import ConfigError, FalError, FalJobFailed, InputError
-from .models import AudioRequest, AudioResult, CostEstimate, VideoAudioRequest, VideoAudioResult
+from .errors import AliceError, FalError, FalJobFailed, InputError
+from .jobs import JobContext, JobManager, JobPlan, Work
+from .ledger import JobRecord
+from .models import (
+    AudioRequest,
+    AudioResult,
+    BatchRequest,
+    BatchResult,
+    CostEstimate,
+    GenerationList,
+    GenerationStatus,
+    VideoAudioRequest,
+    VideoAudioResult,
+)
 from .outputs import ensure_output_dir, partial_file, publish, safe_stem, target_path
 from .presets import preset_values
 from .pricing import PriceTable, parse_overrides
@@ -32,12 +47,21 @@ from .progress import ProgressSink, notify
 from .sources import LocalVideo, RemoteVideo, resolve_video
 
 if TYPE_CHECKING:  # fal_client loads on the first paid call, not at start-up
-    from .fal import FalGateway
+    from .fal import FalGateway, JobStatus, Submission
 
 log = logging.getLogger(__name__)
 
 # Polls start fast (short jobs finish without waiting a whole interval) and back off to ALICE_POLL_INTERVAL_S.
 FIRST_POLL_INTERVAL_S = 0.05
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    """A checked, planned job that nothing was paid for yet: the plan, its work, and a cached result if one exists."""
+
+    plan: JobPlan
+    work: Work
+    cached: Optional[JobRecord]
 
 
 @dataclass(frozen=True)
@@ -56,6 +80,13 @@ class AliceCore:
         self.settings = settings
         self.prices = PriceTable(parse_overrides(settings.price_overrides))
         self._gateway = gateway
+        self.jobs = JobManager(self)
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator["AliceCore"]:
+        """Run background jobs (and resume those left in flight) while the face serves; see :mod:`alice_mcp.jobs`."""
+        async with self.jobs.running():
+            yield self
 
     def gateway(self) -> FalGateway:
         """The fal gateway, created on first use; :class:`ConfigError` when ``FAL_KEY`` is missing."""
@@ -66,10 +97,13 @@ class AliceCore:
                 self.settings.require_fal_key(),
                 http_timeout_s=self.settings.http_timeout_s,
                 upload_ttl=self.settings.upload_ttl,
+                retry_attempts=self.settings.retry_attempts,
+                retry_backoff_s=self.settings.retry_backoff_s,
             )
         return self._gateway
 
     async def aclose(self) -> None:
+        await self.jobs.aclose()
         if self._gateway is not None:
             await self._gateway.aclose()
             self._gateway = None
@@ -122,34 +156,53 @@ class AliceCore:
         return round(seconds, 3), note
 
     # ---------------------------------------------------------------------------------------------- generation
-    async def add_audio_to_video(self, request: VideoAudioRequest, progress: ProgressSink | None = None) -> VideoAudioResult:
-        """Run one paid MMAudio video-to-video job end to end. Raises :class:`AliceError`."""
+    async def add_audio_to_video(
+        self, request: VideoAudioRequest, progress: ProgressSink | None = None, *,
+        wait_seconds: float | None = None, force: bool = False,
+    ) -> VideoAudioResult:
+        """Run one paid MMAudio video-to-video job, or return the saved result of the same deterministic request
+        (``cached``; ``force`` skips that). Waits up to ``wait_seconds`` (``None``: to the end); a job still running
+        comes back with ``status="running"`` and its ``job_id``, and keeps going. Raises :class:`AliceError`."""
         started = time.monotonic()
+        prepared = await self.prepare_video_job(request, progress, force=force)
+        if prepared.cached is not None:
+            await notify(progress, "done", f"Already made: {prepared.cached.output_path}", 1.0)
+            return views.video_result(prepared.cached, self.jobs, started, cached=True)
+        record = await self.jobs.start(prepared.plan, prepared.work, progress, wait_seconds=wait_seconds)
+        return views.video_result(record, self.jobs, started)
+
+    async def prepare_video_job(self, request: VideoAudioRequest, progress: ProgressSink | None = None, *, force: bool = False) -> PreparedJob:
+        """Check a video request and plan its job (cost, cache key) without paying anything; finds a cached result."""
         endpoint = MMAUDIO_VIDEO
         await notify(progress, "checking", "Checking the request")
         settings = self.resolve_settings(request.preset, request.values)
         source = resolve_video(request.video)
         default_name = f"{safe_stem(_source_stem(source))}-{safe_stem(request.preset or 'audio')}-seed{settings.seed}{endpoint.suffix}"
         wanted = self.output_target(request.output_path, default_name)
-        gateway = self.gateway()
+        self.gateway()
+        plan = await self.plan_job("add_audio_to_video", endpoint, request, settings, wanted, source)
 
-        if isinstance(source, LocalVideo):
-            size = source.path.stat().st_size
-            await notify(progress, "uploading", f"Uploading {source.path.name} ({_mb(size)})", 0.0)
-            video_url = await gateway.upload_file(source.path)
-            await notify(progress, "uploading", f"Uploaded {_mb(size)}", 1.0)
-        else:
-            video_url = source.url
+        async def work(job: JobContext) -> None:
+            # (the media pipeline's prepare step — probe, cut, proxy — belongs here, before the upload)
+            video_url = await self.upload_video(source.path, job) if isinstance(source, LocalVideo) else source.url
+            await jobflow.submit_and_finish(self, job, params.fal_payload(settings, video_url=video_url))
 
-        done = await self.run_job(endpoint, params.fal_payload(settings, video_url=video_url), wanted, progress)
-        return VideoAudioResult(
-            output_path=str(done.path), video_url=done.file_url, request_id=done.request_id, endpoint=endpoint.id,
-            preset=request.preset, cost_usd=self.prices.cost(endpoint.id, settings.duration),
-            elapsed_s=round(time.monotonic() - started, 3), **settings.model_dump(),
-        )
+        return PreparedJob(plan, work, None if force else await self.jobs.cached(plan))
 
-    async def generate_audio(self, request: AudioRequest, progress: ProgressSink | None = None) -> AudioResult:
-        """Run one paid MMAudio text-to-audio job; the FLAC lands in the output folder. Raises :class:`AliceError`."""
+    async def add_audio_to_videos(
+        self, request: BatchRequest, progress: ProgressSink | None = None, *, wait_seconds: float | None = None
+    ) -> BatchResult:
+        """Many videos (paths, URLs, folders) with shared settings: one job each; see :mod:`alice_mcp.batch`."""
+        from .batch import run_batch
+
+        return await run_batch(self, request, progress, wait_seconds=wait_seconds)
+
+    async def generate_audio(
+        self, request: AudioRequest, progress: ProgressSink | None = None, *,
+        wait_seconds: float | None = None, force: bool = False,
+    ) -> AudioResult:
+        """Run one paid MMAudio text-to-audio job (the FLAC lands in the output folder); waits, caching and errors
+        as :meth:`add_audio_to_video`."""
         started = time.monotonic()
         endpoint = MMAUDIO_TEXT
         await notify(progress, "checking", "Checking the request")
@@ -157,12 +210,56 @@ class AliceCore:
         default_name = f"{safe_stem(request.preset or settings.prompt[:40], 'audio')}-seed{settings.seed}{endpoint.suffix}"
         wanted = self.output_target(request.output_path, default_name)
         self.gateway()
-        done = await self.run_job(endpoint, params.fal_payload(settings), wanted, progress)
-        return AudioResult(
-            output_path=str(done.path), audio_url=done.file_url, request_id=done.request_id, endpoint=endpoint.id,
-            preset=request.preset, cost_usd=self.prices.cost(endpoint.id, settings.duration),
-            elapsed_s=round(time.monotonic() - started, 3), **settings.model_dump(),
-        )
+        plan = await self.plan_job("generate_audio", endpoint, request, settings, wanted)
+        if not force and (hit := await self.jobs.cached(plan)) is not None:
+            await notify(progress, "done", f"Already made: {hit.output_path}", 1.0)
+            return views.audio_result(hit, self.jobs, started, cached=True)
+
+        async def work(job: JobContext) -> None:
+            await jobflow.submit_and_finish(self, job, params.fal_payload(settings))
+
+        record = await self.jobs.start(plan, work, progress, wait_seconds=wait_seconds)
+        return views.audio_result(record, self.jobs, started)
+
+    # --------------------------------------------------------------------------------------------------- jobs
+    async def get_generation(self, job_id: str, wait_seconds: float, progress: ProgressSink | None = None) -> GenerationStatus:
+        """Wait up to ``wait_seconds`` for a job (resuming it or retrying its download if nobody is); its status."""
+        return views.generation_status(await self.jobs.wait(job_id, wait_seconds, progress), self.jobs)
+
+    async def cancel_generation(self, job_id: str) -> GenerationStatus:
+        """Cancel a job at fal and in the ledger (a job fal already finished is kept)."""
+        return views.generation_status(await self.jobs.cancel(job_id), self.jobs)
+
+    async def list_generations(self, limit: int = 20, status: str | None = None) -> GenerationList:
+        """The newest jobs in the ledger, optionally only those with ``status``."""
+        summaries = [views.generation_summary(r) for r in await self.jobs.recent(limit, status)]
+        return GenerationList(jobs=summaries, count=len(summaries), total_cost_usd=round(sum(j.cost_usd for j in summaries), 6))
+
+    async def plan_job(
+        self, kind: str, endpoint: Endpoint, request: BaseModel, settings: params.AudioSettings, wanted: Path,
+        source: LocalVideo | RemoteVideo | None = None,
+    ) -> JobPlan:
+        """The job to record: cost, input fingerprint (content digest of a local file) and, when the request has an
+        explicit seed, its cache key (the whole request model, so fields added later count automatically)."""
+        fingerprint: Optional[str] = None
+        if isinstance(source, LocalVideo):
+            fingerprint = await cache.file_digest(source.path, await self.jobs.ledger())
+        elif isinstance(source, RemoteVideo):
+            fingerprint = "url:" + source.url
+        data = request.model_dump(mode="json")
+        explicit_seed = (data.get("values") or {}).get("seed") is not None
+        key = cache.cache_key(kind, endpoint.id, data, settings.model_dump(), fingerprint) if explicit_seed else None
+        return JobPlan(kind, endpoint, data, settings.model_dump(), wanted, self.prices.cost(endpoint.id, settings.duration), fingerprint, key)
+
+    async def upload_video(self, path: Path, job: JobContext) -> str:
+        """fal's URL for a local file: the earlier upload of the same content while it is valid, else a new one."""
+        size = path.stat().st_size
+        await notify(job.progress, "uploading", f"Uploading {path.name} ({_mb(size)})", 0.0)
+        url, reused = await cache.upload_deduped(self.gateway(), await self.jobs.ledger(), path, self.settings.upload_ttl)
+        await job.add_details(uploaded_url=url, upload_reused=reused, uploaded_bytes=0 if reused else size)
+        done = f"Reused the earlier upload of {path.name}" if reused else f"Uploaded {_mb(size)}"
+        await notify(job.progress, "uploading", done, 1.0)
+        return url
 
     def output_target(self, output_path: str | None, default_name: str) -> Path:
         """The wanted result path in a writable output folder; fails before anything is paid."""
@@ -170,65 +267,68 @@ class AliceCore:
         return target_path(out_dir, output_path, default_name)
 
     async def run_job(self, endpoint: Endpoint, payload: dict, wanted: Path, progress: ProgressSink | None) -> FinishedJob:
-        """Submit ``payload`` to ``endpoint`` once, follow the job, download its output file next to ``wanted``."""
-        request_id = await self.gateway().submit(endpoint.id, payload)
-        log.info("submitted %s request %s (%s s)", endpoint.id, request_id, payload.get("duration"))
-        await self.follow_job(endpoint, request_id, progress)
-        file_url = await self.fetch_output_url(endpoint, request_id)
-        final = await self.download_result(file_url, wanted, request_id, progress)
-        await notify(progress, "done", f"Saved {final}", 1.0)
-        return FinishedJob(request_id=request_id, file_url=file_url, path=final)
+        """Submit ``payload`` to ``endpoint`` once as a ledger-backed job, follow it, download its output file next
+        to ``wanted``; waits for the end. (For bounded waits, plan a :class:`JobPlan` and use ``self.jobs.start``.)"""
+        try:
+            cost = self.prices.cost(endpoint.id, float(payload.get("duration") or 0))
+        except (TypeError, ValueError, AliceError):
+            cost = 0.0
+        plan = JobPlan("run_job", endpoint, {"payload": payload}, dict(payload), wanted, cost)
 
-    async def follow_job(self, endpoint: Endpoint, request_id: str, progress: ProgressSink | None) -> None:
+        async def work(job: JobContext) -> None:
+            await jobflow.submit_and_finish(self, job, payload)
+
+        record = await self.jobs.start(plan, work, progress, wait_seconds=None)
+        return FinishedJob(request_id=record.request_id or "", file_url=record.file_url or "", path=Path(record.output_path or wanted))
+
+    async def continue_job(self, job: JobContext) -> None:
+        """The work of a resumed job: carry on from what the ledger says fal has done (see :mod:`jobflow`)."""
+        await jobflow.continue_job(self, job)
+
+    async def follow_job(
+        self, endpoint: str, job: "Submission", progress: ProgressSink | None,
+        on_status: Callable[["JobStatus"], Awaitable[None]] | None = None,
+    ) -> None:
         """Poll fal until the job completes; raise :class:`FalJobFailed` if it completed with an error.
 
-        If the caller is cancelled meanwhile, the fal job is cancelled too (shielded) before re-raising.
+        Cancelling this call does not cancel the fal job (the job manager decides that).
         """
         started = time.monotonic()
         seen_logs = 0
         interval = FIRST_POLL_INTERVAL_S
-        try:
-            while True:
-                status = await self.gateway().status(endpoint.id, request_id)
-                if status.state == "queued":
-                    await notify(progress, "queued", f"Queued at fal (position {status.position})", 0.0)
-                elif status.state == "running":
-                    message = status.logs[-1] if len(status.logs) > seen_logs and status.logs[-1] else "Generating audio"
-                    seen_logs = len(status.logs)
-                    fraction = 1.0 - math.exp(-(time.monotonic() - started) / 20.0)
-                    await notify(progress, "generating", message, fraction)
-                else:
-                    if status.error:
-                        kind = f" ({status.error_type})" if status.error_type else ""
-                        raise FalJobFailed(
-                            f"fal finished request {request_id} with an error{kind}: {status.error}", request_id=request_id
-                        )
-                    await notify(progress, "generating", "Generation finished", 1.0)
-                    return
-                await asyncio.sleep(interval)
-                interval = min(interval * 1.5, self.settings.poll_interval_s)
-        except anyio.get_cancelled_exc_class():
-            with anyio.CancelScope(shield=True):
-                await self.cancel_quietly(endpoint, request_id)
-            raise
+        while True:
+            status = await self.gateway().status(endpoint, job)
+            if on_status is not None:
+                await on_status(status)
+            if status.state == "queued":
+                where = f"position {status.position}" if status.position is not None else "waiting"
+                await notify(progress, "queued", f"Queued at fal ({where})", 0.0)
+            elif status.state == "running":
+                message = status.logs[-1] if len(status.logs) > seen_logs and status.logs[-1] else "Generating audio"
+                seen_logs = len(status.logs)
+                fraction = 1.0 - math.exp(-(time.monotonic() - started) / 20.0)
+                await notify(progress, "generating", message, fraction)
+            else:
+                if status.error:
+                    kind = f" ({status.error_type})" if status.error_type else ""
+                    failure = FalJobFailed(
+                        f"fal finished request {job.request_id} with an error{kind}: {status.error}", request_id=job.request_id
+                    )
+                    failure.error_type = status.error_type  # type: ignore[attr-defined]
+                    raise failure
+                await notify(progress, "generating", "Generation finished", 1.0)
+                return
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, self.settings.poll_interval_s)
 
-    async def cancel_quietly(self, endpoint: Endpoint, request_id: str) -> None:
-        """Cancel a fal job, logging (not raising) a failure: used on the way out of a cancelled call."""
-        try:
-            with anyio.fail_after(10):
-                await self.gateway().cancel(endpoint.id, request_id)
-            log.info("cancelled fal request %s", request_id)
-        except (FalError, TimeoutError, ConfigError) as exc:
-            log.warning("could not cancel fal request %s: %s", request_id, exc)
-
-    async def fetch_output_url(self, endpoint: Endpoint, request_id: str) -> str:
+    async def fetch_output_url(self, endpoint: str, output_key: str, job: "Submission") -> str:
         """The URL of the finished job's output file."""
-        output = await self.gateway().result(endpoint.id, request_id)
-        file = output.get(endpoint.output_key)
+        output = await self.gateway().result(endpoint, job)
+        file = output.get(output_key)
         if not isinstance(file, dict) or not isinstance(file.get("url"), str):
             raise FalError(
-                f"fal's result for request {request_id} has no {endpoint.output_key} URL: {str(output)[:200]}",
-                request_id=request_id,
+                f"fal's result for request {job.request_id} has no {output_key} URL: {str(output)[:200]}",
+                request_id=job.request_id,
             )
         return file["url"]
 
@@ -243,14 +343,14 @@ class AliceCore:
             try:
                 await self.gateway().download(url, temp, on_bytes)
             except FalError as exc:
-                exc.request_id = request_id
                 raise type(exc)(
                     f"fal finished request {request_id}, but {exc.message[0].lower()}{exc.message[1:]} "
                     f"The result is still at fal: {url}",
                     request_id=request_id,
                 ) from exc
             await notify(progress, "finishing", "Saving the file", 0.5)
-            return publish(temp, wanted)
+            with anyio.CancelScope(shield=True):  # a published file is always recorded by the caller
+                return await anyio.to_thread.run_sync(publish, temp, wanted)
 
 
 def _source_stem(source: LocalVideo | RemoteVideo) -> str:
