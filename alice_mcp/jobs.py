@@ -174,6 +174,7 @@ class JobManager:
         self._ledger_lock = anyio.Lock()
         self._tg: anyio.abc.TaskGroup | None = None
         self._live: dict[str, LiveJob] = {}
+        self._adopting = anyio.Lock()  # start-up resume and get_generation must not both take a job over
         _LIVE_OWNERS.add(self.owner)
 
     # ---------------------------------------------------------------------------------------------- lifecycle
@@ -226,15 +227,16 @@ class JobManager:
             wanted_path=str(plan.wanted), cost_usd=plan.cost_usd, input_fingerprint=plan.input_fingerprint,
             cache_key=plan.cache_key, owner=self.owner,
         )
+        live = LiveJob(record.id)
+        self._live[record.id] = live  # before any other await: the job is followed from its first moment
         await ledger.add_details(record.id, {"output_key": plan.endpoint.output_key})
         log.info("job %s: %s on %s", record.id, plan.kind, plan.endpoint.id)
-        return await self._launch_and_wait(record, work, progress, wait_seconds, cancel_on_abort=True)
+        return await self._launch_and_wait(live, record, work, progress, wait_seconds, cancel_on_abort=True)
 
     async def _launch_and_wait(
-        self, record: JobRecord, work: Work, progress: ProgressSink | None, wait_seconds: float | None, *, cancel_on_abort: bool
+        self, live: LiveJob, record: JobRecord, work: Work, progress: ProgressSink | None, wait_seconds: float | None,
+        *, cancel_on_abort: bool,
     ) -> JobRecord:
-        live = LiveJob(record.id)
-        self._live[record.id] = live
         if self._tg is not None:
             self._tg.start_soon(self._drive, live, record, work)
             return await self._await_live(live, progress, wait_seconds, cancel_on_abort=cancel_on_abort, raise_errors=True)
@@ -345,6 +347,10 @@ class JobManager:
     # ------------------------------------------------------------------------------------------------- resuming
     async def _adopt(self, record: JobRecord, *, at_startup: bool = False) -> LiveJob | None:
         """Take over an active job nobody follows: settle it if it never reached fal, else resume it here."""
+        async with self._adopting:
+            return await self._adopt_unlocked(record, at_startup=at_startup)
+
+    async def _adopt_unlocked(self, record: JobRecord, *, at_startup: bool) -> LiveJob | None:
         if record.id in self._live:
             return self._live[record.id]
         ledger = await self.ledger()
@@ -385,6 +391,8 @@ class JobManager:
             log.warning("%d job(s) are in flight but FAL_KEY is not set; they are resumed once it is", len(records))
             return
         for record in records:
+            if record.owner == self.owner:  # started by this manager since it opened: already followed
+                continue
             try:
                 await self._adopt(record, at_startup=True)
             except AliceError as exc:
