@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     upload_ttl: str = "1d"
     poll_interval_s: float = Field(default=0.5, gt=0, le=10)
     http_timeout_s: float = Field(default=60.0, gt=0)
-    max_concurrent_jobs: int = Field(default=8, ge=1, le=64)
+    max_concurrent_jobs: int = Field(default=16, ge=1, le=64)
     retry_attempts: int = Field(default=5, ge=1, le=20)
     retry_backoff_s: float = Field(default=0.5, ge=0, le=30)
 

@@ -225,11 +225,10 @@ class JobManager:
         record = await ledger.create_job(
             kind=plan.kind, endpoint=plan.endpoint.id, request=plan.request, settings=plan.settings,
             wanted_path=str(plan.wanted), cost_usd=plan.cost_usd, input_fingerprint=plan.input_fingerprint,
-            cache_key=plan.cache_key, owner=self.owner,
+            cache_key=plan.cache_key, owner=self.owner, details={"output_key": plan.endpoint.output_key},
         )
         live = LiveJob(record.id)
         self._live[record.id] = live  # before any other await: the job is followed from its first moment
-        await ledger.add_details(record.id, {"output_key": plan.endpoint.output_key})
         log.info("job %s: %s on %s", record.id, plan.kind, plan.endpoint.id)
         return await self._launch_and_wait(live, record, work, progress, wait_seconds, cancel_on_abort=True)
 
@@ -270,9 +269,14 @@ class JobManager:
                     with anyio.CancelScope(shield=True):
                         await self._record_failure(context, live.error)  # type: ignore[arg-type]
         finally:
-            live.done.set()
             if self._live.get(live.id) is live:
                 del self._live[live.id]
+            with anyio.CancelScope(shield=True):
+                try:  # not finished (shut down, or fal unreachable): let any process take it over at once
+                    await (await self.ledger()).release(live.id, self.owner)
+                except Exception:  # noqa: BLE001 - ownership also expires by itself
+                    log.debug("could not release job %s", live.id, exc_info=True)
+            live.done.set()
 
     async def _record_failure(self, job: JobContext, exc: AliceError) -> None:
         """A job that failed before fal had it is over (nothing was billed); later stages record their own outcome."""

@@ -180,7 +180,7 @@ class Ledger:
     # ------------------------------------------------------------------------------------------------------- jobs
     def create_job(
         self, *, kind: str, endpoint: str, request: dict, settings: dict, wanted_path: str, cost_usd: float,
-        input_fingerprint: str | None, cache_key: str | None, owner: str | None,
+        input_fingerprint: str | None, cache_key: str | None, owner: str | None, details: dict | None = None,
     ) -> JobRecord:
         """Write a new ``pending`` job (before anything is uploaded or paid) and return it."""
         job_id = "job_" + secrets.token_hex(6)
@@ -188,10 +188,10 @@ class Ledger:
         with self._lock:
             self._db.execute(
                 "INSERT INTO jobs (id, kind, endpoint, status, request_json, settings_json, input_fingerprint, "
-                "cache_key, wanted_path, cost_usd, owner, heartbeat_at, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "cache_key, wanted_path, cost_usd, details_json, owner, heartbeat_at, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (job_id, kind, endpoint, PENDING, json.dumps(request), json.dumps(settings), input_fingerprint,
-                 cache_key, wanted_path, cost_usd, owner, now, now, now),
+                 cache_key, wanted_path, cost_usd, json.dumps(details or {}), owner, now, now, now),
             )
             self._event(job_id, PENDING, "Job recorded", now)
             return self._get(job_id)  # type: ignore[return-value]
@@ -288,6 +288,11 @@ class Ledger:
                 return True
             finally:
                 self._db.execute("COMMIT")
+
+    def release(self, job_id: str, owner: str) -> None:
+        """``owner`` stopped following the job (it is still active): any process may take it over."""
+        with self._lock:
+            self._db.execute("UPDATE jobs SET owner = NULL WHERE id = ? AND owner = ?", (job_id, owner))
 
     def heartbeat(self, owner: str, job_ids: Iterable[str]) -> None:
         """Tell other processes that ``owner`` is still following these jobs."""

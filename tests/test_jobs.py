@@ -177,3 +177,31 @@ async def test_generate_audio_waits_are_bounded_too(connect, twin, output_dir) -
         assert data["status"] == "running" and data["audio_url"] is None
         done = _ok(await client.call_tool("get_generation", {"job_id": data["job_id"], "wait_seconds": 20}))
     assert done["status"] == "completed" and done["output_path"].endswith(".flac")
+
+
+async def test_get_generation_relays_progress_monotonically(connect, clip, twin) -> None:
+    twin.state.queue_seconds = 0.3
+    twin.state.run_seconds = 1.0
+    seen: list[tuple[float, str | None]] = []
+
+    async def on_progress(progress, total, message) -> None:  # type: ignore[no-untyped-def]
+        seen.append((progress, message))
+
+    async with connect() as client:
+        job_id = _ok(await client.call_tool("add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 0}))["job_id"]
+        done = _ok(await client.call_tool("get_generation", {"job_id": job_id, "wait_seconds": 20}, progress_callback=on_progress))
+    assert done["status"] == "completed"
+    values = [p for p, _ in seen]
+    assert values == sorted(values) and values[-1] == 100
+    messages = " ".join(m or "" for _, m in seen)
+    assert "Generating audio: step" in messages and "Download" in messages and "Saved" in messages
+
+
+async def test_unusable_data_folder_fails_before_anything_is_paid(connect, clip, twin, tmp_path, monkeypatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("ALICE_DATA_DIR", str(blocker / "data"))
+    async with connect() as client:
+        result = await client.call_tool("add_audio_to_video", {"video": str(clip()), "prompt": "x"})
+    assert result.is_error and "ALICE_DATA_DIR" in result.content[0].text
+    assert twin.state.uploads == [] and twin.state.submit_count() == 0
