@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from .endpoints import ENDPOINTS
-from .errors import AliceError, FalAuthError, FalError, FalJobFailed, FalValidationError, SubmitOutcomeUnknown
+from .errors import AliceError, FalAuthError, FalError, FalJobFailed, FalValidationError, JobCancelled, SubmitOutcomeUnknown
 from .jobs import JobContext, submission_of
 from .ledger import CANCELLED, COMPLETED, COMPLETED_AT_FAL, FAILED, RUNNING, SUBMIT_UNKNOWN, SUBMITTING
 from .progress import notify
@@ -38,7 +38,9 @@ async def submit_and_finish(core: "AliceCore", job: JobContext, payload: dict) -
     download its output. Raises :class:`AliceError`; the ledger says what is left to do."""
     endpoint = job.record.endpoint
     async with job.fal_slot():
-        await job.update(status=SUBMITTING, message="Submitting to fal", payload=payload, submitted_at=time.time())
+        record = await job.update(status=SUBMITTING, message="Submitting to fal", payload=payload, submitted_at=time.time())
+        if record.status != SUBMITTING:  # cancelled meanwhile (maybe by another process): never submit it
+            raise JobCancelled(f"Job {job.id} was {record.status} before it was submitted; nothing was billed.")
         await notify(job.progress, "queued", "Submitting the job to fal", 0.0)
         with anyio.CancelScope(shield=True):  # whatever happens, the submit's outcome is recorded
             try:

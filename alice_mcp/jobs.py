@@ -250,6 +250,8 @@ class JobManager:
             with anyio.CancelScope() as scope:
                 live.scope = scope
                 try:
+                    if live.cancel_requested:  # cancelled before its task even started
+                        raise JobCancelled(f"Job {live.id} was cancelled before it started; nothing was billed.")
                     await work(context)
                 except anyio.get_cancelled_exc_class():
                     if live.cancel_requested:
@@ -420,6 +422,9 @@ class JobManager:
             raise JobNotFound(f"No job {job_id!r} in the ledger. list_generations shows the recent ones.")
         if record.status in TERMINAL:
             return record
+        if record.status == COMPLETED_AT_FAL:  # paid and done at fal: the result is kept (and saved if it is live)
+            await ledger.note(job_id, "Cancel asked after fal finished the job; its result is kept.")
+            return record
         live = self._live.get(job_id)
         if live is not None:
             live.cancel_requested = True  # before asking fal: the job's own loop must read fal's answer as a cancel
@@ -432,9 +437,12 @@ class JobManager:
                     live.cancel_requested = False
                 await ledger.note(job_id, "Cancel asked, but fal had already finished the job; its result is kept.")
                 return await ledger.get(job_id)  # type: ignore[return-value]
-        if live is not None and live.scope is not None and not live.done.is_set():
+        if live is not None and not live.done.is_set():
             live.error = JobCancelled(f"Job {job_id} was cancelled. {reason}")
-            live.scope.cancel()
+            if live.scope is not None:
+                live.scope.cancel()
+            else:  # its task has not started yet; it will see the request and stop
+                await ledger.update(job_id, status=CANCELLED, message=reason, error=reason, error_code="cancelled")
             with anyio.move_on_after(CANCEL_TIMEOUT_S):
                 await live.done.wait()
         else:

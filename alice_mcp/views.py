@@ -74,7 +74,9 @@ def status_message(record: JobRecord, live_message: str | None) -> str:
         if record.error and live_message is None:
             return (f"fal finished the job, but saving the result failed: {record.error} Call get_generation with "
                     f"{job} again to retry the download; it is not generated or paid again.")
-        return f"fal finished the job; saving the result{f' ({live_message})' if live_message else ''}."
+        if live_message is None:
+            return f"fal finished the job; the file is not saved yet. Call get_generation with {job} to save it."
+        return f"fal finished the job; saving the result ({live_message})."
     if record.status == FAILED:
         return f"Failed: {record.error}"
     if record.status == CANCELLED:

@@ -205,3 +205,25 @@ async def test_unusable_data_folder_fails_before_anything_is_paid(connect, clip,
         result = await client.call_tool("add_audio_to_video", {"video": str(clip()), "prompt": "x"})
     assert result.is_error and "ALICE_DATA_DIR" in result.content[0].text
     assert twin.state.uploads == [] and twin.state.submit_count() == 0
+
+
+async def test_cancel_while_uploading_never_submits(connect, clip, twin, inprocess_env, output_dir) -> None:
+    twin.state.uplink_bytes_per_second = 20_000  # the ~15 kB clip takes most of a second to upload
+    async with connect() as client:
+        job_id = _ok(await client.call_tool("add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 0.1}))["job_id"]
+        cancelled = _ok(await client.call_tool("cancel_generation", {"job_id": job_id}))
+        await anyio.sleep(1.5)
+    assert cancelled["status"] == "cancelled" and cancelled["request_id"] is None
+    assert twin.state.submit_count(include_rejected=True) == 0 and twin.state.cancels == []
+    assert ledger_of(inprocess_env).get(job_id).status == "cancelled" and files_in(output_dir) == []
+
+
+async def test_a_job_cancelled_in_the_ledger_by_another_process_is_never_submitted(connect, clip, twin, inprocess_env) -> None:
+    twin.state.uplink_bytes_per_second = 20_000
+    async with connect() as client:
+        job_id = _ok(await client.call_tool("add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 0.1}))["job_id"]
+        ledger_of(inprocess_env).update(job_id, status="cancelled", message="cancelled elsewhere")  # as another process would
+        status = _ok(await client.call_tool("get_generation", {"job_id": job_id, "wait_seconds": 3}))
+        await anyio.sleep(1.5)
+    assert status["status"] == "cancelled"
+    assert twin.state.submit_count(include_rejected=True) == 0
