@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -187,7 +188,7 @@ class AliceCore:
             video_url = await self.upload_video(source.path, job) if isinstance(source, LocalVideo) else source.url
             await jobflow.submit_and_finish(self, job, params.fal_payload(settings, video_url=video_url))
 
-        return PreparedJob(plan, work, None if force else await self.jobs.cached(plan))
+        return PreparedJob(plan, work, None if force else await self.jobs.cached(plan, self.output_root()))
 
     async def add_audio_to_videos(
         self, request: BatchRequest, progress: ProgressSink | None = None, *, wait_seconds: float | None = None
@@ -211,7 +212,7 @@ class AliceCore:
         wanted = self.output_target(request.output_path, default_name)
         self.gateway()
         plan = await self.plan_job("generate_audio", endpoint, request, settings, wanted)
-        if not force and (hit := await self.jobs.cached(plan)) is not None:
+        if not force and (hit := await self.jobs.cached(plan, self.output_root())) is not None:
             await notify(progress, "done", f"Already made: {hit.output_path}", 1.0)
             return views.audio_result(hit, self.jobs, started, cached=True)
 
@@ -260,6 +261,10 @@ class AliceCore:
         done = f"Reused the earlier upload of {path.name}" if reused else f"Uploaded {_mb(size)}"
         await notify(job.progress, "uploading", done, 1.0)
         return url
+
+    def output_root(self) -> Path:
+        """The output folder, resolved (symlinks included)."""
+        return Path(os.path.realpath(self.settings.resolved_output_dir()))
 
     def output_target(self, output_path: str | None, default_name: str) -> Path:
         """The wanted result path in a writable output folder; fails before anything is paid."""

@@ -206,12 +206,16 @@ class JobManager:
             self._ledger = None
 
     # ------------------------------------------------------------------------------------------------- starting
-    async def cached(self, plan: JobPlan) -> JobRecord | None:
-        """A completed job made from the same deterministic request whose output file still exists."""
+    async def cached(self, plan: JobPlan, output_root: Path) -> JobRecord | None:
+        """A completed job made from the same deterministic request whose output file still exists in the output
+        folder ``output_root`` (a file left in a former output folder is not served)."""
         if plan.cache_key is None:
             return None
         record = await (await self.ledger()).find_cached(plan.cache_key)
-        if record is None or not record.output_path or not await anyio.Path(record.output_path).is_file():
+        if record is None or not record.output_path:
+            return None
+        path = Path(record.output_path)
+        if not (path.is_relative_to(output_root) and await anyio.Path(path).is_file()):
             return None
         return record
 

@@ -150,3 +150,14 @@ def test_spend_since_counts_submitted_and_maybe_submitted_jobs(tmp_path: Path) -
     assert ledger.spend_since(time.time() + 10) == 0
     assert ledger.get(never).status == "pending"
     assert ledger.update(done, status="failed") is None and ledger.get(done).status == "completed"  # terminal stays
+
+
+async def test_a_file_in_a_former_output_folder_is_not_served(connect, clip, twin, tmp_path, monkeypatch) -> None:
+    args = {"video": str(clip()), "prompt": "rain", "duration": 1, "seed": 21}
+    async with connect() as client:
+        first = _ok(await client.call_tool("add_audio_to_video", args))
+    monkeypatch.setenv("ALICE_OUTPUT_DIR", str(tmp_path / "new-out"))
+    async with connect() as client:
+        second = _ok(await client.call_tool("add_audio_to_video", args))
+    assert second["cached"] is False and Path(second["output_path"]).parent == (tmp_path / "new-out").resolve()
+    assert Path(first["output_path"]).exists() and twin.state.submit_count() == 2
