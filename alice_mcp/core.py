@@ -169,7 +169,7 @@ class AliceCore:
         if prepared.cached is not None:
             await notify(progress, "done", f"Already made: {prepared.cached.output_path}", 1.0)
             return views.video_result(prepared.cached, self.jobs, started, cached=True)
-        record = await self.jobs.start(prepared.plan, prepared.work, progress, wait_seconds=wait_seconds)
+        record = await self.jobs.start(prepared.plan, prepared.work, progress, wait_seconds=_remaining(wait_seconds, started))
         return views.video_result(record, self.jobs, started)
 
     async def prepare_video_job(self, request: VideoAudioRequest, progress: ProgressSink | None = None, *, force: bool = False) -> PreparedJob:
@@ -219,7 +219,7 @@ class AliceCore:
         async def work(job: JobContext) -> None:
             await jobflow.submit_and_finish(self, job, params.fal_payload(settings))
 
-        record = await self.jobs.start(plan, work, progress, wait_seconds=wait_seconds)
+        record = await self.jobs.start(plan, work, progress, wait_seconds=_remaining(wait_seconds, started))
         return views.audio_result(record, self.jobs, started)
 
     # --------------------------------------------------------------------------------------------------- jobs
@@ -358,6 +358,11 @@ class AliceCore:
                 return await anyio.to_thread.run_sync(publish, temp, wanted)
 
 
+def _remaining(wait_seconds: float | None, started: float) -> float | None:
+    """What is left of a call's wait (it counts from the start of the call, planning included)."""
+    return None if wait_seconds is None else max(0.0, wait_seconds - (time.monotonic() - started))
+
+
 def _source_stem(source: LocalVideo | RemoteVideo) -> str:
     if isinstance(source, LocalVideo):
         return source.path.stem
@@ -365,4 +370,4 @@ def _source_stem(source: LocalVideo | RemoteVideo) -> str:
 
 
 def _mb(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size / 1000:.0f} kB"
