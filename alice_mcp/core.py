@@ -28,7 +28,8 @@ from . import cache, jobflow, params, views
 from .config import Settings
 from .endpoints import MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint
 from .errors import AliceError, FalError, FalJobFailed, InputError
-from .jobs import JobContext, JobManager, JobPlan, Work
+from .jobs import JobManager
+from .jobstate import JobContext, JobPlan, Work
 from .ledger import JobRecord
 from .models import (
     AudioRequest,

@@ -22,7 +22,7 @@ import anyio
 
 from .endpoints import ENDPOINTS
 from .errors import AliceError, FalAuthError, FalError, FalJobFailed, FalValidationError, JobCancelled, SubmitOutcomeUnknown
-from .jobs import JobContext, submission_of
+from .jobstate import JobContext, submission_of
 from .ledger import CANCELLED, COMPLETED, COMPLETED_AT_FAL, FAILED, RUNNING, SUBMIT_UNKNOWN, SUBMITTING
 from .progress import notify
 
