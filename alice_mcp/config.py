@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     upload_ttl: str = "1d"
     poll_interval_s: float = Field(default=0.5, gt=0, le=10)
     http_timeout_s: float = Field(default=60.0, gt=0)
+    max_concurrent_jobs: int = Field(default=16, ge=1, le=64)
+    retry_attempts: int = Field(default=5, ge=1, le=20)
+    retry_backoff_s: float = Field(default=0.5, ge=0, le=30)
 
     @field_validator("output_dir", "data_dir", mode="before")
     @classmethod
@@ -76,6 +79,10 @@ class Settings(BaseSettings):
         import platformdirs
 
         return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+    def ledger_path(self) -> Path:
+        """The job ledger (SQLite) inside the data folder."""
+        return self.resolved_data_dir() / "ledger.sqlite3"
 
     def require_fal_key(self) -> str:
         """The fal API key, or a :class:`ConfigError` telling the user how to set it in their MCP host."""

@@ -1,8 +1,11 @@
 """The generation core: one flow shared by every face (MCP tools, CLI, Python API).
 
-``add_audio_to_video``: check the request → resolve the input → upload a local file → submit to fal's queue →
-follow the job → fetch the result → download it atomically into the output folder. The core knows nothing of MCP,
-argparse or terminals; it reports through a :data:`~alice_mcp.progress.ProgressSink` and raises
+``add_audio_to_video``: check the request → resolve and probe the input, plan the segment (:mod:`alice_mcp.pipeline`)
+→ (reuse a cached result) → record the job in the ledger → make the upload file (original, stream-copied cut or
+proxy) and upload it (deduplicated) → submit to fal's queue once → follow the job → fetch the result → download it
+and put its audio onto the original video → publish it atomically into the output folder. Everything after the ledger record runs as a background job
+(:mod:`alice_mcp.jobs`, :mod:`alice_mcp.jobflow`); a call waits for it at most ``wait_seconds``. The core knows nothing
+of MCP, argparse or terminals; it reports through a :data:`~alice_mcp.progress.ProgressSink` and raises
 :class:`~alice_mcp.errors.AliceError` for anything the user can act on.
 """
 
@@ -11,35 +14,59 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable, Optional
 from urllib.parse import urlsplit
 
 import anyio
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from . import params
+from . import cache, jobflow, params, views
 from .config import Settings
 from .endpoints import MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint
-from .errors import ConfigError, FalError, FalJobFailed, InputError
+from .errors import AliceError, FalError, FalJobFailed, InputError
+from .jobs import JobManager
+from .jobstate import JobContext, JobPlan, Work
+from .ledger import JobRecord
 from .media_plan import MediaPlan
-from .models import AudioRequest, AudioResult, CostEstimate, MediaReport, VideoAudioRequest, VideoAudioResult
+from .models import (
+    AudioRequest,
+    AudioResult,
+    BatchRequest,
+    BatchResult,
+    CostEstimate,
+    GenerationList,
+    GenerationStatus,
+    VideoAudioRequest,
+    VideoAudioResult,
+)
 from .outputs import ensure_output_dir, partial_file, publish, safe_stem, target_path
 from .pipeline import FinishedMedia, export_track, finish_media, plan_media, prepare_upload, workspace
 from .presets import preset_values
 from .pricing import PriceTable, parse_overrides
-from .progress import Progress, ProgressSink, notify
+from .progress import ProgressSink, notify
 from .sources import LocalVideo, RemoteVideo, resolve_video
 
 if TYPE_CHECKING:  # fal_client loads on the first paid call, not at start-up
-    from .fal import FalGateway
+    from .fal import FalGateway, JobStatus, Submission
 
 log = logging.getLogger(__name__)
 
 # Polls start fast (short jobs finish without waiting a whole interval) and back off to ALICE_POLL_INTERVAL_S.
 FIRST_POLL_INTERVAL_S = 0.05
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    """A checked, planned job that nothing was paid for yet: the plan, its work, and a cached result if one exists."""
+
+    plan: JobPlan
+    work: Work
+    cached: Optional[JobRecord]
 
 
 @dataclass(frozen=True)
@@ -58,6 +85,13 @@ class AliceCore:
         self.settings = settings
         self.prices = PriceTable(parse_overrides(settings.price_overrides))
         self._gateway = gateway
+        self.jobs = JobManager(self)
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator["AliceCore"]:
+        """Run background jobs (and resume those left in flight) while the face serves; see :mod:`alice_mcp.jobs`."""
+        async with self.jobs.running():
+            yield self
 
     def gateway(self) -> FalGateway:
         """The fal gateway, created on first use; :class:`ConfigError` when ``FAL_KEY`` is missing."""
@@ -68,10 +102,13 @@ class AliceCore:
                 self.settings.require_fal_key(),
                 http_timeout_s=self.settings.http_timeout_s,
                 upload_ttl=self.settings.upload_ttl,
+                retry_attempts=self.settings.retry_attempts,
+                retry_backoff_s=self.settings.retry_backoff_s,
             )
         return self._gateway
 
     async def aclose(self) -> None:
+        await self.jobs.aclose()
         if self._gateway is not None:
             await self._gateway.aclose()
             self._gateway = None
@@ -122,65 +159,77 @@ class AliceCore:
         clip = f"The clip is {plan.clip_duration:.2f} s long. " if plan.clip_duration is not None else ""
         return plan.duration, [clip.strip()] + plan.notes if clip else plan.notes
 
-    # ---------------------------------------------------------------------------------------------- generation
-    async def add_audio_to_video(self, request: VideoAudioRequest, progress: ProgressSink | None = None) -> VideoAudioResult:
-        """Run one paid MMAudio video-to-video job end to end. Raises :class:`AliceError`.
-
-        Before upload: probe the clip and plan the segment (:func:`~alice_mcp.pipeline.plan_media`), make the upload
-        file (:func:`~alice_mcp.pipeline.prepare_upload`). After download: put fal's audio onto the original video
-        (:func:`~alice_mcp.pipeline.finish_media`).
-        """
-        started = time.monotonic()
-        endpoint = MMAUDIO_VIDEO
-        await notify(progress, "checking", "Checking the request")
-        options = self._pipeline_options(request.options)
-        settings = self.resolve_settings(request.preset, request.values, options.quality)
-        source = resolve_video(request.video)
-        await notify(progress, "checking", "Probing the clip")
-        plan = await plan_media(
-            source, options, requested_duration=request.values.get("duration"),
-            default_duration=settings.duration, wanted_suffix=Path(request.output_path).suffix if request.output_path else None,
-        )
-        settings = settings.model_copy(update={"duration": plan.duration})
-        default_name = f"{safe_stem(_source_stem(source))}-{safe_stem(request.preset or 'audio')}-seed{settings.seed}{plan.output_suffix}"
-        wanted = self.output_target(request.output_path, default_name)
-        gateway = self.gateway()
-
-        with workspace(self.settings) as work:
-            uploaded = 0
-            if isinstance(source, LocalVideo):
-                upload = await prepare_upload(plan, work, progress)
-                uploaded = upload.stat().st_size
-                await notify(progress, "uploading", f"Uploading {upload.name} ({_mb(uploaded)})", 0.5)
-                video_url = await gateway.upload_file(upload)
-                await notify(progress, "uploading", f"Uploaded {_mb(uploaded)}", 1.0)
-            else:
-                video_url = source.url
-            payload = params.fal_payload(settings, video_url=video_url)
-            if isinstance(source, LocalVideo):
-                done = await self.run_job(endpoint, payload, work / f"fal-result{endpoint.suffix}", _until_done(progress))
-                finished = await finish_media(plan, options, done.path, wanted, progress)
-            else:
-                done = await self.run_job(endpoint, payload, wanted, _until_done(progress))
-                finished = FinishedMedia(done.path)
-                finished.audio_path = await export_track(done.path, done.path, options, None, finished.notes)
-        await notify(progress, "done", f"Saved {finished.path}", 1.0)
-        return VideoAudioResult(
-            output_path=str(finished.path), video_url=done.file_url, request_id=done.request_id, endpoint=endpoint.id,
-            preset=request.preset, cost_usd=self.prices.cost(endpoint.id, settings.duration),
-            elapsed_s=round(time.monotonic() - started, 3), **settings.model_dump(),
-            media=media_report(plan, options, uploaded), notes=plan.notes + finished.notes,
-            audio_path=str(finished.audio_path) if finished.audio_path else None,
-        )
-
     def _pipeline_options(self, values: dict) -> params.PipelineOptions:
         try:
             return params.pipeline_options_from(values)
         except ValidationError as exc:
             raise InputError(params.describe_validation_error(exc)) from None
 
-    async def generate_audio(self, request: AudioRequest, progress: ProgressSink | None = None) -> AudioResult:
-        """Run one paid MMAudio text-to-audio job; the FLAC lands in the output folder. Raises :class:`AliceError`."""
+    # ---------------------------------------------------------------------------------------------- generation
+    async def add_audio_to_video(
+        self, request: VideoAudioRequest, progress: ProgressSink | None = None, *,
+        wait_seconds: float | None = None, force: bool = False,
+    ) -> VideoAudioResult:
+        """Run one paid MMAudio video-to-video job, or return the saved result of the same deterministic request
+        (``cached``; ``force`` skips that). Waits up to ``wait_seconds`` (``None``: to the end); a job still running
+        comes back with ``status="running"`` and its ``job_id``, and keeps going. Raises :class:`AliceError`."""
+        started = time.monotonic()
+        prepared = await self.prepare_video_job(request, progress, force=force)
+        if prepared.cached is not None:
+            await notify(progress, "done", f"Already made: {prepared.cached.output_path}", 1.0)
+            return views.video_result(prepared.cached, self.jobs, started, cached=True)
+        record = await self.jobs.start(prepared.plan, prepared.work, progress, wait_seconds=_remaining(wait_seconds, started))
+        return views.video_result(record, self.jobs, started)
+
+    async def prepare_video_job(self, request: VideoAudioRequest, progress: ProgressSink | None = None, *, force: bool = False) -> PreparedJob:
+        """Check a video request, probe the clip and plan its job (segment, upload method, cost, cache key) without
+        paying anything; finds a cached result. A file that is not a usable video fails here, before any upload."""
+        endpoint = MMAUDIO_VIDEO
+        await notify(progress, "checking", "Checking the request")
+        options = self._pipeline_options(request.options)
+        settings = self.resolve_settings(request.preset, request.values, options.quality)
+        source = resolve_video(request.video)
+        await notify(progress, "checking", "Probing the clip")
+        media = await plan_media(
+            source, options, requested_duration=request.values.get("duration"), default_duration=settings.duration,
+            wanted_suffix=Path(request.output_path).suffix if request.output_path else None,
+        )
+        settings = settings.model_copy(update={"duration": media.duration})
+        default_name = f"{safe_stem(_source_stem(source))}-{safe_stem(request.preset or 'audio')}-seed{settings.seed}{media.output_suffix}"
+        wanted = self.output_target(request.output_path, default_name)
+        self.gateway()
+        plan = await self.plan_job(
+            "add_audio_to_video", endpoint, request, settings, wanted, source,
+            details={"media_plan": media.model_dump(mode="json"), "pipeline_options": options.model_dump(mode="json")},
+        )
+
+        async def work(job: JobContext) -> None:
+            if isinstance(source, LocalVideo):
+                with workspace(self.settings) as folder:  # the cut or proxy lives only until it is uploaded
+                    upload = await prepare_upload(media, folder, job.progress)
+                    if media.upload_method != plan.details["media_plan"]["upload_method"]:  # a failed cut became a proxy
+                        await job.add_details(media_plan=media.model_dump(mode="json"))
+                    video_url = await self.upload_video(upload, job)
+            else:
+                video_url = source.url
+            await jobflow.submit_and_finish(self, job, params.fal_payload(settings, video_url=video_url))
+
+        return PreparedJob(plan, work, None if force else await self.jobs.cached(plan, self.output_root()))
+
+    async def add_audio_to_videos(
+        self, request: BatchRequest, progress: ProgressSink | None = None, *, wait_seconds: float | None = None
+    ) -> BatchResult:
+        """Many videos (paths, URLs, folders) with shared settings: one job each; see :mod:`alice_mcp.batch`."""
+        from .batch import run_batch
+
+        return await run_batch(self, request, progress, wait_seconds=wait_seconds)
+
+    async def generate_audio(
+        self, request: AudioRequest, progress: ProgressSink | None = None, *,
+        wait_seconds: float | None = None, force: bool = False,
+    ) -> AudioResult:
+        """Run one paid MMAudio text-to-audio job (the FLAC lands in the output folder); waits, caching and errors
+        as :meth:`add_audio_to_video`."""
         started = time.monotonic()
         endpoint = MMAUDIO_TEXT
         await notify(progress, "checking", "Checking the request")
@@ -188,12 +237,63 @@ class AliceCore:
         default_name = f"{safe_stem(request.preset or settings.prompt[:40], 'audio')}-seed{settings.seed}{endpoint.suffix}"
         wanted = self.output_target(request.output_path, default_name)
         self.gateway()
-        done = await self.run_job(endpoint, params.fal_payload(settings), wanted, progress)
-        return AudioResult(
-            output_path=str(done.path), audio_url=done.file_url, request_id=done.request_id, endpoint=endpoint.id,
-            preset=request.preset, cost_usd=self.prices.cost(endpoint.id, settings.duration),
-            elapsed_s=round(time.monotonic() - started, 3), **settings.model_dump(),
+        plan = await self.plan_job("generate_audio", endpoint, request, settings, wanted)
+        if not force and (hit := await self.jobs.cached(plan, self.output_root())) is not None:
+            await notify(progress, "done", f"Already made: {hit.output_path}", 1.0)
+            return views.audio_result(hit, self.jobs, started, cached=True)
+
+        async def work(job: JobContext) -> None:
+            await jobflow.submit_and_finish(self, job, params.fal_payload(settings))
+
+        record = await self.jobs.start(plan, work, progress, wait_seconds=_remaining(wait_seconds, started))
+        return views.audio_result(record, self.jobs, started)
+
+    # --------------------------------------------------------------------------------------------------- jobs
+    async def get_generation(self, job_id: str, wait_seconds: float, progress: ProgressSink | None = None) -> GenerationStatus:
+        """Wait up to ``wait_seconds`` for a job (resuming it or retrying its download if nobody is); its status."""
+        return views.generation_status(await self.jobs.wait(job_id, wait_seconds, progress), self.jobs)
+
+    async def cancel_generation(self, job_id: str) -> GenerationStatus:
+        """Cancel a job at fal and in the ledger (a job fal already finished is kept)."""
+        return views.generation_status(await self.jobs.cancel(job_id), self.jobs)
+
+    async def list_generations(self, limit: int = 20, status: str | None = None) -> GenerationList:
+        """The newest jobs in the ledger, optionally only those with ``status``."""
+        summaries = [views.generation_summary(r) for r in await self.jobs.recent(limit, status)]
+        return GenerationList(jobs=summaries, count=len(summaries), total_cost_usd=round(sum(j.cost_usd for j in summaries), 6))
+
+    async def plan_job(
+        self, kind: str, endpoint: Endpoint, request: BaseModel, settings: params.AudioSettings, wanted: Path,
+        source: LocalVideo | RemoteVideo | None = None, details: dict | None = None,
+    ) -> JobPlan:
+        """The job to record: cost, input fingerprint (content digest of a local file) and, when the request has an
+        explicit seed, its cache key (the whole request model, so fields added later count automatically)."""
+        fingerprint: Optional[str] = None
+        if isinstance(source, LocalVideo):
+            fingerprint = await cache.file_digest(source.path, await self.jobs.ledger())
+        elif isinstance(source, RemoteVideo):
+            fingerprint = "url:" + source.url
+        data = request.model_dump(mode="json")
+        explicit_seed = (data.get("values") or {}).get("seed") is not None
+        key = cache.cache_key(kind, endpoint.id, data, settings.model_dump(), fingerprint) if explicit_seed else None
+        return JobPlan(
+            kind, endpoint, data, settings.model_dump(), wanted, self.prices.cost(endpoint.id, settings.duration),
+            fingerprint, key, details or {},
         )
+
+    async def upload_video(self, path: Path, job: JobContext) -> str:
+        """fal's URL for a local file: the earlier upload of the same content while it is valid, else a new one."""
+        size = path.stat().st_size
+        await notify(job.progress, "uploading", f"Uploading {path.name} ({_mb(size)})", 0.0)
+        url, reused = await cache.upload_deduped(self.gateway(), await self.jobs.ledger(), path, self.settings.upload_ttl)
+        await job.add_details(uploaded_url=url, upload_reused=reused, uploaded_bytes=0 if reused else size)
+        done = f"Reused the earlier upload of {path.name}" if reused else f"Uploaded {_mb(size)}"
+        await notify(job.progress, "uploading", done, 1.0)
+        return url
+
+    def output_root(self) -> Path:
+        """The output folder, resolved (symlinks included)."""
+        return Path(os.path.realpath(self.settings.resolved_output_dir()))
 
     def output_target(self, output_path: str | None, default_name: str) -> Path:
         """The wanted result path in a writable output folder; fails before anything is paid."""
@@ -201,67 +301,98 @@ class AliceCore:
         return target_path(out_dir, output_path, default_name)
 
     async def run_job(self, endpoint: Endpoint, payload: dict, wanted: Path, progress: ProgressSink | None) -> FinishedJob:
-        """Submit ``payload`` to ``endpoint`` once, follow the job, download its output file next to ``wanted``."""
-        request_id = await self.gateway().submit(endpoint.id, payload)
-        log.info("submitted %s request %s (%s s)", endpoint.id, request_id, payload.get("duration"))
-        await self.follow_job(endpoint, request_id, progress)
-        file_url = await self.fetch_output_url(endpoint, request_id)
-        final = await self.download_result(file_url, wanted, request_id, progress)
-        await notify(progress, "done", f"Saved {final}", 1.0)
-        return FinishedJob(request_id=request_id, file_url=file_url, path=final)
+        """Submit ``payload`` to ``endpoint`` once as a ledger-backed job, follow it, download its output file next
+        to ``wanted``; waits for the end. (For bounded waits, plan a :class:`JobPlan` and use ``self.jobs.start``.)"""
+        try:
+            cost = self.prices.cost(endpoint.id, float(payload.get("duration") or 0))
+        except (TypeError, ValueError, AliceError):
+            cost = 0.0
+        plan = JobPlan("run_job", endpoint, {"payload": payload}, dict(payload), wanted, cost)
 
-    async def follow_job(self, endpoint: Endpoint, request_id: str, progress: ProgressSink | None) -> None:
+        async def work(job: JobContext) -> None:
+            await jobflow.submit_and_finish(self, job, payload)
+
+        record = await self.jobs.start(plan, work, progress, wait_seconds=None)
+        return FinishedJob(request_id=record.request_id or "", file_url=record.file_url or "", path=Path(record.output_path or wanted))
+
+    async def continue_job(self, job: JobContext) -> None:
+        """The work of a resumed job: carry on from what the ledger says fal has done (see :mod:`jobflow`)."""
+        await jobflow.continue_job(self, job)
+
+    async def follow_job(
+        self, endpoint: str, job: "Submission", progress: ProgressSink | None,
+        on_status: Callable[["JobStatus"], Awaitable[None]] | None = None,
+    ) -> None:
         """Poll fal until the job completes; raise :class:`FalJobFailed` if it completed with an error.
 
-        If the caller is cancelled meanwhile, the fal job is cancelled too (shielded) before re-raising.
+        Cancelling this call does not cancel the fal job (the job manager decides that).
         """
         started = time.monotonic()
         seen_logs = 0
         interval = FIRST_POLL_INTERVAL_S
-        try:
-            while True:
-                status = await self.gateway().status(endpoint.id, request_id)
-                if status.state == "queued":
-                    await notify(progress, "queued", f"Queued at fal (position {status.position})", 0.0)
-                elif status.state == "running":
-                    message = status.logs[-1] if len(status.logs) > seen_logs and status.logs[-1] else "Generating audio"
-                    seen_logs = len(status.logs)
-                    fraction = 1.0 - math.exp(-(time.monotonic() - started) / 20.0)
-                    await notify(progress, "generating", message, fraction)
-                else:
-                    if status.error:
-                        kind = f" ({status.error_type})" if status.error_type else ""
-                        raise FalJobFailed(
-                            f"fal finished request {request_id} with an error{kind}: {status.error}", request_id=request_id
-                        )
-                    await notify(progress, "generating", "Generation finished", 1.0)
-                    return
-                await asyncio.sleep(interval)
-                interval = min(interval * 1.5, self.settings.poll_interval_s)
-        except anyio.get_cancelled_exc_class():
-            with anyio.CancelScope(shield=True):
-                await self.cancel_quietly(endpoint, request_id)
-            raise
+        while True:
+            status = await self.gateway().status(endpoint, job)
+            if on_status is not None:
+                await on_status(status)
+            if status.state == "queued":
+                where = f"position {status.position}" if status.position is not None else "waiting"
+                await notify(progress, "queued", f"Queued at fal ({where})", 0.0)
+            elif status.state == "running":
+                message = status.logs[-1] if len(status.logs) > seen_logs and status.logs[-1] else "Generating audio"
+                seen_logs = len(status.logs)
+                fraction = 1.0 - math.exp(-(time.monotonic() - started) / 20.0)
+                await notify(progress, "generating", message, fraction)
+            else:
+                if status.error:
+                    kind = f" ({status.error_type})" if status.error_type else ""
+                    failure = FalJobFailed(
+                        f"fal finished request {job.request_id} with an error{kind}: {status.error}", request_id=job.request_id
+                    )
+                    failure.error_type = status.error_type  # type: ignore[attr-defined]
+                    raise failure
+                await notify(progress, "generating", "Generation finished", 1.0)
+                return
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, self.settings.poll_interval_s)
 
-    async def cancel_quietly(self, endpoint: Endpoint, request_id: str) -> None:
-        """Cancel a fal job, logging (not raising) a failure: used on the way out of a cancelled call."""
-        try:
-            with anyio.fail_after(10):
-                await self.gateway().cancel(endpoint.id, request_id)
-            log.info("cancelled fal request %s", request_id)
-        except (FalError, TimeoutError, ConfigError) as exc:
-            log.warning("could not cancel fal request %s: %s", request_id, exc)
-
-    async def fetch_output_url(self, endpoint: Endpoint, request_id: str) -> str:
+    async def fetch_output_url(self, endpoint: str, output_key: str, job: "Submission") -> str:
         """The URL of the finished job's output file."""
-        output = await self.gateway().result(endpoint.id, request_id)
-        file = output.get(endpoint.output_key)
+        output = await self.gateway().result(endpoint, job)
+        file = output.get(output_key)
         if not isinstance(file, dict) or not isinstance(file.get("url"), str):
             raise FalError(
-                f"fal's result for request {request_id} has no {endpoint.output_key} URL: {str(output)[:200]}",
-                request_id=request_id,
+                f"fal's result for request {job.request_id} has no {output_key} URL: {str(output)[:200]}",
+                request_id=job.request_id,
             )
         return file["url"]
+
+    async def deliver_result(self, job: JobContext, url: str) -> Path:
+        """The last step of every job (also after a resume): fetch fal's output file and publish the result.
+
+        A video job with a media plan gets its audio put onto the original video (:func:`finish_media`) and the
+        track exported if asked; the plan and options come from the ledger, so a resumed job finishes the same way.
+        """
+        record = job.record
+        wanted = Path(record.wanted_path)
+        request_id = record.request_id or ""
+        stored_plan = record.details.get("media_plan")
+        if stored_plan is None:
+            return await self.download_result(url, wanted, request_id, job.progress)
+        media = MediaPlan(**stored_plan)
+        options = params.PipelineOptions(**record.details.get("pipeline_options", {}))
+        if media.upload_method == "url" or not Path(media.source).is_file():
+            finished = FinishedMedia(await self.download_result(url, wanted.with_suffix(".mp4"), request_id, job.progress))
+            if media.upload_method != "url":
+                finished.notes.append(f"The original {media.source} is gone, so fal's version of the video was saved.")
+            finished.audio_path = await export_track(finished.path, finished.path, options, None, finished.notes)
+        else:
+            with workspace(self.settings) as folder:
+                generated = await self.download_result(url, folder / f"fal-result{MMAUDIO_VIDEO.suffix}", request_id, job.progress)
+                finished = await finish_media(media, options, generated, wanted, job.progress)
+        await job.add_details(
+            notes=media.notes + finished.notes, audio_path=str(finished.audio_path) if finished.audio_path else None,
+        )
+        return finished.path
 
     async def download_result(self, url: str, wanted: Path, request_id: str, progress: ProgressSink | None) -> Path:
         """Download ``url`` next to ``wanted`` under a hidden temporary name, then publish it atomically."""
@@ -274,34 +405,19 @@ class AliceCore:
             try:
                 await self.gateway().download(url, temp, on_bytes)
             except FalError as exc:
-                exc.request_id = request_id
                 raise type(exc)(
                     f"fal finished request {request_id}, but {exc.message[0].lower()}{exc.message[1:]} "
                     f"The result is still at fal: {url}",
                     request_id=request_id,
                 ) from exc
             await notify(progress, "finishing", "Saving the file", 0.5)
-            return publish(temp, wanted)
+            with anyio.CancelScope(shield=True):  # a published file is always recorded by the caller
+                return await anyio.to_thread.run_sync(publish, temp, wanted)
 
 
-def _until_done(progress: ProgressSink | None) -> ProgressSink | None:
-    """``progress`` without the "done" event: the media pipeline still has work after the download."""
-    if progress is None:
-        return None
-
-    async def sink(event: Progress) -> None:
-        if event.stage != "done":
-            await progress(event)
-
-    return sink
-
-
-def media_report(plan: MediaPlan, options: params.PipelineOptions, uploaded: int) -> MediaReport:
-    return MediaReport(
-        clip_duration=plan.clip_duration, width=plan.width, height=plan.height, fps=plan.fps, has_audio=plan.has_audio,
-        segment_start=plan.start, segment_end=plan.end, upload_method=plan.upload_method, uploaded_bytes=uploaded,
-        original_audio=options.original_audio,
-    )
+def _remaining(wait_seconds: float | None, started: float) -> float | None:
+    """What is left of a call's wait (it counts from the start of the call, planning included)."""
+    return None if wait_seconds is None else max(0.0, wait_seconds - (time.monotonic() - started))
 
 
 def _source_stem(source: LocalVideo | RemoteVideo) -> str:
@@ -311,4 +427,4 @@ def _source_stem(source: LocalVideo | RemoteVideo) -> str:
 
 
 def _mb(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size / 1000:.0f} kB"

@@ -79,3 +79,21 @@ class DownloadError(FalError):
     """fal finished the job but its result could not be downloaded."""
 
     code = "download"
+
+
+class FalUnavailable(FalError):
+    """fal kept failing transiently (429, 5xx, resets, timeouts) past the bounded retries; the job may still be fine."""
+
+    code = "fal_unavailable"
+
+
+class JobCancelled(AliceError):
+    """The job was cancelled (by ``cancel_generation`` or by the client cancelling the call)."""
+
+    code = "cancelled"
+
+
+class JobNotFound(InputError):
+    """No job with that id is in the ledger."""
+
+    code = "job_not_found"

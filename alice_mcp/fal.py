@@ -7,6 +7,11 @@ Billing safety: ``fal_client`` retries a submit on any transport error, includin
 already enqueued (and billed) the job. So :meth:`FalGateway.submit` sends the POST itself and retries only when the
 request provably never reached fal's queue (connection not established, 429, ingress 5xx). Any other failure is a
 :class:`~alice_mcp.errors.SubmitOutcomeUnknown`: at most one paid job per call.
+
+Bounded waits: status, result, cancel and download use our own httpx client (timeouts = ``ALICE_HTTP_TIMEOUT_S``),
+with at most ``ALICE_RETRY_ATTEMPTS`` tries and exponential backoff on transient faults (408, 429, 5xx, resets,
+timeouts); then :class:`~alice_mcp.errors.FalUnavailable` names the job. fal_client's status/result calls would wait
+120 s per read (``QUEUE_POLL_TIMEOUT``) and retry ten times, which no caller could bound.
 """
 
 from __future__ import annotations
@@ -23,17 +28,61 @@ import fal_client
 import httpx
 from fal_client.client import QUEUE_URL_FORMAT
 
-from .errors import AliceError, ConfigError, DownloadError, FalAuthError, FalError, FalValidationError, SubmitOutcomeUnknown
+from .errors import (
+    AliceError,
+    ConfigError,
+    DownloadError,
+    FalAuthError,
+    FalError,
+    FalUnavailable,
+    FalValidationError,
+    SubmitOutcomeUnknown,
+)
 from .params import describe_fal_validation
 
 log = logging.getLogger(__name__)
 
-SUBMIT_ATTEMPTS = 4
 DOWNLOAD_CHUNK = 256 * 1024
 USER_AGENT = "alice-mcp"
 
 # Transport failures that happen before a single byte of the request is sent: safe to retry, nothing was billed.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+# HTTP answers worth asking again: the request did not fail for a reason that will persist.
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+MAX_BACKOFF_S = 8.0
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A job fal accepted: its request id and the queue URLs fal returned for it."""
+
+    request_id: str
+    status_url: str
+    response_url: str
+    cancel_url: str
+
+
+def queue_urls(endpoint: str, request_id: str) -> Submission:
+    """The queue URLs of a request, built as fal_client does: owner/alias only, without the endpoint's sub-path."""
+    parts = endpoint.strip("/").split("/")
+    keep = 3 if parts[0] in ("workflows", "comfy") else 2
+    base = f"{QUEUE_URL_FORMAT}{'/'.join(parts[:keep])}/requests/{request_id}"
+    return Submission(request_id, base + "/status", base, base + "/cancel")
+
+
+def _queue_url(candidate: Any, fallback: str) -> str:
+    """A queue URL fal returned, if it is an https URL on fal's queue host; else the one we build.
+
+    Our API key goes to these URLs, so a URL pointing anywhere else is never used.
+    """
+    if isinstance(candidate, str):
+        try:
+            url = httpx.URL(candidate)
+        except (httpx.InvalidURL, TypeError):
+            return fallback
+        if url.scheme == "https" and url.host == httpx.URL(fallback).host:
+            return candidate
+    return fallback
 
 
 @dataclass(frozen=True)
@@ -70,7 +119,15 @@ def _detail(response: httpx.Response) -> tuple[Any, Optional[str]]:
 def translate_http_error(
     status: int, detail: Any, error_type: Optional[str], *, action: str, endpoint: str, request_id: str | None = None
 ) -> FalError:
-    """One clear :class:`FalError` for an HTTP error fal returned while doing ``action``."""
+    """One clear :class:`FalError` for an HTTP error fal returned while doing ``action`` (``http_status`` = status)."""
+    error = _http_error(status, detail, error_type, action=action, endpoint=endpoint, request_id=request_id)
+    error.http_status = status  # type: ignore[attr-defined]
+    return error
+
+
+def _http_error(
+    status: int, detail: Any, error_type: Optional[str], *, action: str, endpoint: str, request_id: str | None
+) -> FalError:
     job = f" (fal request {request_id})" if request_id else ""
     if status == 401:
         return FalAuthError(
@@ -98,8 +155,13 @@ def translate_http_error(
 class FalGateway:
     """fal storage and queue operations for one API key. Create it when needed; :meth:`aclose` it when done."""
 
-    def __init__(self, key: str, *, http_timeout_s: float = 60.0, upload_ttl: str | int | None = "1d") -> None:
+    def __init__(
+        self, key: str, *, http_timeout_s: float = 60.0, upload_ttl: str | int | None = "1d",
+        retry_attempts: int = 5, retry_backoff_s: float = 0.5,
+    ) -> None:
         self._key = key
+        self._attempts = max(1, retry_attempts)
+        self._backoff_s = retry_backoff_s
         self._timeout = httpx.Timeout(http_timeout_s, connect=min(10.0, http_timeout_s))
         self._fal = fal_client.AsyncClient(key=key, default_timeout=http_timeout_s)
         self._http = httpx.AsyncClient(timeout=self._timeout, headers={"User-Agent": USER_AGENT})
@@ -109,21 +171,37 @@ class FalGateway:
         await self._http.aclose()
 
     async def upload_file(self, path: Path) -> str:
-        """Upload a local file to fal storage (with the configured expiry); returns its public URL."""
-        try:
-            return await self._fal.upload_file(path, lifecycle=self._lifecycle)
-        except Exception as exc:  # fal_client raises many types here; all mean the upload failed
-            raise self._failure(exc, action=f"uploading {path.name} to fal storage", endpoint="fal storage") from exc
+        """Upload a local file to fal storage (with the configured expiry); returns its public URL.
 
-    async def submit(self, endpoint: str, payload: dict[str, Any]) -> str:
-        """Enqueue one job; returns fal's request id. Never sends a second POST when the first may have landed."""
+        fal_client already retries each request (10 tries) and falls back to a second storage; one more whole attempt
+        covers a fault that outlasted both. Nothing is billed by an upload.
+        """
+        action = f"uploading {path.name} to fal storage"
+        for attempt in (1, 2):
+            try:
+                return await self._fal.upload_file(path, lifecycle=self._lifecycle)
+            except Exception as exc:  # fal_client raises many types here; all mean the upload failed
+                failure = self._failure(exc, action=action, endpoint="fal storage")
+                if attempt == 1 and _is_transient(exc):
+                    log.warning("%s failed (%s); trying once more", action, failure.message)
+                    await self._backoff(attempt)
+                    continue
+                if _is_transient(exc):
+                    raise FalUnavailable(f"{failure.message} (gave up after retrying; nothing was billed)") from exc
+                raise failure from exc
+        raise AssertionError("unreachable")
+
+    async def submit(self, endpoint: str, payload: dict[str, Any]) -> Submission:
+        """Enqueue one job; returns fal's request id and queue URLs. Never sends a second POST when the first may
+        have landed."""
         url = QUEUE_URL_FORMAT + endpoint
         headers = {"Authorization": f"Key {self._key}"}
-        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+        attempts = max(2, self._attempts)
+        for attempt in range(1, attempts + 1):
             try:
                 response = await self._http.post(url, json=payload, headers=headers)
             except _NOT_SENT as exc:
-                if attempt == SUBMIT_ATTEMPTS:
+                if attempt == attempts:
                     raise FalError(f"Could not connect to fal to submit the job ({type(exc).__name__}); nothing was billed. Check the network and try again.") from exc
                 await self._backoff(attempt)
                 continue
@@ -134,7 +212,7 @@ class FalGateway:
                     "https://fal.ai/dashboard/requests before trying again."
                 ) from exc
             if response.status_code == 429 or _is_ingress_error(response):
-                if attempt == SUBMIT_ATTEMPTS:
+                if attempt == attempts:
                     detail, error_type = _detail(response)
                     raise translate_http_error(response.status_code, detail, error_type, action="submitting", endpoint=endpoint)
                 await self._backoff(attempt)
@@ -143,49 +221,76 @@ class FalGateway:
                 detail, error_type = _detail(response)
                 raise translate_http_error(response.status_code, detail, error_type, action="submitting", endpoint=endpoint)
             try:
-                return str(response.json()["request_id"])
-            except (ValueError, KeyError, TypeError) as exc:
+                body = response.json()
+                built = queue_urls(endpoint, str(body["request_id"]))
+                return Submission(
+                    built.request_id,
+                    _queue_url(body.get("status_url"), built.status_url),
+                    _queue_url(body.get("response_url"), built.response_url),
+                    _queue_url(body.get("cancel_url"), built.cancel_url),
+                )
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise SubmitOutcomeUnknown(
                     f"fal accepted the submit (HTTP {response.status_code}) but its answer had no request id; "
                     "check https://fal.ai/dashboard/requests before trying again."
                 ) from exc
         raise AssertionError("unreachable")
 
-    async def status(self, endpoint: str, request_id: str) -> JobStatus:
+    async def status(self, endpoint: str, job: Submission) -> JobStatus:
         """The job's current state, with its log messages so far."""
-        try:
-            status = await self._fal.status(endpoint, request_id, with_logs=True)
-        except Exception as exc:
-            raise self._failure(exc, action="checking the job's status", endpoint=endpoint, request_id=request_id) from exc
-        if isinstance(status, fal_client.Queued):
-            return JobStatus("queued", position=status.position)
-        logs = [str(entry.get("message", "")) for entry in (getattr(status, "logs", None) or []) if isinstance(entry, dict)]
-        if isinstance(status, fal_client.InProgress):
-            return JobStatus("running", logs=logs)
-        return JobStatus("completed", logs=logs, error=status.error, error_type=status.error_type)
+        response = await self._queue_call("GET", job.status_url, params={"logs": "1"}, action="checking the job's status", endpoint=endpoint, request_id=job.request_id)
+        body = _json_object(response, f"fal's status for request {job.request_id}")
+        state = body.get("status")
+        if state == "IN_QUEUE":
+            position = body.get("queue_position")
+            return JobStatus("queued", position=position if isinstance(position, int) else None)
+        logs = [str(entry.get("message", "")) for entry in (body.get("logs") or []) if isinstance(entry, dict)]
+        if state == "COMPLETED":
+            error = body.get("error")
+            return JobStatus("completed", logs=logs, error=str(error) if error else None, error_type=body.get("error_type"))
+        if state != "IN_PROGRESS":
+            log.warning("fal reported an unknown status %r for request %s; still following it", state, job.request_id)
+        return JobStatus("running", logs=logs)
 
-    async def result(self, endpoint: str, request_id: str) -> dict[str, Any]:
-        """The finished job's output JSON."""
-        try:
-            output = await self._fal.result(endpoint, request_id)
-        except Exception as exc:
-            raise self._failure(exc, action="fetching the job's result", endpoint=endpoint, request_id=request_id) from exc
-        if not isinstance(output, dict):
-            raise FalError(f"fal returned an unexpected result for request {request_id}: {str(output)[:200]}", request_id=request_id)
-        return output
+    async def result(self, endpoint: str, job: Submission) -> dict[str, Any]:
+        """The finished job's output JSON. A 4xx (e.g. fal's 422 for input its runner refused) is final."""
+        response = await self._queue_call("GET", job.response_url, action="fetching the job's result", endpoint=endpoint, request_id=job.request_id)
+        return _json_object(response, f"fal's result for request {job.request_id}")
 
-    async def cancel(self, endpoint: str, request_id: str) -> None:
-        """Ask fal to cancel the job (best effort: a job that already finished stays finished)."""
-        try:
-            await self._fal.cancel(endpoint, request_id)
-        except Exception as exc:
-            raise self._failure(exc, action="cancelling the job", endpoint=endpoint, request_id=request_id) from exc
+    async def cancel(self, endpoint: str, job: Submission) -> Literal["requested", "already_completed", "not_found"]:
+        """Ask fal to cancel the job. A job fal already finished stays finished (``"already_completed"``)."""
+        action = "cancelling the job"
+        response = await self._queue_call("PUT", job.cancel_url, action=action, endpoint=endpoint, request_id=job.request_id, raise_for_status=False)
+        if response.is_success:
+            return "requested"
+        if response.status_code == 404:
+            return "not_found"
+        text = response.text[:300]
+        if response.status_code == 400 and "ALREADY_COMPLETED" in text:
+            return "already_completed"
+        detail, error_type = _detail(response)
+        raise translate_http_error(response.status_code, detail, error_type, action=action, endpoint=endpoint, request_id=job.request_id)
 
     async def download(self, url: str, dest: Path, on_progress: Callable[[int, int | None], Awaitable[None]] | None = None) -> int:
-        """Stream ``url`` into ``dest`` (bounded memory); returns the byte count. Raises :class:`DownloadError`."""
+        """Stream ``url`` into ``dest`` (bounded memory), retrying transient faults from the start; returns the byte
+        count. Raises :class:`DownloadError` (the file stays at fal, so a later retry can still fetch it)."""
+        reason = ""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return await self._download_once(url, dest, on_progress)
+            except _RetryableDownload as exc:
+                reason = str(exc)
+                log.warning("download attempt %d/%d failed: %s", attempt, self._attempts, reason)
+                if attempt < self._attempts:
+                    await self._backoff(attempt)
+        raise DownloadError(f"Downloading the result failed {self._attempts} times (last: {reason}) from {_host(url)}.")
+
+    async def _download_once(self, url: str, dest: Path, on_progress: Callable[[int, int | None], Awaitable[None]] | None) -> int:
         received = 0
         try:
             async with self._http.stream("GET", url) as response:
+                if response.status_code in RETRYABLE_STATUS:
+                    raise _RetryableDownload(f"HTTP {response.status_code}")
                 if not response.is_success:
                     raise DownloadError(f"Downloading the result failed: HTTP {response.status_code} from {_host(url)}.")
                 total = int(response.headers["content-length"]) if "content-length" in response.headers else None
@@ -196,13 +301,43 @@ class FalGateway:
                         if on_progress is not None:
                             await on_progress(received, total)
                 if total is not None and received != total:
-                    raise DownloadError(f"Downloading the result stopped early ({received} of {total} bytes).")
+                    raise _RetryableDownload(f"stopped early ({received} of {total} bytes)")
+        except httpx.TransportError as exc:
+            raise _RetryableDownload(type(exc).__name__) from exc
         except httpx.HTTPError as exc:
             raise DownloadError(f"Downloading the result failed ({type(exc).__name__}) from {_host(url)}.") from exc
         return received
 
+    async def _queue_call(
+        self, method: str, url: str, *, action: str, endpoint: str, request_id: str,
+        params: dict[str, str] | None = None, raise_for_status: bool = True,
+    ) -> httpx.Response:
+        """One queue API request with bounded retries on transient faults; a non-2xx answer that is not transient
+        raises the translated :class:`FalError` (or is returned when ``raise_for_status`` is False)."""
+        headers = {"Authorization": f"Key {self._key}"}
+        reason = ""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                response = await self._http.request(method, url, params=params, headers=headers)
+            except httpx.TransportError as exc:
+                reason = type(exc).__name__
+            else:
+                if response.status_code not in RETRYABLE_STATUS:
+                    if response.is_success or not raise_for_status:
+                        return response
+                    detail, error_type = _detail(response)
+                    raise translate_http_error(response.status_code, detail, error_type, action=action, endpoint=endpoint, request_id=request_id)
+                reason = f"HTTP {response.status_code}"
+            log.warning("%s for request %s: %s (attempt %d/%d)", action, request_id, reason, attempt, self._attempts)
+            if attempt < self._attempts:
+                await self._backoff(attempt)
+        raise FalUnavailable(
+            f"fal kept failing while {action} (fal request {request_id}): {reason}, {self._attempts} attempts.",
+            request_id=request_id,
+        )
+
     async def _backoff(self, attempt: int) -> None:
-        await asyncio.sleep(min(0.25 * 2 ** (attempt - 1), 4.0) * random.uniform(0.5, 1.5))
+        await asyncio.sleep(min(self._backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S) * random.uniform(0.5, 1.5))
 
     def _failure(self, exc: BaseException, *, action: str, endpoint: str, request_id: str | None = None) -> AliceError:
         """Map whatever fal_client raised into one :class:`AliceError` (never echoing the key)."""
@@ -220,6 +355,30 @@ class FalGateway:
             return FalError(f"Could not reach fal while {action}{job}: {type(exc).__name__}. Check the network and try again.", request_id=request_id)
         log.error("unexpected error while %s", action, exc_info=exc)
         return FalError(f"fal_client failed while {action}{job}: {type(exc).__name__}: {str(exc)[:200]}", request_id=request_id)
+
+
+class _RetryableDownload(Exception):
+    """A download attempt failed in a way worth trying again."""
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Whether a failure from fal_client is worth another attempt (transport trouble, 408/429/5xx)."""
+    if isinstance(exc, httpx.TransportError):
+        return True
+    status = getattr(exc, "status_code", None)
+    if status is None and isinstance(exc, httpx.HTTPStatusError):
+        status = exc.response.status_code
+    return status in RETRYABLE_STATUS
+
+
+def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise FalError(f"{what} was not a JSON object: {response.text[:200]}")
+    return body
 
 
 def _host(url: str) -> str:

@@ -59,6 +59,7 @@ def alice_env(twin: FalTwin, home: Path, output_dir: Path, tmp_path: Path) -> di
         "ALICE_OUTPUT_DIR": str(output_dir),
         "ALICE_DATA_DIR": str(tmp_path / "data"),
         "ALICE_POLL_INTERVAL_S": "0.05",
+        "ALICE_RETRY_BACKOFF_S": "0.01",
         "ALICE_LOG_LEVEL": "INFO",
     }
 

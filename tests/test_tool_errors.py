@@ -133,10 +133,11 @@ async def test_job_completed_with_an_error(connect, clip, twin, output_dir) -> N
 
 
 async def test_failed_download_names_the_job_and_keeps_the_url(connect, clip, twin, output_dir) -> None:
-    twin.state.add_fault("download", 500, times=1)
+    twin.state.add_fault("download", 500, times=50)  # outlasts the bounded retries
     text = _text(await _call(connect, video=str(clip()), prompt="x", duration=1))
     request_id = twin.state.submits[0].request_id
     assert request_id in text and "https://" in text and "500" in text
+    assert "get_generation" in text and "not paid again" in text
     assert twin.state.submit_count() == 1
     assert files_in(output_dir) == []  # no partial file
 
