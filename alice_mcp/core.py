@@ -323,15 +323,17 @@ class AliceCore:
         self, endpoint: str, job: "Submission", progress: ProgressSink | None,
         on_status: Callable[["JobStatus"], Awaitable[None]] | None = None,
     ) -> None:
-        """Poll fal until the job completes; raise :class:`FalJobFailed` if it completed with an error.
+        """Follow fal's job until it completes; raise :class:`FalJobFailed` if it completed with an error.
 
-        Cancelling this call does not cancel the fal job (the job manager decides that).
+        fal's status stream reports each change as it happens; if it cannot be opened or breaks, polling (fast at
+        first, backing off to ``ALICE_POLL_INTERVAL_S``) takes over. Cancelling this call does not cancel the fal job
+        (the job manager decides that).
         """
         started = time.monotonic()
         seen_logs = 0
-        interval = FIRST_POLL_INTERVAL_S
-        while True:
-            status = await self.gateway().status(endpoint, job)
+
+        async def report(status: "JobStatus") -> None:
+            nonlocal seen_logs
             if on_status is not None:
                 await on_status(status)
             if status.state == "queued":
@@ -342,18 +344,38 @@ class AliceCore:
                 seen_logs = len(status.logs)
                 fraction = 1.0 - math.exp(-(time.monotonic() - started) / 20.0)
                 await notify(progress, "generating", message, fraction)
-            else:
-                if status.error:
-                    kind = f" ({status.error_type})" if status.error_type else ""
-                    failure = FalJobFailed(
-                        f"fal finished request {job.request_id} with an error{kind}: {status.error}", request_id=job.request_id
-                    )
-                    failure.error_type = status.error_type  # type: ignore[attr-defined]
-                    raise failure
-                await notify(progress, "generating", "Generation finished", 1.0)
-                return
+
+        final = await self._follow_stream(endpoint, job, report)
+        interval = FIRST_POLL_INTERVAL_S
+        while final is None:
+            status = await self.gateway().status(endpoint, job)
+            await report(status)
+            if status.state == "completed":
+                final = status
+                break
             await asyncio.sleep(interval)
             interval = min(interval * 1.5, self.settings.poll_interval_s)
+        if final.error:
+            kind = f" ({final.error_type})" if final.error_type else ""
+            failure = FalJobFailed(
+                f"fal finished request {job.request_id} with an error{kind}: {final.error}", request_id=job.request_id
+            )
+            failure.error_type = final.error_type  # type: ignore[attr-defined]
+            raise failure
+        await notify(progress, "generating", "Generation finished", 1.0)
+
+    async def _follow_stream(
+        self, endpoint: str, job: "Submission", report: Callable[["JobStatus"], Awaitable[None]]
+    ) -> Optional["JobStatus"]:
+        """The completed status from fal's status stream, or ``None`` if the stream failed before it (poll then)."""
+        try:
+            async for status in self.gateway().status_stream(endpoint, job):
+                if status.state == "completed":
+                    return status
+                await report(status)
+        except FalError as exc:
+            log.info("following request %s by polling: %s", job.request_id, exc.message)
+        return None
 
     async def fetch_output_url(self, endpoint: str, output_key: str, job: "Submission") -> str:
         """The URL of the finished job's output file."""

@@ -17,11 +17,12 @@ timeouts); then :class:`~alice_mcp.errors.FalUnavailable` names the job. fal_cli
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Literal, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Literal, Optional
 
 import aiofiles
 import fal_client
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 DOWNLOAD_CHUNK = 256 * 1024
 USER_AGENT = "alice-mcp"
+STREAM_READ_TIMEOUT_S = 30.0  # fal sends a keep-alive comment on the status stream every 15 s
 
 # Transport failures that happen before a single byte of the request is sent: safe to retry, nothing was billed.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
@@ -94,6 +96,21 @@ class JobStatus:
     logs: list[str] = field(default_factory=list)
     error: Optional[str] = None
     error_type: Optional[str] = None
+
+
+def _parse_status(body: dict[str, Any], request_id: str) -> JobStatus:
+    """fal's status JSON (from polling or the stream) as a :class:`JobStatus`."""
+    state = body.get("status")
+    if state == "IN_QUEUE":
+        position = body.get("queue_position")
+        return JobStatus("queued", position=position if isinstance(position, int) else None)
+    logs = [str(entry.get("message", "")) for entry in (body.get("logs") or []) if isinstance(entry, dict)]
+    if state == "COMPLETED":
+        error = body.get("error")
+        return JobStatus("completed", logs=logs, error=str(error) if error else None, error_type=body.get("error_type"))
+    if state != "IN_PROGRESS":
+        log.warning("fal reported an unknown status %r for request %s; still following it", state, request_id)
+    return JobStatus("running", logs=logs)
 
 
 def _is_ingress_error(response: httpx.Response) -> bool:
@@ -239,19 +256,29 @@ class FalGateway:
     async def status(self, endpoint: str, job: Submission) -> JobStatus:
         """The job's current state, with its log messages so far."""
         response = await self._queue_call("GET", job.status_url, params={"logs": "1"}, action="checking the job's status", endpoint=endpoint, request_id=job.request_id)
-        body = _json_object(response, f"fal's status for request {job.request_id}")
-        state = body.get("status")
-        if state == "IN_QUEUE":
-            position = body.get("queue_position")
-            return JobStatus("queued", position=position if isinstance(position, int) else None)
-        logs = [str(entry.get("message", "")) for entry in (body.get("logs") or []) if isinstance(entry, dict)]
-        if state == "COMPLETED":
-            error = body.get("error")
-            return JobStatus("completed", logs=logs, error=str(error) if error else None, error_type=body.get("error_type"))
-        if state != "IN_PROGRESS":
-            log.warning("fal reported an unknown status %r for request %s; still following it", state, job.request_id)
-        return JobStatus("running", logs=logs)
+        return _parse_status(_json_object(response, f"fal's status for request {job.request_id}"), job.request_id)
 
+    async def status_stream(self, endpoint: str, job: Submission) -> AsyncIterator[JobStatus]:
+        """fal's status stream (server-sent events, reference §3.1): each status as fal reports it, ending after
+        COMPLETED. One request and no polling delay. Any failure to open or read it raises :class:`FalError`;
+        callers then poll :meth:`status` instead (the stream is an optimisation, never the only way)."""
+        headers = {"Authorization": f"Key {self._key}", "Accept": "text/event-stream"}
+        timeout = httpx.Timeout(STREAM_READ_TIMEOUT_S, connect=self._timeout.connect)
+        try:
+            async with self._http.stream(
+                "GET", job.status_url.rstrip("/") + "/stream", params={"logs": "1"}, headers=headers, timeout=timeout
+            ) as response:
+                if not response.is_success:
+                    await response.aread()
+                    detail, error_type = _detail(response)
+                    raise translate_http_error(response.status_code, detail, error_type, action="opening the status stream", endpoint=endpoint, request_id=job.request_id)
+                async for line in response.aiter_lines():
+                    if line.startswith("data:"):
+                        body = json.loads(line[5:].strip())
+                        if isinstance(body, dict):
+                            yield _parse_status(body, job.request_id)
+        except (httpx.HTTPError, ValueError) as exc:
+            raise FalError(f"fal's status stream for request {job.request_id} broke ({type(exc).__name__}).", request_id=job.request_id) from exc
     async def result(self, endpoint: str, job: Submission) -> dict[str, Any]:
         """The finished job's output JSON. A 4xx (e.g. fal's 422 for input its runner refused) is final."""
         response = await self._queue_call("GET", job.response_url, action="fetching the job's result", endpoint=endpoint, request_id=job.request_id)

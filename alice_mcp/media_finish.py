@@ -25,6 +25,10 @@ from .params import PipelineOptions
 
 _EDIT_LIST_MUXERS = ("mp4", "mov")
 _EXPORTS = {"wav": ("wav", "pcm_s16le"), "flac": ("flac", "flac"), "m4a": ("ipod", "aac")}
+# FFmpeg's native AAC encoder defaults to its "twoloop" coder, ~1 ms per 1024-sample frame here; "fast" halved the
+# whole finish step for a 2 s clip (103 → 53 ms, measured with cProfile over 10 runs) at 192 kbit/s, where the two
+# are hard to tell apart.
+FAST_AAC = {"aac_coder": "fast"}
 
 
 def audio_codec_for(muxer: str) -> tuple[str, int]:
@@ -66,6 +70,8 @@ def mux_generated_audio(
                 video_out = out.add_stream_from_template(video)
                 audio_out = out.add_stream(encoder_name, rate=rate, layout="stereo")
                 audio_out.bit_rate = 128_000 if encoder_name == "libopus" else 192_000
+                if encoder_name == "aac":
+                    audio_out.options = dict(FAST_AAC)
                 audio_packets = _render_audio(
                     generated, original if mix else None, plan, audio_out, rate,
                     t0=t0, length=length, pad=plan.start - t0, options=options,
@@ -94,6 +100,7 @@ def export_audio(
             stream = out.add_stream(codec, rate=rate, layout="stereo")
             if codec == "aac":
                 stream.bit_rate = 192_000
+                stream.options = dict(FAST_AAC)
             mix = AudioMix(rate, "s16" if codec in ("pcm_s16le", "flac") else "fltp")
             mix.add_input(generated, trim_from=0.0, shift=0.0, pad=0.0, length=seconds, gain=1.0)
             for frame in mix.frames():
