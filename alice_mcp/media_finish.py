@@ -1,8 +1,10 @@
 """Put fal's generated audio onto the ORIGINAL video (stream-copied, full quality), and export the track alone.
 
 Contract of :func:`mux_generated_audio`: ``dest`` gets the original's video packets for the segment, copied
-without re-encoding, plus one audio track (AAC, or Opus for WebM) made from fal's result - replacing the clip's
-sound, or mixed over it - exactly as long as the segment. Memory is bounded: video is streamed packet by packet;
+without re-encoding, plus one audio track made from fal's result - replacing the clip's sound, or mixed over it -
+as long as the segment. When fal's AAC fits unchanged (an AAC container, nothing mixed, shifted or re-levelled) its
+packets are copied (at most one AAC frame past the segment); otherwise the track is rendered and encoded (AAC, or
+Opus for WebM) exactly as long as the segment. Memory is bounded: video is streamed packet by packet;
 audio (at most ~30 s) is encoded up front and interleaved by time.
 
 Keyframes: a stream copy must start on a keyframe, at or before the segment start. MP4/MOV get an edit list that
@@ -68,14 +70,20 @@ def mux_generated_audio(
             with av.open(str(original)) as source:
                 video = source.streams.video[0]
                 video_out = out.add_stream_from_template(video)
-                audio_out = out.add_stream(encoder_name, rate=rate, layout="stereo")
-                audio_out.bit_rate = 128_000 if encoder_name == "libopus" else 192_000
-                if encoder_name == "aac":
-                    audio_out.options = dict(FAST_AAC)
-                audio_packets = _render_audio(
-                    generated, original if mix else None, plan, audio_out, rate,
-                    t0=t0, length=length, pad=plan.start - t0, options=options,
-                )
+                with av.open(str(generated)) as fal_file:
+                    copyable = _copyable_audio(fal_file, encoder_name, length, mix, plan.start - t0, options)
+                    if copyable is not None:  # fal's AAC fits as it is: copy it, no decode/encode
+                        audio_out = out.add_stream_from_template(copyable)
+                        audio_packets = _copied_audio(fal_file, copyable, audio_out, length)
+                    else:
+                        audio_out = out.add_stream(encoder_name, rate=rate, layout="stereo")
+                        audio_out.bit_rate = 128_000 if encoder_name == "libopus" else 192_000
+                        if encoder_name == "aac":
+                            audio_out.options = dict(FAST_AAC)
+                        audio_packets = _render_audio(
+                            generated, original if mix else None, plan, audio_out, rate,
+                            t0=t0, length=length, pad=plan.start - t0, options=options,
+                        )
                 _interleave(out, source, video, video_out, audio_packets, plan, t0, stop)
     except av.error.FFmpegError as exc:
         raise MediaError(f"Could not put the generated audio onto {original.name} ({exc}).") from exc
@@ -113,6 +121,31 @@ def export_audio(
 
 
 # ------------------------------------------------------------------------------------------------------ audio
+def _copyable_audio(fal_file, encoder_name: str, length: float, mix: bool, pad: float, options: PipelineOptions):  # type: ignore[no-untyped-def]
+    """fal's audio stream if the result can carry it unchanged (AAC into an AAC container, nothing mixed, shifted or
+    re-levelled, and long enough for the video); else ``None`` (the track is rendered and encoded)."""
+    if encoder_name != "aac" or mix or pad > 1e-3 or abs(options.generated_level - 1.0) > 1e-6 or not fal_file.streams.audio:
+        return None
+    stream = fal_file.streams.audio[0]
+    if stream.codec_context.name != "aac" or not stream.duration or stream.time_base is None:
+        return None
+    frame_s = 1024 / (stream.codec_context.sample_rate or 44100)
+    return stream if float(stream.duration * stream.time_base) >= length - frame_s else None
+
+
+def _copied_audio(fal_file, stream, audio_out, length: float) -> list:  # type: ignore[no-untyped-def]
+    """fal's AAC packets that start before ``length`` seconds, re-homed on ``audio_out`` (at most one frame over)."""
+    packets = []
+    for packet in fal_file.demux(stream):
+        if packet.pts is None or packet.size == 0:
+            continue
+        if float(packet.pts * packet.time_base) >= length:
+            break
+        packet.stream = audio_out
+        packets.append(packet)
+    return packets
+
+
 def _render_audio(generated, original, plan, stream, rate, *, t0, length, pad, options) -> list:  # type: ignore[no-untyped-def]
     """Encode the result's whole audio track into packets (small: ≤ ~30 s), ready to interleave."""
     mix = AudioMix(rate, "fltp")

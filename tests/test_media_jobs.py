@@ -35,3 +35,23 @@ async def test_a_job_collected_later_is_finished_from_the_original(connect, clip
     assert info.audio_duration == pytest.approx(2.0, abs=0.15) and audio_rms(out) > 0.01
     assert sorted(files_in(output_dir)) == sorted([out.name, out.with_suffix(".wav").name])
     assert twin.state.submit_count() == 1
+
+
+@pytest.mark.parametrize(
+    "extra, copied",
+    [({}, True), ({"original_audio": "mix"}, False), ({"generated_level": 0.5}, False)],
+)
+async def test_falls_aac_is_copied_when_it_fits_and_encoded_otherwise(connect, clip, twin, extra, copied) -> None:
+    """fal's AAC (44.1 kHz in the twin) goes into the result unchanged unless it must be mixed or re-levelled
+    (then it is rendered and encoded at 48 kHz); either way the track covers the video."""
+    import av
+
+    source = clip("copy.mp4", seconds=2.0, size=(320, 240), with_audio=True)
+    async with connect() as client:
+        data = _ok(await client.call_tool("add_audio_to_video", {"video": str(source), "prompt": "rain", **extra}))
+    out = Path(data["output_path"])
+    with av.open(str(out)) as result:
+        rate = result.streams.audio[0].codec_context.sample_rate
+    assert rate == (44100 if copied else 48000)
+    info = describe(out)
+    assert info.audio_codec == "aac" and info.audio_duration == pytest.approx(2.0, abs=0.05) and audio_rms(out) > 0.01
