@@ -19,7 +19,7 @@ import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, AsyncIterator, Awaitable, Callable, Optional
 from urllib.parse import urlsplit
 
 import anyio
@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import cache, jobflow, params, views
 from .config import Settings
-from .endpoints import MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint
+from .endpoints import KLING_TEXT_TO_VIDEO, MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint, resolve_endpoint
 from .errors import AliceError, FalError, FalJobFailed, InputError
 from .jobs import JobManager
 from .jobstate import JobContext, JobPlan, Work
@@ -43,6 +43,8 @@ from .models import (
     GenerationStatus,
     VideoAudioRequest,
     VideoAudioResult,
+    VideoRequest,
+    VideoResult,
 )
 from .outputs import ensure_output_dir, partial_file, publish, safe_stem, target_path
 from .pipeline import FinishedMedia, export_track, finish_media, plan_media, prepare_upload, workspace
@@ -50,6 +52,7 @@ from .presets import preset_values
 from .pricing import PriceTable, parse_overrides
 from .progress import ProgressSink, notify
 from .sources import LocalVideo, RemoteVideo, resolve_video
+from .video_params import kling_settings_from
 
 if TYPE_CHECKING:  # fal_client loads on the first paid call, not at start-up
     from .fal import FalGateway, JobStatus, Submission
@@ -128,17 +131,30 @@ class AliceCore:
 
     # ------------------------------------------------------------------------------------------------ estimate
     async def estimate_cost(
-        self, *, duration: float | None, video: str | None, count: int, start_time: float = 0.0
+        self,
+        *,
+        duration: float | None,
+        video: str | None,
+        count: int,
+        start_time: float = 0.0,
+        model: str | None = None,
     ) -> CostEstimate:
-        """What ``count`` generations will cost, from ``duration`` or the length of ``video`` from ``start_time``."""
-        endpoint = MMAUDIO_VIDEO
+        """What ``count`` generations will cost, from ``duration`` or the length of ``video`` from ``start_time``.
+
+        ``model`` names the endpoint (an id or alias, see :func:`~alice_mcp.endpoints.resolve_endpoint`); the
+        default is MMAudio video-to-video.
+        """
+        endpoint = resolve_endpoint(model) if model else MMAUDIO_VIDEO
         notes: list[str] = []
-        if duration is None and video:
+        if duration is None and video and endpoint is MMAUDIO_VIDEO:
             duration, more = await self._duration_of(video, start_time)
             notes += more
+        elif video and endpoint is not MMAUDIO_VIDEO:
+            notes.append(f"{endpoint.id} takes no video; `video` was ignored.")
         if duration is None:
-            duration = params.AudioSettings.model_fields["duration"].default
+            duration = _default_seconds(endpoint)
             notes.append(f"No duration or video given: assumed the default {duration:g} s.")
+        duration = _checked_seconds(endpoint, duration)
         rule = self.prices.rule(endpoint.id)
         total = self.prices.cost(endpoint.id, duration, count)
         formula = rule.formula(duration) + (f" x {count} generations" if count != 1 else "") + f" = ${total:g}"
@@ -248,7 +264,35 @@ class AliceCore:
         record = await self.jobs.start(plan, work, progress, wait_seconds=_remaining(wait_seconds, started))
         return views.audio_result(record, self.jobs, started)
 
+    async def generate_video(
+        self, request: VideoRequest, progress: ProgressSink | None = None, *, wait_seconds: float | None = None
+    ) -> VideoResult:
+        """Run one paid Kling text-to-video job (the MP4, without sound, lands in the output folder); waits and errors
+        as :meth:`add_audio_to_video`. Kling takes no seed, so every call is a new variation (never cached)."""
+        started = time.monotonic()
+        endpoint = KLING_TEXT_TO_VIDEO
+        await notify(progress, "checking", "Checking the request")
+        settings = kling_settings_from(request.values)
+        default_name = f"{safe_stem(settings.prompt[:40], 'video')}-kling-{settings.duration}s{endpoint.suffix}"
+        wanted = self.output_target(request.output_path, default_name)
+        self.gateway()
+        payload = settings.model_dump()
+        plan = JobPlan(
+            "generate_video", endpoint, request.model_dump(mode="json"), payload, wanted,
+            self.prices.cost(endpoint.id, settings.seconds()),
+        )
+
+        async def work(job: JobContext) -> None:
+            await jobflow.submit_and_finish(self, job, payload)
+
+        record = await self.jobs.start(plan, work, progress, wait_seconds=_remaining(wait_seconds, started))
+        return views.kling_video_result(record, self.jobs, started)
+
     # --------------------------------------------------------------------------------------------------- jobs
+    async def generation_status(self, job_id: str) -> GenerationStatus:
+        """A job's status as the ledger (and this process) knows it, without waiting for or resuming it."""
+        return views.generation_status(await self.jobs.get(job_id), self.jobs)
+
     async def get_generation(self, job_id: str, wait_seconds: float, progress: ProgressSink | None = None) -> GenerationStatus:
         """Wait up to ``wait_seconds`` for a job (resuming it or retrying its download if nobody is); its status."""
         return views.generation_status(await self.jobs.wait(job_id, wait_seconds, progress), self.jobs)
@@ -440,6 +484,27 @@ class AliceCore:
 def _remaining(wait_seconds: float | None, started: float) -> float | None:
     """What is left of a call's wait (it counts from the start of the call, planning included)."""
     return None if wait_seconds is None else max(0.0, wait_seconds - (time.monotonic() - started))
+
+
+def _default_seconds(endpoint: Endpoint) -> float:
+    """What an omitted ``duration`` means for ``endpoint``: its parameter table's default."""
+    model = endpoint.input_model or params.AudioSettings
+    return float(model.model_fields["duration"].default)
+
+
+def _checked_seconds(endpoint: Endpoint, seconds: float) -> float:
+    """``seconds`` if ``endpoint``'s table allows it as a ``duration``; else :class:`InputError` saying what it allows."""
+    from pydantic import TypeAdapter
+
+    model = endpoint.input_model or params.AudioSettings
+    field = model.model_fields["duration"]
+    try:
+        TypeAdapter(Annotated[(field.annotation, *field.metadata)]).validate_python(seconds)
+    except ValidationError as exc:
+        rng = params.allowed_range("duration", model)
+        allowed = f" (allowed: {rng})" if rng else ""
+        raise InputError(f"`duration`: {exc.errors()[0]['msg']} for {endpoint.id}{allowed}; got {seconds!r}.") from None
+    return float(seconds)
 
 
 def _source_stem(source: LocalVideo | RemoteVideo) -> str:

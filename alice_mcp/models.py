@@ -202,3 +202,34 @@ class BatchResult(BaseModel):
     failed: int
     items: list[BatchItem]
     message: str
+
+
+class VideoRequest(BaseModel):
+    """What a face hands the core for one text-to-video generation (Kling). ``values`` holds the explicit
+    :class:`~alice_mcp.video_params.KlingVideoSettings` fields (``None`` or absent = not given)."""
+
+    values: dict[str, Any] = Field(default_factory=dict)
+    output_path: Optional[str] = None
+
+
+class VideoResult(BaseModel):
+    """A text-to-video generation (an MP4 without sound; add_audio_to_video can give it one): the saved file, or the
+    job still running after the call's wait (``status="running"``, its ``job_id`` and a ``message``)."""
+
+    job_id: str = Field(description="alice-mcp's id of the job: pass it to get_generation or cancel_generation.")
+    status: Literal["completed", "running"] = Field(
+        description="completed: the file is saved. running: still in progress; call get_generation with job_id."
+    )
+    progress: Optional[float] = Field(default=None, description="How far a running job is, 0-100.")
+    message: Optional[str] = Field(default=None, description="For a running job: where it is and what to do next.")
+    output_path: Optional[str] = Field(default=None, description="Absolute path of the finished video on this machine.")
+    video_url: Optional[str] = Field(default=None, description="fal's URL of its copy of the video (expires on fal's schedule).")
+    request_id: Optional[str] = Field(default=None, description="fal's request id of the job (once submitted).")
+    endpoint: str = Field(description="The fal endpoint that ran the job.")
+    prompt: str
+    negative_prompt: str
+    duration: str = Field(description='Length of the video in seconds, as fal takes it ("5" or "10").')
+    aspect_ratio: str
+    cfg_scale: float
+    cost_usd: float = Field(description="Estimated cost of this job in USD (fal's published price for its length).")
+    elapsed_s: float = Field(description="Wall time of the call in seconds.")

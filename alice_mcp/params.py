@@ -164,6 +164,11 @@ def quality_values(quality: str | None) -> dict[str, Any]:
     return {"num_steps": QUALITY_STEPS[quality]} if quality else {}
 
 
+def optional_args(model: type[BaseModel]) -> dict[str, Any]:
+    """Face argument types for every field of another endpoint's parameter model, built like :data:`ARGS`."""
+    return {name: _optional_arg(name, model) for name in model.model_fields}
+
+
 def draw_seed() -> int:
     """A fresh random seed in the table's range."""
     return secrets.randbelow(SEED_MAX + 1)
@@ -190,9 +195,11 @@ def fal_payload(settings: AudioSettings, *, video_url: str | None = None) -> dic
     return body
 
 
-def allowed_range(name: str) -> str:
+def allowed_range(name: str, model: type[BaseModel] = AudioSettings) -> str:
     """The table's allowed values for ``name`` in words, e.g. ``"from 1 to 30"``; ``""`` if unconstrained."""
-    field = AudioSettings.model_fields.get(name) or PipelineOptions.model_fields.get(name)
+    field = model.model_fields.get(name)
+    if field is None and model is AudioSettings:
+        field = PipelineOptions.model_fields.get(name)
     if field is None:
         return ""
     low = high = None
@@ -204,19 +211,21 @@ def allowed_range(name: str) -> str:
     return ""
 
 
-def _sentence(field: str, message: str, given: Any = None, has_input: bool = False) -> str:
-    rng = allowed_range(field)
+def _sentence(
+    field: str, message: str, given: Any = None, has_input: bool = False, model: type[BaseModel] = AudioSettings
+) -> str:
+    rng = allowed_range(field, model)
     allowed = f" (allowed: {rng})" if rng else ""
     got = f"; got {given!r}" if has_input else ""
     return f"`{field}`: {message}{allowed}{got}"
 
 
-def describe_validation_error(exc: Any) -> str:
-    """One sentence naming each invalid table field, what is wrong, and the allowed range (pydantic errors)."""
+def describe_validation_error(exc: Any, model: type[BaseModel] = AudioSettings) -> str:
+    """One sentence naming each invalid field of ``model``, what is wrong, and the allowed range (pydantic errors)."""
     parts = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err.get("loc", ())) or "input"
-        parts.append(_sentence(field, err.get("msg", "invalid"), err.get("input"), "input" in err))
+        parts.append(_sentence(field, err.get("msg", "invalid"), err.get("input"), "input" in err, model))
     return "Invalid parameters: " + "; ".join(parts) + "."
 
 

@@ -65,6 +65,15 @@ FILE_MIME = {
     ".mp4": "video/mp4", ".mov": "video/quicktime", ".mkv": "video/x-matroska", ".webm": "video/webm",
     ".flac": "audio/flac", ".wav": "audio/wav", ".m4a": "audio/mp4",
 }
+ModelArg = Annotated[
+    Optional[str],
+    Field(
+        default=None,
+        max_length=128,
+        description='Which model to price: "mmaudio-v2" (default, add_audio_to_video), "mmaudio-v2/text-to-audio" '
+        '(generate_audio) or "kling" (generate_video). A fal endpoint id works too.',
+    ),
+]
 OutputPathArg = Annotated[
     Optional[str],
     Field(default=None, max_length=4096, description="File name or path inside the output folder (optional)."),
@@ -299,13 +308,27 @@ def build_server() -> MCPServer:
         video: Annotated[Optional[str], Field(default=None, max_length=4096, description="A local video whose length sets the duration.")] = None,
         count: Annotated[int, Field(ge=1, le=10_000, description="How many generations.")] = 1,
         start_time: PIPELINE_ARGS["start_time"] = None,
+        model: ModelArg = None,
     ) -> CostEstimate:
         """Estimate the USD cost of generating audio, from `duration` (seconds) or a local `video`'s length (from
-        `start_time`, up to 30 s), times `count`. Free: nothing is uploaded or submitted."""
+        `start_time`, up to 30 s), times `count`. `model` "kling" prices generate_video instead. Free: nothing is
+        uploaded or submitted."""
         with tool_errors("estimate_cost"):
-            return await _core(ctx).estimate_cost(duration=duration, video=video, count=count, start_time=start_time or 0.0)
+            return await _core(ctx).estimate_cost(
+                duration=duration, video=video, count=count, start_time=start_time or 0.0, model=model
+            )
 
+    _register_surfaces(mcp)
     return mcp
+
+
+def _register_surfaces(mcp: MCPServer) -> None:
+    """The tools, prompts and resources that live in their own modules (they import helpers from this one)."""
+    from .server_resources import register_prompts_and_resources
+    from .server_video import register_video_tools
+
+    register_video_tools(mcp)
+    register_prompts_and_resources(mcp)
 
 
 def _table_values(arguments: dict) -> dict:

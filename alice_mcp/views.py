@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .ledger import CANCELLED, COMPLETED, COMPLETED_AT_FAL, FAILED, PENDING, RUNNING, SUBMIT_UNKNOWN, SUBMITTING, JobRecord
-from .models import AudioResult, GenerationStatus, GenerationSummary, MediaReport, VideoAudioResult
+from .models import AudioResult, GenerationStatus, GenerationSummary, MediaReport, VideoAudioResult, VideoResult
 
 if TYPE_CHECKING:
     from .jobs import JobManager
@@ -68,6 +68,11 @@ def media_report(details: dict[str, Any]) -> MediaReport | None:
 def audio_result(record: JobRecord, jobs: "JobManager", started: float, *, cached: bool = False) -> AudioResult:
     """A ``generate_audio`` result: the saved file, or the running job."""
     return AudioResult(**_common(record, jobs, started, cached), audio_url=record.file_url)
+
+
+def kling_video_result(record: JobRecord, jobs: "JobManager", started: float) -> VideoResult:
+    """A ``generate_video`` result: the saved video, or the running job."""
+    return VideoResult(**_common(record, jobs, started, False), video_url=record.file_url)
 
 
 def running_message(record: JobRecord, live_message: str | None) -> str:
