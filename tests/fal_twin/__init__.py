@@ -142,12 +142,18 @@ class FalTwin:
         self.storage.clear()
         self.store.clear(keep_public=True)
 
-    def public_url(self, name: str, data: bytes | str | os.PathLike, content_type: str | None = None) -> str:
+    def public_url(
+        self, name: str, data: bytes | str | os.PathLike, content_type: str | None = None, host: str = "media.example.test"
+    ) -> str:
         """Host ``data`` (bytes, or a file path: copied) at
-        ``https://media.example.test/<name>`` and return that URL."""
+        ``https://<host>/<name>`` and return that URL. ``host`` is one of the
+        twin's "public web" hosts (``media.example.test``, ``example.com``)."""
         import mimetypes
 
+        from .app import PUBLIC_HOSTS
+
         assert self._dir is not None, "twin not started"
+        assert host in PUBLIC_HOSTS, f"the twin serves public files only on {PUBLIC_HOSTS}"
         path = self.store.new_path()
         if isinstance(data, (bytes, bytearray, memoryview)):
             with open(path, "wb") as f:
@@ -155,6 +161,6 @@ class FalTwin:
         else:
             shutil.copyfile(os.fspath(data), path)
         ctype = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        url = f"https://media.example.test/{quote(name.lstrip('/'))}"
+        url = f"https://{host}/{quote(name.lstrip('/'))}"
         self.store.register(url, path, ctype, public=True)
         return url

@@ -1,0 +1,246 @@
+"""The Python API, shaped like the seed guide's: ``AliceOrchestrator().generate_creative_asset(GenerationRequest(...))``.
+
+It is a face like the MCP tools and the CLI: it turns a :class:`GenerationRequest` into the core's request models and
+runs them through the same :class:`~alice_mcp.core.AliceCore` (same parameter table, prices, uploads, output folder).
+
+Routing:
+
+* ``GenerationType.AUDIO`` with a video (``parameters["video_url"]``: https URL, local path or ``file://`` URI, or
+  one local file in ``reference_assets``) → MMAudio video-to-video; the local file is uploaded.
+* ``GenerationType.AUDIO`` without a video → MMAudio text-to-audio (FLAC).
+* ``GenerationType.VIDEO`` → Kling v2.1 text-to-video (``model`` may be the seed's ``"kling-v2.1-pro-text"``).
+
+Invalid input raises :class:`~alice_mcp.errors.InputError` (an :class:`~alice_mcp.errors.AliceError`) whose message
+names the field, what is wrong and what is allowed; a constructor argument of the wrong type raises pydantic's
+``ValidationError``. Nothing is uploaded or paid before the request is known to be valid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .config import Settings
+from .core import AliceCore
+from .endpoints import KLING_TEXT_TO_VIDEO, MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint, resolve_endpoint
+from .errors import ConfigError, InputError
+from .models import AudioRequest, AudioResult, CostEstimate, VideoAudioRequest, VideoAudioResult, VideoRequest, VideoResult
+from .progress import Progress
+from .sources import RemoteVideo, parse_video_argument
+
+ProgressCallback = Callable[[Progress], Any]
+"""Called with each :class:`~alice_mcp.progress.Progress` event; may be a plain function or a coroutine function."""
+
+# Keys of ``parameters`` that are not fields of an endpoint's parameter table.
+_ROUTING_KEYS = ("video_url", "preset", "output_path")
+
+
+class GenerationType(str, Enum):
+    """What to generate: ``AUDIO`` (for a video, or from text alone) or ``VIDEO`` (from text)."""
+
+    AUDIO = "audio"
+    VIDEO = "video"
+
+
+class GenerationRequest(BaseModel):
+    """One generation, as the seed guide writes it.
+
+    ``parameters`` takes every field of the chosen model's parameter table (for MMAudio: ``duration``,
+    ``num_steps``, ``cfg_strength``, ``negative_prompt``, ``seed``, ``mask_away_clip``; for Kling: ``duration``,
+    ``aspect_ratio``, ``negative_prompt``, ``cfg_scale``), plus ``video_url``, ``preset`` and ``output_path``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: Optional[str] = Field(default=None, description="What to generate; optional when a preset gives one.")
+    generation_type: GenerationType = GenerationType.AUDIO
+    model: Optional[str] = Field(default=None, description='"mmaudio-v2" (audio) or "kling-v2.1-pro-text" (video).')
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    reference_assets: list[Union[str, Path]] = Field(
+        default_factory=list, description="A local video (path, ~/path or file:// URI) to add audio to."
+    )
+
+
+class AssetResult(BaseModel):
+    """A finished generation: where the file is, what was asked of fal, what it cost."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    file_path: Path = Field(description="Absolute path of the saved file.")
+    url: str = Field(description="fal's URL of its copy of the result (expires on fal's schedule).")
+    cost_usd: float
+    parameters: dict[str, Any] = Field(description="The parameters used, the seed included.")
+    generation_type: GenerationType
+    model: str = Field(description="The fal endpoint that ran the job.")
+    request_id: str
+    elapsed_s: float
+    details: Union[VideoAudioResult, AudioResult, VideoResult] = Field(description="The core's full result.")
+
+
+class AliceOrchestrator:
+    """Runs generations from Python. Settings come from the environment (``FAL_KEY``, ``ALICE_*``); keyword
+    ``overrides`` (e.g. ``output_dir=...``) win over it. Use ``async with`` or :meth:`aclose` to release
+    connections; an orchestrator may be used from several ``asyncio.run`` calls in turn."""
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        if settings is None:
+            try:
+                settings = Settings(**overrides)
+            except ValidationError as exc:
+                raise ConfigError(f"Invalid setting for AliceOrchestrator: {exc.errors()[0]['msg']} "
+                                  f"({'.'.join(map(str, exc.errors()[0]['loc']))}).") from None
+        elif overrides:
+            settings = settings.model_copy(update=overrides)
+        self.settings = settings
+        self._core: AliceCore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def __aenter__(self) -> "AliceOrchestrator":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections to fal (a later call opens new ones)."""
+        core, self._core = self._core, None
+        if core is not None and self._loop is asyncio.get_running_loop():
+            await core.aclose()
+
+    async def generate_creative_asset(
+        self, request: GenerationRequest, progress: ProgressCallback | None = None
+    ) -> AssetResult:
+        """Run ``request`` (paid) and return the saved file and what it cost. Raises
+        :class:`~alice_mcp.errors.AliceError`."""
+        plan = _plan(request)
+        core = self._core_for_this_loop()
+        sink = _sink(progress)
+        if plan.endpoint is KLING_TEXT_TO_VIDEO:
+            result: VideoAudioResult | AudioResult | VideoResult = await core.generate_video(
+                VideoRequest(values=plan.values, output_path=plan.output_path), sink
+            )
+            url = result.video_url
+        elif plan.video is not None:
+            result = await core.add_audio_to_video(
+                VideoAudioRequest(video=plan.video, preset=plan.preset, values=plan.values, output_path=plan.output_path),
+                sink,
+            )
+            url = result.video_url
+        else:
+            result = await core.generate_audio(
+                AudioRequest(preset=plan.preset, values=plan.values, output_path=plan.output_path), sink
+            )
+            url = result.audio_url
+        return AssetResult(
+            file_path=Path(result.output_path), url=url, cost_usd=result.cost_usd,
+            parameters=_parameters_used(plan, result), generation_type=request.generation_type,
+            model=result.endpoint, request_id=result.request_id, elapsed_s=result.elapsed_s, details=result,
+        )
+
+    async def estimate_cost(self, request: GenerationRequest, count: int = 1) -> CostEstimate:
+        """What ``request`` would cost (``count`` times), without uploading or submitting anything."""
+        plan = _plan(request)
+        duration = plan.values.get("duration")
+        return await self._core_for_this_loop().estimate_cost(
+            duration=float(duration) if duration is not None else None, video=plan.video, count=count,
+            model=plan.endpoint.id,
+        )
+
+    def _core_for_this_loop(self) -> AliceCore:
+        """The core, re-created when called from a new event loop (its HTTP clients belong to the old one)."""
+        loop = asyncio.get_running_loop()
+        if self._core is None or self._loop is not loop:
+            self._core, self._loop = AliceCore(self.settings), loop
+        return self._core
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How a request will run: the endpoint, the input video (if any), the preset, the table values."""
+
+    endpoint: Endpoint
+    video: Optional[str]
+    preset: Optional[str]
+    output_path: Optional[str]
+    values: dict[str, Any]
+
+
+def _plan(request: GenerationRequest) -> _Plan:
+    """Which endpoint runs ``request``, with which video and table values; :class:`InputError` if it cannot."""
+    params = dict(request.parameters)
+    video = _video_of(params.pop("video_url", None), request.reference_assets)
+    preset, output_path = params.pop("preset", None), params.pop("output_path", None)
+    if "prompt" in params and request.prompt is not None and params["prompt"] != request.prompt:
+        raise InputError("`prompt` is given twice (in the request and in `parameters`) with different text; give it once.")
+    values = {"prompt": request.prompt, **params} if request.prompt is not None else params
+    endpoint = _endpoint_for(request, has_video=video is not None)
+    if endpoint is KLING_TEXT_TO_VIDEO and (video is not None or preset is not None):
+        raise InputError("Text-to-video takes no `video_url`, `reference_assets` or `preset`; generate the video "
+                         "first, then a GenerationType.AUDIO request with video_url=result.file_path.as_uri().")
+    return _Plan(endpoint=endpoint, video=video, preset=preset, output_path=output_path, values=values)
+
+
+def _endpoint_for(request: GenerationRequest, *, has_video: bool) -> Endpoint:
+    kind = request.generation_type
+    if request.model is None:
+        endpoint = KLING_TEXT_TO_VIDEO if kind is GenerationType.VIDEO else MMAUDIO_VIDEO
+    else:
+        endpoint = resolve_endpoint(request.model)
+    if kind is GenerationType.VIDEO:
+        if endpoint is not KLING_TEXT_TO_VIDEO:
+            raise InputError(f"`model` {request.model!r} makes audio, but generation_type is VIDEO; use "
+                             '"kling-v2.1-pro-text" (Kling v2.1 text-to-video) or GenerationType.AUDIO.')
+        return endpoint
+    if endpoint is KLING_TEXT_TO_VIDEO:
+        raise InputError(f"`model` {request.model!r} makes video, but generation_type is AUDIO; use \"mmaudio-v2\".")
+    if endpoint is MMAUDIO_TEXT and has_video:
+        raise InputError('`model` "mmaudio-v2/text-to-audio" takes no video; use "mmaudio-v2" to add audio to one.')
+    return MMAUDIO_VIDEO if has_video else MMAUDIO_TEXT
+
+
+def _video_of(video_url: Any, assets: list[Union[str, Path]]) -> Optional[str]:
+    """The one input video: ``video_url`` or the single reference asset, as a URL or an absolute local path."""
+    if video_url is not None and assets:
+        raise InputError("Give the video once: either `parameters['video_url']` or `reference_assets`, not both.")
+    if len(assets) > 1:
+        raise InputError(f"`reference_assets` holds {len(assets)} files; one generation takes one video.")
+    given = video_url if video_url is not None else (assets[0] if assets else None)
+    if given is None:
+        return None
+    if not isinstance(given, (str, Path)):
+        raise InputError(f"`video_url` must be a URL or a path string; got {type(given).__name__}.")
+    parsed = parse_video_argument(str(given))
+    if isinstance(parsed, RemoteVideo):
+        return parsed.url
+    path = parsed.expanduser()
+    return str(path if path.is_absolute() else Path.cwd() / path)  # a script's relative path means its cwd
+
+
+def _parameters_used(plan: _Plan, result: VideoAudioResult | AudioResult | VideoResult) -> dict[str, Any]:
+    data = result.model_dump()
+    fields = (plan.endpoint.input_model or VideoResult).model_fields
+    used = {name: data[name] for name in fields if name in data}
+    if plan.preset is not None:
+        used["preset"] = plan.preset
+    if plan.video is not None:
+        used["video_url"] = plan.video
+    return used
+
+
+def _sink(callback: ProgressCallback | None):  # type: ignore[no-untyped-def]
+    """The core's async progress sink around a user callback (sync or async)."""
+    if callback is None:
+        return None
+
+    async def sink(event: Progress) -> None:
+        outcome = callback(event)
+        if inspect.isawaitable(outcome):
+            await outcome
+
+    return sink
