@@ -1,0 +1,70 @@
+"""Command-line flags derived from the parameter models, so a new table field becomes a flag without touching cli.py.
+
+Each field of a pydantic model becomes ``--field-name`` with the field's type (``int``/``float``/``str``), its
+choices (``Literal``), ``--flag/--no-flag`` for booleans, and a help text made of its description, allowed range and
+default. Every flag defaults to ``None`` ("not given"), so presets and the table's defaults fill in what is left out,
+exactly as for the MCP tools. Ranges are checked by the core (one place), not by argparse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import types
+from typing import Any, Iterable, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from .params import allowed_range
+
+
+def flag_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, types.UnionType):
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        if len(options) == 1:
+            return options[0]
+    return annotation
+
+
+def _help(name: str, field: FieldInfo, model: type[BaseModel]) -> str:
+    parts = [field.description or name.replace("_", " ")]
+    rng = allowed_range(name, model)
+    if rng:
+        parts.append(f"Allowed: {rng}.")
+    if not field.is_required() and field.default not in (None, ""):
+        parts.append(f"Default: {field.default}.")
+    return " ".join(parts).replace("%", "%%")
+
+
+def add_model_flags(
+    parser: argparse.ArgumentParser, model: type[BaseModel], *, title: str, skip: Iterable[str] = ()
+) -> list[str]:
+    """Add one flag per field of ``model`` (except ``skip``) in an argument group; return the field names added."""
+    group = parser.add_argument_group(title)
+    added: list[str] = []
+    for name, field in model.model_fields.items():
+        if name in skip:
+            continue
+        kind = _unwrap_optional(field.annotation)
+        options: dict[str, Any] = {"dest": name, "default": None, "help": _help(name, field, model)}
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        elif get_origin(kind) is Literal:
+            choices = get_args(kind)
+            options.update(type=type(choices[0]), choices=choices, metavar="{" + ",".join(map(str, choices)) + "}")
+        elif kind in (int, float):
+            options.update(type=kind, metavar=kind.__name__.upper())
+        else:
+            options.update(type=str, metavar="TEXT")
+        group.add_argument(flag_name(name), **options)
+        added.append(name)
+    return added
+
+
+def model_values(args: argparse.Namespace, names: Iterable[str]) -> dict[str, Any]:
+    """The values of the derived flags (``None`` = not given)."""
+    return {name: getattr(args, name, None) for name in names}
