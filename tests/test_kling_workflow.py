@@ -1,0 +1,64 @@
+"""The seed guide's workflow through MCP tools: a Kling video first (generate_video), then its sound
+(add_audio_to_video on the video's file:// URI), against the fal twin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import files_in
+from tests.media import audio_rms, describe
+
+KLING = "fal-ai/kling-video/v2.1/master/text-to-video"
+
+
+async def test_video_then_its_sound_through_mcp_tools(connect, twin, output_dir) -> None:
+    async with connect() as client:
+        estimate = await client.call_tool("estimate_cost", {"model": "kling-v2.1-pro-text", "duration": 5})
+        video = await client.call_tool(
+            "generate_video", {"prompt": "a lighthouse in a storm at night", "duration": 5, "aspect_ratio": "9:16"}
+        )
+        assert video.is_error is False, video.content[0].text
+        video_path = Path(video.structured_content["output_path"])
+        sound = await client.call_tool(
+            "add_audio_to_video", {"video": video_path.as_uri(), "preset": "rain-metal-roof", "duration": 5}
+        )
+    assert estimate.structured_content["usd"] == pytest.approx(1.40) and estimate.structured_content["endpoint"] == KLING
+    data = video.structured_content
+    assert data["duration"] == "5" and data["cost_usd"] == pytest.approx(1.40) and data["endpoint"] == KLING
+    assert "add_audio_to_video" in video.content[0].text
+    assert describe(video_path).video[:2] == (360, 640) and describe(video_path).audio_codec is None
+    assert sound.is_error is False, sound.content[0].text
+    final = Path(sound.structured_content["output_path"])
+    info = describe(final)
+    assert info.video[:2] == (360, 640) and info.audio_duration == pytest.approx(5.0, abs=0.3) and audio_rms(final) > 0.01
+    kling, mmaudio = twin.state.submits
+    assert kling.endpoint == KLING and kling.payload["duration"] == "5"  # int 5 from the caller, string on the wire
+    assert kling.payload["negative_prompt"] == "blur, distort, and low quality" and kling.payload["cfg_scale"] == 0.5
+    assert mmaudio.payload["video_url"] == twin.state.uploads[0].url
+    assert twin.state.uploads[0].size == video_path.stat().st_size
+    assert sorted(files_in(output_dir)) == sorted([video_path.name, final.name])
+
+
+async def test_generate_video_refuses_what_kling_does_not_take(connect, twin) -> None:
+    async with connect() as client:
+        bad_duration = await client.call_tool("generate_video", {"prompt": "x", "duration": "7"})
+        no_prompt = await client.call_tool("generate_video", {"duration": "10"})
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert bad_duration.is_error is True and "duration" in bad_duration.content[0].text
+    assert no_prompt.is_error is True and "prompt" in no_prompt.content[0].text
+    assert twin.state.submit_count(include_rejected=True) == 0
+    tool = tools["generate_video"]
+    assert tool.annotations.read_only_hint is False and tool.annotations.open_world_hint is True
+    schema = tool.input_schema["properties"]
+    assert schema["duration"]["anyOf"][0]["enum"] == ["5", "10"] and schema["cfg_scale"]["anyOf"][0]["maximum"] == 1
+    assert "$1.40" in tool.description
+
+
+async def test_the_seeds_pro_model_name_is_never_sent_to_fal(connect, twin) -> None:
+    async with connect() as client:
+        result = await client.call_tool("estimate_cost", {"model": "fal-ai/kling-video/v2.1/pro/text-to-video", "duration": 10})
+        unknown = await client.call_tool("estimate_cost", {"model": "sora", "duration": 5})
+    assert result.structured_content["endpoint"] == KLING and result.structured_content["usd"] == pytest.approx(2.80)
+    assert unknown.is_error is True and "kling-v2.1-pro-text" in unknown.content[0].text
