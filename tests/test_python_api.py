@@ -186,3 +186,17 @@ def test_importing_the_package_stays_cheap() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[] []"
+
+
+async def test_settings_can_be_overridden_in_code(inprocess_env, twin, tmp_path) -> None:
+    from alice_mcp import AliceError, AliceOrchestrator, GenerationRequest
+
+    elsewhere = tmp_path / "elsewhere"
+    async with AliceOrchestrator(output_dir=str(elsewhere)) as alice:
+        result = await alice.generate_creative_asset(GenerationRequest(prompt="wind", parameters={"duration": 1}))
+    assert result.file_path.parent == elsewhere.resolve()
+    with pytest.raises(AliceError, match="duration`: Input should be less than or equal to 30 \\(allowed: from 1 to 30\\); got 99"):
+        async with AliceOrchestrator() as alice:
+            await alice.generate_creative_asset(GenerationRequest(prompt="wind", parameters={"duration": 99}))
+    with pytest.raises(AliceError, match="poll_interval_s"):
+        AliceOrchestrator(poll_interval_s=-1)
