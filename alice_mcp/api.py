@@ -31,15 +31,12 @@ from .core import AliceCore
 from .endpoints import KLING_TEXT_TO_VIDEO, MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint, resolve_endpoint
 from .errors import ConfigError, InputError
 from .models import AudioRequest, AudioResult, CostEstimate, VideoAudioRequest, VideoAudioResult, VideoRequest, VideoResult
+from .params import PIPELINE_FIELDS, pipeline_options_from
 from .progress import Progress
 from .sources import RemoteVideo, parse_video_argument
 
 ProgressCallback = Callable[[Progress], Any]
 """Called with each :class:`~alice_mcp.progress.Progress` event; may be a plain function or a coroutine function."""
-
-# Keys of ``parameters`` that are not fields of an endpoint's parameter table.
-_ROUTING_KEYS = ("video_url", "preset", "output_path")
-
 
 class GenerationType(str, Enum):
     """What to generate: ``AUDIO`` (for a video, or from text alone) or ``VIDEO`` (from text)."""
@@ -53,7 +50,9 @@ class GenerationRequest(BaseModel):
 
     ``parameters`` takes every field of the chosen model's parameter table (for MMAudio: ``duration``,
     ``num_steps``, ``cfg_strength``, ``negative_prompt``, ``seed``, ``mask_away_clip``; for Kling: ``duration``,
-    ``aspect_ratio``, ``negative_prompt``, ``cfg_scale``), plus ``video_url``, ``preset`` and ``output_path``.
+    ``aspect_ratio``, ``negative_prompt``, ``cfg_scale``), the media options of
+    :class:`~alice_mcp.params.PipelineOptions` (``start_time``, ``quality``, ``audio_format``, ``original_audio``,
+    ``original_level``, ``generated_level``), plus ``video_url``, ``preset`` and ``output_path``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -128,13 +127,20 @@ class AliceOrchestrator:
             url = result.video_url
         elif plan.video is not None:
             result = await core.add_audio_to_video(
-                VideoAudioRequest(video=plan.video, preset=plan.preset, values=plan.values, output_path=plan.output_path),
+                VideoAudioRequest(
+                    video=plan.video, preset=plan.preset, values=plan.values, output_path=plan.output_path,
+                    options=plan.options,
+                ),
                 sink,
             )
             url = result.video_url
         else:
             result = await core.generate_audio(
-                AudioRequest(preset=plan.preset, values=plan.values, output_path=plan.output_path), sink
+                AudioRequest(
+                    preset=plan.preset, values=plan.values, output_path=plan.output_path,
+                    quality=plan.options.get("quality"),
+                ),
+                sink,
             )
             url = result.audio_url
         return AssetResult(
@@ -149,7 +155,7 @@ class AliceOrchestrator:
         duration = plan.values.get("duration")
         return await self._core_for_this_loop().estimate_cost(
             duration=float(duration) if duration is not None else None, video=plan.video, count=count,
-            model=plan.endpoint.id,
+            start_time=float(plan.options.get("start_time") or 0.0), model=plan.endpoint.id,
         )
 
     def _core_for_this_loop(self) -> AliceCore:
@@ -162,13 +168,15 @@ class AliceOrchestrator:
 
 @dataclass(frozen=True)
 class _Plan:
-    """How a request will run: the endpoint, the input video (if any), the preset, the table values."""
+    """How a request will run: the endpoint, the input video (if any), the preset, the table values and the media
+    options (:class:`~alice_mcp.params.PipelineOptions` fields)."""
 
     endpoint: Endpoint
     video: Optional[str]
     preset: Optional[str]
     output_path: Optional[str]
     values: dict[str, Any]
+    options: dict[str, Any]
 
 
 def _plan(request: GenerationRequest) -> _Plan:
@@ -178,12 +186,16 @@ def _plan(request: GenerationRequest) -> _Plan:
     preset, output_path = params.pop("preset", None), params.pop("output_path", None)
     if "prompt" in params and request.prompt is not None and params["prompt"] != request.prompt:
         raise InputError("`prompt` is given twice (in the request and in `parameters`) with different text; give it once.")
-    values = {"prompt": request.prompt, **params} if request.prompt is not None else params
     endpoint = _endpoint_for(request, has_video=video is not None)
+    options = {name: params.pop(name) for name in PIPELINE_FIELDS if name in params and endpoint is not KLING_TEXT_TO_VIDEO}
+    values = {"prompt": request.prompt, **params} if request.prompt is not None else params
     if endpoint is KLING_TEXT_TO_VIDEO and (video is not None or preset is not None):
         raise InputError("Text-to-video takes no `video_url`, `reference_assets` or `preset`; generate the video "
                          "first, then a GenerationType.AUDIO request with video_url=result.file_path.as_uri().")
-    return _Plan(endpoint=endpoint, video=video, preset=preset, output_path=output_path, values=values)
+    if video is None and set(options) - {"quality"}:
+        given = ", ".join(f"`{name}`" for name in sorted(set(options) - {"quality"}))
+        raise InputError(f"{given} only apply when adding audio to a video (give `video_url` or `reference_assets`).")
+    return _Plan(endpoint=endpoint, video=video, preset=preset, output_path=output_path, values=values, options=options)
 
 
 def _endpoint_for(request: GenerationRequest, *, has_video: bool) -> Endpoint:
@@ -230,6 +242,12 @@ def _parameters_used(plan: _Plan, result: VideoAudioResult | AudioResult | Video
         used["preset"] = plan.preset
     if plan.video is not None:
         used["video_url"] = plan.video
+        try:
+            used.update(pipeline_options_from(plan.options).model_dump())
+        except ValidationError:  # pragma: no cover - the core validated them already
+            used.update(plan.options)
+    elif plan.options.get("quality") is not None:
+        used["quality"] = plan.options["quality"]
     return used
 
 

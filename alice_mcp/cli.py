@@ -28,7 +28,7 @@ log = logging.getLogger("alice_mcp.cli")
 def build_parser() -> argparse.ArgumentParser:
     from .cli_flags import add_model_flags
     from .http_serve import DEFAULT_HOST, DEFAULT_PATH, DEFAULT_PORT
-    from .params import AudioSettings
+    from .params import AudioSettings, PipelineOptions
     from .video_params import KlingVideoSettings
 
     parser = argparse.ArgumentParser(
@@ -56,12 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_audio = paid("add-audio", "generate audio for a video and save the video with it (paid)")
     add_audio.add_argument("video", metavar="VIDEO", help="local path, ~/path, file:// URI or https:// URL")
     add_audio.add_argument("--preset", help="a preset id (see `alice-mcp presets`); explicit flags win")
-    add_audio.set_defaults(table_fields=add_model_flags(add_audio, AudioSettings, title="generation parameters"))
+    add_audio.set_defaults(
+        table_fields=add_model_flags(
+            add_audio, AudioSettings, title="generation parameters",
+            defaults_text={"duration": "the clip's length from --start-time, up to 30 s"},
+        ),
+        option_fields=add_model_flags(add_audio, PipelineOptions, title="media options"),
+    )
 
     text_audio = paid("text-to-audio", "generate a sound clip (FLAC) from text alone (paid)")
     text_audio.add_argument("--preset", help="a preset id (see `alice-mcp presets`); explicit flags win")
     text_audio.set_defaults(
-        table_fields=add_model_flags(text_audio, AudioSettings, title="generation parameters", skip=("mask_away_clip",))
+        table_fields=add_model_flags(text_audio, AudioSettings, title="generation parameters", skip=("mask_away_clip",)),
+        option_fields=add_model_flags(text_audio, PipelineOptions, title="media options", only=("quality",)),
     )
 
     video = paid("generate-video", "generate a silent video from text with Kling v2.1 (paid: $1.40 per 5 s)")
@@ -72,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     estimate = commands.add_parser("estimate", help="estimate the cost of generations (free, offline)")
     estimate.add_argument("--duration", type=float, help="seconds per generation")
     estimate.add_argument("--video", help="a local video whose length sets the duration")
+    estimate.add_argument("--start-time", type=float, default=0.0, help="with --video: where the soundtrack would start (s)")
     estimate.add_argument("--count", type=int, default=1, help="how many generations (default 1)")
     estimate.add_argument("--model", help='"mmaudio-v2" (default), "mmaudio-v2/text-to-audio" or "kling"')
     _common(estimate)

@@ -56,7 +56,8 @@ def _run_paid(args: argparse.Namespace, call: CoreCall) -> BaseModel:
 
 def add_audio(args: argparse.Namespace) -> int:
     request = VideoAudioRequest(
-        video=args.video, preset=args.preset, values=model_values(args, args.table_fields), output_path=args.output
+        video=args.video, preset=args.preset, values=model_values(args, args.table_fields), output_path=args.output,
+        options=model_values(args, args.option_fields),
     )
     result = _run_paid(args, lambda core, sink: core.add_audio_to_video(request, sink))
     _report_generation(args, result)  # type: ignore[arg-type]
@@ -64,7 +65,9 @@ def add_audio(args: argparse.Namespace) -> int:
 
 
 def text_to_audio(args: argparse.Namespace) -> int:
-    request = AudioRequest(preset=args.preset, values=model_values(args, args.table_fields), output_path=args.output)
+    request = AudioRequest(
+        preset=args.preset, values=model_values(args, args.table_fields), output_path=args.output, quality=args.quality
+    )
     result = _run_paid(args, lambda core, sink: core.generate_audio(request, sink))
     _report_generation(args, result)  # type: ignore[arg-type]
     return 0
@@ -80,6 +83,8 @@ def generate_video(args: argparse.Namespace) -> int:
 
 
 def _report_generation(args: argparse.Namespace, result: GenerationResult) -> None:
+    for line in getattr(result, "notes", None) or []:
+        note(args, f"note: {line}")
     note(args, f"alice-mcp: {result.duration:g} s of audio, seed {result.seed}, ~${result.cost_usd:.3f}, "
                f"{result.elapsed_s:.1f} s")
     emit(args, result, result.output_path)
@@ -100,7 +105,9 @@ def estimate(args: argparse.Namespace) -> int:
     async def go() -> CostEstimate:
         core = AliceCore(load_settings())
         try:
-            return await core.estimate_cost(duration=args.duration, video=args.video, count=args.count, model=args.model)
+            return await core.estimate_cost(
+                duration=args.duration, video=args.video, count=args.count, start_time=args.start_time, model=args.model
+            )
         finally:
             await core.aclose()
 

@@ -30,27 +30,38 @@ def _unwrap_optional(annotation: Any) -> Any:
     return annotation
 
 
-def _help(name: str, field: FieldInfo, model: type[BaseModel]) -> str:
+def _help(name: str, field: FieldInfo, model: type[BaseModel], default_text: str | None) -> str:
     parts = [field.description or name.replace("_", " ")]
     rng = allowed_range(name, model)
     if rng:
         parts.append(f"Allowed: {rng}.")
-    if not field.is_required() and field.default not in (None, ""):
+    if default_text:
+        parts.append(f"Default: {default_text}.")
+    elif not field.is_required() and field.default not in (None, ""):
         parts.append(f"Default: {field.default}.")
     return " ".join(parts).replace("%", "%%")
 
 
 def add_model_flags(
-    parser: argparse.ArgumentParser, model: type[BaseModel], *, title: str, skip: Iterable[str] = ()
+    parser: argparse.ArgumentParser,
+    model: type[BaseModel],
+    *,
+    title: str,
+    skip: Iterable[str] = (),
+    only: Iterable[str] | None = None,
+    defaults_text: dict[str, str] | None = None,
 ) -> list[str]:
-    """Add one flag per field of ``model`` (except ``skip``) in an argument group; return the field names added."""
+    """Add one flag per field of ``model`` (all, or ``only`` these, minus ``skip``) in an argument group; return the
+    field names added. ``defaults_text`` rewords a field's default in the help (e.g. "the clip's length")."""
     group = parser.add_argument_group(title)
     added: list[str] = []
+    wanted = None if only is None else set(only)
     for name, field in model.model_fields.items():
-        if name in skip:
+        if name in skip or (wanted is not None and name not in wanted):
             continue
         kind = _unwrap_optional(field.annotation)
-        options: dict[str, Any] = {"dest": name, "default": None, "help": _help(name, field, model)}
+        help_text = _help(name, field, model, (defaults_text or {}).get(name))
+        options: dict[str, Any] = {"dest": name, "default": None, "help": help_text}
         if kind is bool:
             options["action"] = argparse.BooleanOptionalAction
         elif get_origin(kind) is Literal:

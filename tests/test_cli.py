@@ -56,6 +56,23 @@ def test_json_result_and_every_table_flag_reaches_fal(alice_env, clip, twin) -> 
     }
 
 
+def test_media_option_flags_are_derived_from_the_pipeline_model(alice_env, clip, twin, output_dir) -> None:
+    source = clip("long.mp4", seconds=3.0)
+    proc = run_cli(
+        alice_env, "add-audio", str(source), "--prompt", "birds", "--start-time", "1", "--duration", "1.5",
+        "--quality", "draft", "--audio-format", "wav", "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert twin.state.submits[0].payload["num_steps"] == 10  # the draft tier
+    assert result["media"]["segment_start"] == pytest.approx(1.0) and result["duration"] == pytest.approx(1.5)
+    assert Path(result["audio_path"]).suffix == ".wav" and Path(result["audio_path"]).exists()
+    bad = run_cli(alice_env, "add-audio", str(source), "--prompt", "x", "--original-level", "5")
+    assert bad.returncode == 3 and "`original_level`" in bad.stderr
+    choice = run_cli(alice_env, "add-audio", str(source), "--prompt", "x", "--audio-format", "mp3")
+    assert choice.returncode == 2 and "invalid choice" in choice.stderr
+
+
 def test_text_to_audio_and_generate_video(alice_env, twin, output_dir) -> None:
     audio = run_cli(alice_env, "text-to-audio", "--preset", "campfire", "--duration", "2", "-q")
     assert audio.returncode == 0, audio.stderr

@@ -60,7 +60,7 @@ async def run_snippet(code: str) -> dict:
 
 
 async def test_seed_example_runs_as_written(inprocess_env, twin, clip, output_dir, capsys) -> None:
-    url = twin.public_url("my-nature-video.mp4", clip("nature.mp4", seconds=3.0).read_bytes(), host="example.com")
+    url = twin.public_url("my-nature-video.mp4", clip("nature.mp4", seconds=10.5).read_bytes(), host="example.com")
     assert url == "https://example.com/my-nature-video.mp4"
     namespace = await run_snippet(SEED_EXAMPLE)
     result = namespace["result"]
@@ -113,6 +113,23 @@ async def test_reference_asset_relative_to_the_scripts_cwd_is_uploaded(inprocess
     assert payload["video_url"] == twin.state.uploads[0].url
     assert (payload["seed"], payload["cfg_strength"], payload["negative_prompt"], payload["mask_away_clip"]) == (7, 3.0, "music", True)
     assert result.parameters["video_url"] == str(source) and result.parameters["seed"] == 7
+
+
+async def test_media_options_go_through_parameters(inprocess_env, twin, clip) -> None:
+    from alice_mcp import AliceError, AliceOrchestrator, GenerationRequest
+
+    source = clip("segment.mp4", seconds=3.0)
+    async with AliceOrchestrator() as alice:
+        result = await alice.generate_creative_asset(GenerationRequest(
+            prompt="birds", reference_assets=[source],
+            parameters={"start_time": 1.0, "duration": 1.5, "quality": "draft", "audio_format": "flac"},
+        ))
+        with pytest.raises(AliceError, match="`start_time`"):
+            await alice.generate_creative_asset(GenerationRequest(prompt="birds", parameters={"start_time": 1.0}))
+    assert twin.state.submits[0].payload["num_steps"] == 10 and twin.state.submit_count() == 1
+    assert result.details.media.segment_start == pytest.approx(1.0)
+    assert Path(result.details.audio_path).suffix == ".flac"
+    assert result.parameters["quality"] == "draft" and result.parameters["start_time"] == 1.0
 
 
 async def test_audio_without_a_video_is_text_to_audio(inprocess_env, twin, output_dir) -> None:
