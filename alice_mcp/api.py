@@ -72,8 +72,11 @@ class AssetResult(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     file_path: Path = Field(description="Absolute path of the saved file.")
-    url: str = Field(description="fal's URL of its copy of the result (expires on fal's schedule).")
-    cost_usd: float
+    url: Optional[str] = Field(description="fal's URL of its copy of the result (expires on fal's schedule).")
+    cost_usd: float = Field(description="Estimated cost of this call in USD (0 when cached).")
+    cached: bool = Field(default=False, description="True: the same request with the same explicit seed was made "
+                         "before; its file is returned and nothing was paid.")
+    job_id: str = Field(description="The job in the ledger (`alice-mcp job ID` shows it).")
     parameters: dict[str, Any] = Field(description="The parameters used, the seed included.")
     generation_type: GenerationType
     model: str = Field(description="The fal endpoint that ran the job.")
@@ -113,9 +116,10 @@ class AliceOrchestrator:
             await core.aclose()
 
     async def generate_creative_asset(
-        self, request: GenerationRequest, progress: ProgressCallback | None = None
+        self, request: GenerationRequest, progress: ProgressCallback | None = None, *, force: bool = False
     ) -> AssetResult:
-        """Run ``request`` (paid) and return the saved file and what it cost. Raises
+        """Run ``request`` (paid) to its end and return the saved file and what it cost. A request with an explicit
+        ``seed`` made before returns the saved file for free (``cached``) unless ``force``. Raises
         :class:`~alice_mcp.errors.AliceError`."""
         plan = _plan(request)
         core = self._core_for_this_loop()
@@ -131,7 +135,7 @@ class AliceOrchestrator:
                     video=plan.video, preset=plan.preset, values=plan.values, output_path=plan.output_path,
                     options=plan.options,
                 ),
-                sink,
+                sink, force=force,
             )
             url = result.video_url
         else:
@@ -140,11 +144,12 @@ class AliceOrchestrator:
                     preset=plan.preset, values=plan.values, output_path=plan.output_path,
                     quality=plan.options.get("quality"),
                 ),
-                sink,
+                sink, force=force,
             )
             url = result.audio_url
         return AssetResult(
-            file_path=Path(result.output_path), url=url, cost_usd=result.cost_usd,
+            file_path=Path(result.output_path or ""), url=url, cost_usd=result.cost_usd,
+            cached=getattr(result, "cached", False), job_id=result.job_id,
             parameters=_parameters_used(plan, result), generation_type=request.generation_type,
             model=result.endpoint, request_id=result.request_id, elapsed_s=result.elapsed_s, details=result,
         )

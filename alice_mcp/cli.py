@@ -1,12 +1,13 @@
 """The ``alice-mcp`` command line. ``alice-mcp`` (or ``alice-mcp serve``) runs the MCP server over stdio.
 
 Subcommands: ``serve`` (stdio, or ``--transport http``), ``add-audio VIDEO``, ``text-to-audio``, ``generate-video``,
-``presets``, ``estimate``, ``doctor``. Generation parameters become flags derived from the parameter models
+``presets``, ``estimate``, ``jobs``, ``job ID``, ``doctor``. Generation parameters become flags derived from the parameter models
 (:mod:`alice_mcp.cli_flags`). Progress goes to stderr, the result (a path, or JSON with ``--json``) to stdout.
 
 Exit codes: 0 done · 1 bug in alice-mcp · 2 usage (bad flags) · 3 input refused (bad value, missing file, unknown
 preset) · 4 configuration (FAL_KEY, settings, folders; ``doctor`` found a problem) · 5 fal refused or failed the job ·
-6 the result could not be written · 130 interrupted (a running fal job is cancelled first).
+6 the result could not be written · 7 the job was cancelled (elsewhere) · 130 interrupted (a running fal job is
+cancelled first).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import json
 import logging
 import os
 import sys
-from typing import Sequence
+from typing import Sequence, get_args
 
 from . import __version__
 
-EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INPUT, EXIT_CONFIG, EXIT_FAL, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 6, 130
+EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INPUT, EXIT_CONFIG, EXIT_FAL, EXIT_OUTPUT, EXIT_CANCELLED = 0, 1, 2, 3, 4, 5, 6, 7
+EXIT_INTERRUPTED = 130
 
 log = logging.getLogger("alice_mcp.cli")
 
@@ -28,13 +30,14 @@ log = logging.getLogger("alice_mcp.cli")
 def build_parser() -> argparse.ArgumentParser:
     from .cli_flags import add_model_flags
     from .http_serve import DEFAULT_HOST, DEFAULT_PATH, DEFAULT_PORT
+    from .models import JobStatusName
     from .params import AudioSettings, PipelineOptions
     from .video_params import KlingVideoSettings
 
     parser = argparse.ArgumentParser(
         prog="alice-mcp",
         description="Add generated, synchronized audio to video with fal.ai MMAudio V2 (MCP server and CLI).",
-        epilog="Exit codes: 0 ok, 1 bug, 2 usage, 3 input, 4 config, 5 fal, 6 output, 130 interrupted.",
+        epilog="Exit codes: 0 ok, 1 bug, 2 usage, 3 input, 4 config, 5 fal, 6 output, 7 cancelled, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"alice-mcp {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -50,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     def paid(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--output", metavar="PATH", help="file name or path inside the output folder (ALICE_OUTPUT_DIR)")
+        if name != "generate-video":  # Kling takes no seed, so its results are never cached
+            sub.add_argument("--force", action="store_true", help="generate again (and pay) even if the same request "
+                             "with the same explicit --seed was made before")
         _common(sub)
         return sub
 
@@ -84,6 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--model", help='"mmaudio-v2" (default), "mmaudio-v2/text-to-audio" or "kling"')
     _common(estimate)
 
+    jobs = commands.add_parser("jobs", help="list recent jobs from the ledger (free, offline)")
+    jobs.add_argument("--limit", type=int, default=20, help="how many, newest first (default 20)")
+    jobs.add_argument("--status", choices=get_args(JobStatusName), help="only jobs with this status")
+    _common(jobs)
+
+    job = commands.add_parser("job", help="one job's status; --wait for its file, --cancel to stop it")
+    job.add_argument("job_id", metavar="ID", help="the job id a generation printed (see `alice-mcp jobs`)")
+    job.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                     help="wait up to SECONDS for it (resumes a job left in flight, retries a failed download; never pays again)")
+    job.add_argument("--cancel", action="store_true", help="cancel it at fal (a job fal already finished is kept)")
+    _common(job)
+
     _common(commands.add_parser("doctor", help="check the setup: FAL_KEY, folders, codecs, where logs live"))
     return parser
 
@@ -96,9 +114,12 @@ def _common(sub: argparse.ArgumentParser) -> None:
 
 def exit_code_for(exc: BaseException) -> int:
     """The documented exit code for an :class:`~alice_mcp.errors.AliceError` (by its class)."""
-    from .errors import ConfigError, FalError, InputError, OutputError
+    from .errors import ConfigError, FalError, InputError, JobCancelled, OutputError
 
-    for kind, code in ((InputError, EXIT_INPUT), (ConfigError, EXIT_CONFIG), (FalError, EXIT_FAL), (OutputError, EXIT_OUTPUT)):
+    for kind, code in (
+        (InputError, EXIT_INPUT), (ConfigError, EXIT_CONFIG), (FalError, EXIT_FAL), (OutputError, EXIT_OUTPUT),
+        (JobCancelled, EXIT_CANCELLED),
+    ):
         if isinstance(exc, kind):
             return code
     return EXIT_INPUT  # any other AliceError is a refusal the user can act on

@@ -18,7 +18,8 @@ from .cli_flags import model_values
 from .cli_progress import ProgressRenderer
 from .config import load_settings
 from .models import (
-    AudioRequest, CostEstimate, GenerationResult, PresetInfo, PresetList, VideoAudioRequest, VideoRequest, VideoResult,
+    AudioRequest, CostEstimate, GenerationList, GenerationResult, GenerationStatus, PresetInfo, PresetList,
+    VideoAudioRequest, VideoRequest, VideoResult,
 )
 
 CoreCall = Callable[[Any, ProgressRenderer], Awaitable[BaseModel]]
@@ -38,13 +39,17 @@ def note(args: argparse.Namespace, message: str) -> None:
         print(message, file=sys.stderr)
 
 
-def _run_paid(args: argparse.Namespace, call: CoreCall) -> BaseModel:
-    """Run one paid core call with a progress renderer on stderr; the core's connections are closed afterwards."""
+def _run_with_core(args: argparse.Namespace, call: CoreCall) -> BaseModel:
+    """Run one core call with a progress renderer on stderr; the core's connections and ledger are closed afterwards.
+
+    A paid job runs to its end in this process (the core's job manager is not started, so no other job is resumed
+    here); Ctrl-C cancels it at fal.
+    """
     from .core import AliceCore
 
     async def go() -> BaseModel:
         core = AliceCore(load_settings())
-        renderer = ProgressRenderer(sys.stderr, enabled=not args.quiet)
+        renderer = ProgressRenderer(sys.stderr, enabled=not getattr(args, "quiet", False))
         try:
             return await call(core, renderer)
         finally:
@@ -59,7 +64,7 @@ def add_audio(args: argparse.Namespace) -> int:
         video=args.video, preset=args.preset, values=model_values(args, args.table_fields), output_path=args.output,
         options=model_values(args, args.option_fields),
     )
-    result = _run_paid(args, lambda core, sink: core.add_audio_to_video(request, sink))
+    result = _run_with_core(args, lambda core, sink: core.add_audio_to_video(request, sink, force=args.force))
     _report_generation(args, result)  # type: ignore[arg-type]
     return 0
 
@@ -68,26 +73,31 @@ def text_to_audio(args: argparse.Namespace) -> int:
     request = AudioRequest(
         preset=args.preset, values=model_values(args, args.table_fields), output_path=args.output, quality=args.quality
     )
-    result = _run_paid(args, lambda core, sink: core.generate_audio(request, sink))
+    result = _run_with_core(args, lambda core, sink: core.generate_audio(request, sink, force=args.force))
     _report_generation(args, result)  # type: ignore[arg-type]
     return 0
 
 
 def generate_video(args: argparse.Namespace) -> int:
     request = VideoRequest(values=model_values(args, args.table_fields), output_path=args.output)
-    result: VideoResult = _run_paid(args, lambda core, sink: core.generate_video(request, sink))  # type: ignore[assignment]
-    note(args, f"alice-mcp: {result.duration} s video ({result.aspect_ratio}, no sound), ~${result.cost_usd:.2f}, "
-               f"{result.elapsed_s:.1f} s. Give it sound with: alice-mcp add-audio {result.output_path} --prompt ...")
-    emit(args, result, result.output_path)
+    result: VideoResult = _run_with_core(args, lambda core, sink: core.generate_video(request, sink))  # type: ignore[assignment]
+    note(args, f"alice-mcp: job {result.job_id}, {result.duration} s video ({result.aspect_ratio}, no sound), "
+               f"~${result.cost_usd:.2f}, {result.elapsed_s:.1f} s. "
+               f"Give it sound with: alice-mcp add-audio {result.output_path} --prompt ...")
+    emit(args, result, result.output_path or "")
     return 0
 
 
 def _report_generation(args: argparse.Namespace, result: GenerationResult) -> None:
     for line in getattr(result, "notes", None) or []:
         note(args, f"note: {line}")
-    note(args, f"alice-mcp: {result.duration:g} s of audio, seed {result.seed}, ~${result.cost_usd:.3f}, "
-               f"{result.elapsed_s:.1f} s")
-    emit(args, result, result.output_path)
+    if result.cached:
+        note(args, f"alice-mcp: already made by job {result.job_id} with the same input, settings and seed "
+                   f"{result.seed} (cached, $0); --force generates it again")
+    else:
+        note(args, f"alice-mcp: job {result.job_id}, {result.duration:g} s of audio, seed {result.seed}, "
+                   f"~${result.cost_usd:.3f}, {result.elapsed_s:.1f} s")
+    emit(args, result, result.output_path or "")
 
 
 def presets(args: argparse.Namespace) -> int:
@@ -118,6 +128,40 @@ def estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def jobs(args: argparse.Namespace) -> int:
+    """The newest jobs in the ledger."""
+    listing: GenerationList = _run_with_core(args, lambda core, _: core.list_generations(args.limit, args.status))  # type: ignore[assignment]
+    lines = [
+        f"{job.job_id}  {job.status:<16} {job.created_at}  ${job.cost_usd:<8.3f} {job.output_path or job.prompt or ''}"
+        for job in listing.jobs
+    ]
+    if not listing.jobs:
+        note(args, "alice-mcp: no jobs in the ledger yet")
+    emit(args, listing, "\n".join(lines))
+    return 0
+
+
+def job(args: argparse.Namespace) -> int:
+    """One job's status; ``--wait`` waits for it (resuming it or retrying its download), ``--cancel`` cancels it."""
+
+    def call(core, sink):  # type: ignore[no-untyped-def]
+        if args.cancel:
+            return core.cancel_generation(args.job_id)
+        if args.wait:
+            return core.get_generation(args.job_id, args.wait, sink)
+        return core.generation_status(args.job_id)
+
+    status: GenerationStatus = _run_with_core(args, call)  # type: ignore[assignment]
+    if status.status != "completed":
+        note(args, f"alice-mcp: job {status.job_id} is {status.status}: {status.message}")
+    emit(args, status, status.output_path if status.status == "completed" else f"{status.status}: {status.message}")
+    return JOB_EXIT_CODES.get(status.status, 0)
+
+
+JOB_EXIT_CODES = {"failed": 5, "submit_unknown": 5, "cancelled": 7}
+"""`alice-mcp job`: a job that ended badly is reported with the exit code of its kind of failure (else 0)."""
+
+
 def doctor(args: argparse.Namespace) -> int:
     from .doctor import render_text, run_checks
 
@@ -146,4 +190,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "presets": presets,
     "estimate": estimate,
     "doctor": doctor,
+    "jobs": jobs,
+    "job": job,
 }

@@ -1,12 +1,14 @@
 """Render the core's progress events on stderr for the command line.
 
 On a terminal: one bar line redrawn in place (``[#######-------------]  35%  Queued at fal (position 1)``).
-Anywhere else (a pipe, a log file, CI): plain lines, one per stage change or new message, at most one per second
-within a stage, so logs stay readable. The percentage never goes backwards. stdout is never touched.
+Anywhere else (a pipe, a log file, CI): plain lines, one per stage change or new kind of message; updates of the same
+kind (a byte count, a queue position, a step number) at most once per second, so logs stay readable. The percentage
+never goes backwards. stdout is never touched.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from typing import TextIO
@@ -15,6 +17,7 @@ from .progress import Progress, overall_percent
 
 BAR_WIDTH = 24
 LINE_INTERVAL_S = 1.0
+_NUMBERS = re.compile(r"\d+(?:\.\d+)?")
 
 
 class ProgressRenderer:
@@ -51,8 +54,8 @@ class ProgressRenderer:
 
     def _write_line(self, event: Progress) -> None:
         now = time.monotonic()
-        new_stage = event.stage != self._last_stage
-        if not new_stage and (event.message == self._last_message or now - self._last_line_at < LINE_INTERVAL_S):
+        new_kind = event.stage != self._last_stage or _shape(event.message) != _shape(self._last_message or "")
+        if not new_kind and (event.message == self._last_message or now - self._last_line_at < LINE_INTERVAL_S):
             return
         self.stream.write(f"[{self._percent:3.0f}%] {event.message}\n")
         self.stream.flush()
@@ -64,3 +67,8 @@ class ProgressRenderer:
             self.stream.write("\n")
             self.stream.flush()
             self._bar_open = False
+
+
+def _shape(message: str) -> str:
+    """A message with its numbers blanked: updates of one counter share a shape."""
+    return _NUMBERS.sub("#", message)

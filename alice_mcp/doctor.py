@@ -57,7 +57,8 @@ def run_checks() -> DoctorReport:
     if settings is not None:
         checks.append(_key_check(settings))
         checks.append(_folder_check("output folder", settings.resolved_output_dir, "ALICE_OUTPUT_DIR", required=True))
-        checks.append(_folder_check("data folder (job ledger)", settings.resolved_data_dir, "ALICE_DATA_DIR", required=False))
+        checks.append(_folder_check("data folder", settings.resolved_data_dir, "ALICE_DATA_DIR", required=False))
+        checks.append(_ledger_check(settings))
         checks.append(_prices_check(settings.price_overrides))
         checks.append(Check(name="logs", level="ok", detail=(
             f"written to stderr at level {settings.log_level.upper()} (ALICE_LOG_LEVEL). Claude Desktop keeps them in "
@@ -105,6 +106,16 @@ def _folder_check(name: str, resolve: Callable[[], Path], variable: str, *, requ
         return Check(name=name, level="ok", detail=f"{folder} (will be created on first use)")
     level: Level = "problem" if required else "warning"
     return Check(name=name, level=level, detail=f"{folder} is not writable; set {variable} to a folder you can write to.")
+
+
+def _ledger_check(settings) -> Check:  # type: ignore[no-untyped-def]
+    """Where the job ledger is; it is not opened (doctor never creates or locks it)."""
+    try:
+        path = settings.ledger_path()
+    except AliceError as exc:
+        return Check(name="job ledger", level="problem", detail=exc.message)
+    state = f"{path.stat().st_size // 1024} kB" if path.is_file() else "not created yet: made by the first job"
+    return Check(name="job ledger", level="ok", detail=f"{path} ({state}); `alice-mcp jobs` lists what it holds")
 
 
 def _can_write(folder: Path) -> bool:

@@ -162,7 +162,10 @@ class JobManager:
             return await self._await_live(live, progress, wait_seconds, cancel_on_abort=cancel_on_abort, raise_errors=True)
         async with anyio.create_task_group() as tg:  # no manager running: the job runs inline, to its end
             tg.start_soon(self._drive, live, record, work)
-            return await self._await_live(live, progress, None, cancel_on_abort=True, raise_errors=True)
+            ended = await self._await_live(live, progress, None, cancel_on_abort=True, raise_errors=False)
+        if live.error is not None:  # raised outside the task group, so callers get the AliceError, not a group
+            raise job_error(ended, live.error)
+        return ended
 
     async def _drive(self, live: LiveJob, record: JobRecord, work: Work) -> None:
         """Run one job's work in its own cancel scope; record how it ended."""

@@ -1,4 +1,5 @@
-"""Read-only MCP surfaces for assistants: the ``soundtrack_clip`` prompt and the ``alice://presets`` resources.
+"""Read-only MCP surfaces for assistants: the ``soundtrack_clip`` prompt, the ``alice://presets`` resources and
+``alice://jobs/{job_id}`` (a job's status from the ledger).
 
 Registered by ``build_server``. Nothing here costs money or touches the network.
 """
@@ -9,14 +10,16 @@ import json
 from typing import Annotated, Optional
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from pydantic import Field
 
-from .errors import InputError
+from .errors import AliceError, InputError, JobNotFound
 from .models import PresetInfo, PresetList
 from .presets import PRESETS, get_preset
 
 PRESETS_URI = "alice://presets"
+JOBS_URI = "alice://jobs"
 
 
 def soundtrack_instructions(video: str, mood: str | None = None) -> str:
@@ -41,7 +44,7 @@ If a tool returns an error, tell the user what it said and what to change; never
 
 
 def register_prompts_and_resources(mcp: MCPServer) -> None:
-    """Add the ``soundtrack_clip`` prompt and the preset resources to ``mcp``."""
+    """Add the ``soundtrack_clip`` prompt, the preset resources and the job resource to ``mcp``."""
 
     @mcp.prompt(title="Soundtrack a video clip")
     def soundtrack_clip(
@@ -65,3 +68,15 @@ def register_prompts_and_resources(mcp: MCPServer) -> None:
         except InputError as exc:
             raise ResourceNotFoundError(exc.message) from None
         return json.dumps(PresetInfo(**found.model_dump()).model_dump(), indent=2)
+
+    @mcp.resource(JOBS_URI + "/{job_id}", name="job", title="A generation job", mime_type="application/json")
+    async def job(job_id: str, ctx: Context) -> str:
+        """A job's status from the ledger (status, message, output path, cost, settings), as get_generation reports
+        it but without waiting for or resuming the job, as JSON."""
+        try:
+            status = await ctx.request_context.lifespan_context.generation_status(job_id)
+        except JobNotFound as exc:
+            raise ResourceNotFoundError(exc.message) from None
+        except AliceError as exc:
+            raise ResourceError(exc.message) from None
+        return status.model_dump_json(indent=2)

@@ -166,7 +166,7 @@ def test_presets_estimate_and_doctor(alice_env, clip, twin) -> None:
     checks = {c["name"]: c for c in report["checks"]}
     assert checks["FAL_KEY"]["level"] == "ok" and "libx264 (encode)" in checks["codecs"]["detail"]
     assert alice_env["ALICE_OUTPUT_DIR"] in checks["output folder"]["detail"]
-    assert alice_env["ALICE_DATA_DIR"] in checks["data folder (job ledger)"]["detail"]
+    assert alice_env["ALICE_DATA_DIR"] in checks["data folder"]["detail"] and "ledger.sqlite3" in checks["job ledger"]["detail"]
     assert FAKE_KEY not in doctor.stdout + doctor.stderr
     assert twin.state.requests == []  # doctor, presets and estimate are offline
 
@@ -197,3 +197,35 @@ async def test_terminal_progress_is_one_redrawn_monotonic_bar() -> None:
     assert percents == sorted(percents) and percents[-1] == 100
     assert frames[-1].startswith("[" + "#" * 24 + "]") and stream.getvalue().endswith("\n")
     assert stream.getvalue().count("\n") == 1  # one line, redrawn in place
+
+
+def test_jobs_and_job_read_the_ledger(alice_env, clip, twin) -> None:
+    source = clip()
+    first = run_cli(alice_env, "add-audio", str(source), "--prompt", "rain", "--duration", "1", "--seed", "4", "--json")
+    assert first.returncode == 0, first.stderr
+    made = json.loads(first.stdout)
+    again = run_cli(alice_env, "add-audio", str(source), "--prompt", "rain", "--duration", "1", "--seed", "4")
+    assert again.returncode == 0 and again.stdout.strip() == made["output_path"] and "cached" in again.stderr
+    forced = run_cli(alice_env, "add-audio", str(source), "--prompt", "rain", "--duration", "1", "--seed", "4", "--force")
+    assert forced.returncode == 0 and forced.stdout.strip() != made["output_path"]
+    assert twin.state.submit_count() == 2  # the cached repeat paid nothing
+
+    twin.state.fail_next_jobs(1, error="GPU ran out of memory", error_type="runner_server_error")
+    failed = run_cli(alice_env, "text-to-audio", "--prompt", "x", "--duration", "1")
+    assert failed.returncode == 5
+
+    listing = json.loads(run_cli(alice_env, "jobs", "--json").stdout)
+    assert [j["status"] for j in listing["jobs"]] == ["failed", "completed", "completed"]
+    assert listing["total_cost_usd"] == pytest.approx(0.003)
+    human = run_cli(alice_env, "jobs", "--status", "completed").stdout.splitlines()
+    assert len(human) == 2 and made["job_id"] in human[1] and made["output_path"] in human[1]
+
+    shown = run_cli(alice_env, "job", made["job_id"])
+    assert shown.returncode == 0 and shown.stdout.strip() == made["output_path"]
+    status = json.loads(run_cli(alice_env, "job", made["job_id"], "--json").stdout)
+    assert status["status"] == "completed" and status["settings"]["seed"] == 4
+    failed_id = listing["jobs"][0]["job_id"]
+    failed_job = run_cli(alice_env, "job", failed_id)
+    assert failed_job.returncode == 5 and "GPU ran out of memory" in failed_job.stdout
+    missing = run_cli(alice_env, "job", "no-such-job")
+    assert missing.returncode == 3 and "No job 'no-such-job'" in missing.stderr

@@ -62,3 +62,18 @@ async def test_the_seeds_pro_model_name_is_never_sent_to_fal(connect, twin) -> N
         unknown = await client.call_tool("estimate_cost", {"model": "sora", "duration": 5})
     assert result.structured_content["endpoint"] == KLING and result.structured_content["usd"] == pytest.approx(2.80)
     assert unknown.is_error is True and "kling-v2.1-pro-text" in unknown.content[0].text
+
+
+async def test_a_long_kling_job_returns_a_job_id_and_finishes_in_the_background(connect, twin, output_dir) -> None:
+    twin.state.run_seconds = 1.5
+    async with connect() as client:
+        started = await client.call_tool("generate_video", {"prompt": "waves", "wait_seconds": 0.2})
+        assert started.is_error is False, started.content[0].text
+        running = started.structured_content
+        finished = await client.call_tool("get_generation", {"job_id": running["job_id"], "wait_seconds": 30})
+    assert running["status"] == "running" and running["output_path"] is None and "get_generation" in running["message"]
+    assert "get_generation" in started.content[0].text
+    done = finished.structured_content
+    assert done["status"] == "completed" and done["tool"] == "generate_video" and done["endpoint"] == KLING
+    assert Path(done["output_path"]).parent == output_dir.resolve() and describe(Path(done["output_path"])).video[:2] == (640, 360)
+    assert done["cost_usd"] == pytest.approx(1.40) and twin.state.submit_count() == 1

@@ -38,3 +38,18 @@ async def test_preset_resources(connect) -> None:
     horror = json.loads(one.contents[0].text)
     assert horror["id"] == "horror" and horror["settings"] == {"cfg_strength": 5.5} and one.contents[0].mime_type == "application/json"
     assert "Unknown preset 'disco'" in str(missing.value) and "tavern" in str(missing.value)
+
+
+async def test_job_resource_reads_the_ledger(connect, twin) -> None:
+    async with connect() as client:
+        made = await client.call_tool("generate_audio", {"prompt": "wind", "duration": 1, "seed": 2})
+        job_id = made.structured_content["job_id"]
+        templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
+        read = await client.read_resource(f"alice://jobs/{job_id}")
+        with pytest.raises(MCPError) as missing:
+            await client.read_resource("alice://jobs/nope")
+    assert "alice://jobs/{job_id}" in templates
+    status = json.loads(read.contents[0].text)
+    assert status["job_id"] == job_id and status["status"] == "completed"
+    assert status["output_path"] == made.structured_content["output_path"] and status["settings"]["seed"] == 2
+    assert "No job 'nope'" in str(missing.value)

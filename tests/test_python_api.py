@@ -217,3 +217,16 @@ async def test_settings_can_be_overridden_in_code(inprocess_env, twin, tmp_path)
             await alice.generate_creative_asset(GenerationRequest(prompt="wind", parameters={"duration": 99}))
     with pytest.raises(AliceError, match="poll_interval_s"):
         AliceOrchestrator(poll_interval_s=-1)
+
+
+async def test_a_repeated_seeded_request_is_served_from_the_ledger(inprocess_env, twin) -> None:
+    from alice_mcp import AliceOrchestrator, GenerationRequest
+
+    request = GenerationRequest(prompt="surf", parameters={"duration": 1, "seed": 99})
+    async with AliceOrchestrator() as alice:
+        first = await alice.generate_creative_asset(request)
+        second = await alice.generate_creative_asset(request)
+        forced = await alice.generate_creative_asset(request, force=True)
+    assert (first.cached, second.cached, forced.cached) == (False, True, False)
+    assert second.file_path == first.file_path and second.cost_usd == 0 and second.job_id == first.job_id
+    assert forced.file_path != first.file_path and twin.state.submit_count() == 2
