@@ -229,3 +229,22 @@ def test_jobs_and_job_read_the_ledger(alice_env, clip, twin) -> None:
     assert failed_job.returncode == 5 and "GPU ran out of memory" in failed_job.stdout
     missing = run_cli(alice_env, "job", "no-such-job")
     assert missing.returncode == 3 and "No job 'no-such-job'" in missing.stderr
+
+
+def test_job_wait_finishes_a_job_whose_process_was_killed(alice_env, clip, twin, output_dir) -> None:
+    twin.state.run_seconds = 2.0
+    proc = subprocess.Popen([str(ALICE_BIN), "add-audio", str(clip()), "--prompt", "x", "--duration", "1"],
+                            env=alice_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not twin.state.submits and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # let the ledger record fal's answer
+    proc.kill()
+    proc.wait(timeout=10)
+    listing = json.loads(run_cli(alice_env, "jobs", "--json").stdout)["jobs"]
+    assert [j["status"] for j in listing] == ["running"]
+    finished = run_cli(alice_env, "job", listing[0]["job_id"], "--wait", "30")
+    assert finished.returncode == 0, finished.stderr
+    out = Path(finished.stdout.strip())
+    assert out.parent == output_dir.resolve() and describe(out).audio_codec is not None
+    assert twin.state.submit_count() == 1  # resumed by request id, never re-submitted

@@ -230,3 +230,13 @@ async def test_a_repeated_seeded_request_is_served_from_the_ledger(inprocess_env
     assert (first.cached, second.cached, forced.cached) == (False, True, False)
     assert second.file_path == first.file_path and second.cost_usd == 0 and second.job_id == first.job_id
     assert forced.file_path != first.file_path and twin.state.submit_count() == 2
+
+
+async def test_a_failed_job_raises_its_own_error(inprocess_env, twin) -> None:
+    from alice_mcp import AliceOrchestrator, GenerationRequest
+    from alice_mcp.errors import FalJobFailed
+
+    twin.state.fail_next_jobs(1, error="GPU ran out of memory", error_type="runner_server_error")
+    async with AliceOrchestrator() as alice:
+        with pytest.raises(FalJobFailed, match="GPU ran out of memory"):
+            await alice.generate_creative_asset(GenerationRequest(prompt="x", parameters={"duration": 1}))
