@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AliceError as exc:
         return _fail(args, exc.code, exc.message, exit_code_for(exc))
     except KeyboardInterrupt:
-        return _fail(args, "interrupted", "Interrupted. A fal job that was running has been cancelled; nothing was saved.", EXIT_INTERRUPTED)
+        return _fail(args, "interrupted", "Interrupted; a fal job this command had started was cancelled, and nothing was saved.", EXIT_INTERRUPTED)
     except Exception as exc:
         log.exception("bug in `alice-mcp %s`", command)
         message = f"Internal error in alice-mcp ({type(exc).__name__}); this is a bug. The traceback is above (stderr)."
