@@ -61,3 +61,34 @@ def summary(values: Iterable[float]) -> dict[str, float]:
 
 def fmt_s(stats: dict[str, float]) -> str:
     return f"{stats['median']:.3f} s [{stats['min']:.3f}–{stats['max']:.3f}] n={stats['n']}"
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A live process's peak resident set size (VmHWM) in MB."""
+    return _status_mb(pid, "VmHWM:")
+
+
+def rss_mb(pid: int) -> float:
+    """A live process's current resident set size (VmRSS) in MB."""
+    return _status_mb(pid, "VmRSS:")
+
+
+def _status_mb(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def figure(key: str, what: str, alice: list[float], baseline: list[float] | None = None, *, unit: str,
+           target: str, met: bool | None, ratio: float | None = None) -> dict[str, Any]:
+    """One row of the report: alice-mcp's runs and its baseline's, summarised; ``ratio`` defaults to the medians'.
+
+    ``met`` is None where the figure has no target (shown for comparison only).
+    """
+    mine = summary(alice)
+    base = summary(baseline) if baseline else None
+    if ratio is None and base and base["median"]:
+        ratio = mine["median"] / base["median"]
+    return {"id": key, "what": what, "unit": unit, "alice": mine, "baseline": base, "ratio": ratio,
+            "target": target, "met": met}

@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,13 +29,18 @@ from pathlib import Path
 from typing import Iterator
 
 import anyio
-from common import BENCH_KEY, ROOT, alice_env, alice_session, fmt_s, machine, summary
+from common import BENCH_KEY, ROOT, alice_env, alice_session, apply_twin_env, figure, fmt_s, machine, summary
 
 from tests.fal_twin import FalTwin
 from tests.media import make_clip
 
 
-async def p4(repeats: int) -> dict:
+async def p4(repeats: int, naive_repeats: int = 0) -> dict:
+    """The seeded call once, then ``repeats`` more (each must be a cache hit); then ``naive_repeats`` naive calls."""
+    import fal_client
+
+    from naive import naive_add_audio
+
     with tempfile.TemporaryDirectory() as tmp, FalTwin(queue_seconds=0, run_seconds=0, result_video="copy") as twin:
         work = Path(tmp)
         (work / "home").mkdir()
@@ -47,20 +53,52 @@ async def p4(repeats: int) -> dict:
             if first.is_error:
                 raise RuntimeError(first.content[0].text)
             bytes_before, jobs_before = twin.state.uploaded_bytes(), twin.state.submit_count()
-            latencies = []
+            latencies, bytes_each, jobs_each = [], [], []
             for _ in range(repeats):
+                counted = twin.state.uploaded_bytes(), twin.state.submit_count()
                 started = time.perf_counter()
                 result = await session.call_tool("add_audio_to_video", args)
                 latencies.append(time.perf_counter() - started)
                 if result.is_error or not result.structured_content["cached"]:
                     raise RuntimeError(f"repeat was not served from the cache: {result.content[0].text}")
+                bytes_each.append(twin.state.uploaded_bytes() - counted[0])
+                jobs_each.append(twin.state.submit_count() - counted[1])
+        totals = twin.state.uploaded_bytes() - bytes_before, twin.state.submit_count() - jobs_before
+        apply_twin_env(twin)
+        client = fal_client.AsyncClient()
+        naive_s, naive_bytes, naive_jobs = [], [], []
+        for index in range(naive_repeats):
+            counted = twin.state.uploaded_bytes(), twin.state.submit_count()
+            n = await naive_add_audio(client, clip, work / f"naive-{index}.mp4", prompt="rain on a tin roof", duration=2)
+            naive_s.append(n["seconds"])
+            naive_bytes.append(twin.state.uploaded_bytes() - counted[0])
+            naive_jobs.append(twin.state.submit_count() - counted[1])
         return {
             "first_s": first_s,
             "first_bytes": bytes_before,
             "latency": summary(latencies),
-            "bytes": twin.state.uploaded_bytes() - bytes_before,
-            "jobs": twin.state.submit_count() - jobs_before,
+            "bytes": totals[0],
+            "jobs": totals[1],
+            "latencies": latencies, "bytes_each": bytes_each, "jobs_each": jobs_each,
+            "naive_s": naive_s, "naive_bytes": naive_bytes, "naive_jobs": naive_jobs,
         }
+
+
+async def p4_figures(tiny: bool) -> dict:
+    """P4 figures for bench/run.py: a repeated seeded call vs the same call made the naive way."""
+    r = await p4(3 if tiny else 20, naive_repeats=2 if tiny else 5)
+    what = "repeated seeded call (2 s 320×240 clip)"
+    ms = lambda values: [v * 1000 for v in values]  # noqa: E731
+    latency = figure("P4", f"{what}: latency vs a naive call", ms(r["latencies"]), ms(r["naive_s"]), unit="ms",
+                     target="≤ 50 ms", met=statistics.median(r["latencies"]) <= 0.050)
+    sent = figure("P4", f"{what}: bytes uploaded per call vs naive", r["bytes_each"], r["naive_bytes"], unit="bytes",
+                  target="0", met=max(r["bytes_each"]) == 0)
+    jobs = figure("P4", f"{what}: jobs submitted per call vs naive", r["jobs_each"], r["naive_jobs"], unit="jobs",
+                  target="0", met=max(r["jobs_each"]) == 0)
+    notes = (f"one long-lived alice-mcp stdio server; the first call ({r['first_s']:.3f} s, {r['first_bytes']} bytes "
+             "uploaded, 1 job) is not counted; every repeat must come back `cached`. The naive path has no cache: "
+             "each call uploads and pays again. Zero-latency twin.")
+    return {"figures": [latency, sent, jobs], "notes": notes}
 
 
 @contextmanager
@@ -90,7 +128,9 @@ class _TwinEnv:
         self.env = env
 
 
-async def p5(concurrency: int, job_seconds: float, in_process_twin: bool) -> dict:
+async def p5(concurrency: int, job_seconds: float, in_process_twin: bool, naive: bool = False) -> dict:
+    """alice-mcp: one call, then ``concurrency`` at once under a loop-lag probe; with ``naive``, the same for the
+    naive path (one fal_client.AsyncClient in this process) on the same twin afterwards."""
     with tempfile.TemporaryDirectory() as tmp, (
         FalTwin(queue_seconds=0, run_seconds=job_seconds, result_video="copy") if in_process_twin else twin_process(job_seconds)
     ) as twin:
@@ -138,8 +178,27 @@ async def p5(concurrency: int, job_seconds: float, in_process_twin: bool) -> dic
                 together = time.perf_counter() - started
                 stop.set()
             listed = await client.call_tool("list_generations", {"limit": 200})
+        naive_single = naive_together = float("nan")
+        if naive:
+            import fal_client
+
+            from naive import naive_add_audio
+
+            apply_twin_env(twin if in_process_twin else _TwinEnv(twin))
+            fal = fal_client.AsyncClient()
+
+            async def naive_call(n: int) -> float:
+                done = await naive_add_audio(fal, clips[n], work / f"naive-{n}.mp4", prompt="rain", duration=2)
+                return done["seconds"]
+
+            naive_single = await naive_call(concurrency)
+            started = time.perf_counter()
+            await asyncio.gather(*(naive_call(n) for n in range(concurrency)))
+            naive_together = time.perf_counter() - started
         lags.sort()
         return {
+            "naive_single": naive_single,
+            "naive_together": naive_together,
             "single": single,
             "together": together,
             "ratio": together / single,
@@ -148,6 +207,29 @@ async def p5(concurrency: int, job_seconds: float, in_process_twin: bool) -> dic
             "lag_p99": lags[int(len(lags) * 0.99)],
             "jobs": listed.structured_content["count"],
         }
+
+
+async def p5_figures(tiny: bool) -> dict:
+    """P5 figures for bench/run.py: several runs of ``p5`` (with the naive path alongside)."""
+    concurrency, job_seconds, runs = (4, 0.5, 1) if tiny else (16, 3.0, 3)
+    results = [await p5(concurrency, job_seconds, in_process_twin=False, naive=True) for _ in range(runs)]
+    together = [r["together"] for r in results]
+    single = [r["single"] for r in results]
+    scaling = figure("P5", f"{concurrency} concurrent calls vs one call, fixed {job_seconds:g} s job (wall time)",
+                     together, single, unit="s", target="≤ 1.3×",
+                     met=statistics.median(together) / statistics.median(single) <= 1.3)
+    naive = figure("P5", f"naive path, for comparison: {concurrency} concurrent calls vs one call",
+                   [r["naive_together"] for r in results], [r["naive_single"] for r in results], unit="s",
+                   target="–", met=None)
+    lag = figure("P5", f"event-loop lag while {concurrency} calls run (max per run)",
+                 [r["lag_max"] * 1000 for r in results], unit="ms", target="≤ 50 ms",
+                 met=statistics.median(r["lag_max"] for r in results) <= 0.050)
+    jobs = [r["jobs"] for r in results]
+    notes = (f"alice-mcp in this process (in-memory MCP client, legacy era), the twin in its own process; every call "
+             f"a different clip and seed (no cache, no dedupe); {jobs[0]} jobs per run in the ledger. Lag: how late a "
+             "10 ms sleep on the server's loop wakes up. The naive row runs right after on the same twin, in the same "
+             "process (asyncio.gather over one fal_client.AsyncClient).")
+    return {"figures": [scaling, naive, lag], "notes": notes}
 
 
 def main() -> int:

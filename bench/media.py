@@ -26,7 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Optional
 
-from common import BENCH_KEY, alice_env, alice_session, apply_twin_env, machine
+from common import BENCH_KEY, alice_env, alice_session, apply_twin_env, figure, machine, peak_rss_mb, rss_mb
 
 UPLINK_BYTES_PER_SECOND = 2_500_000  # 20 Mbit/s
 
@@ -120,30 +120,28 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 async def run_upload_scenario(twin: Any, clip: Path, workdir: Path, *, prompt: str = "city street ambience",
                               arguments: Optional[dict] = None) -> dict:
-    """alice-mcp (a fresh stdio server process) soundtracks ``clip``; returns bytes, time, peak RSS and the result."""
+    """alice-mcp (a fresh stdio server process) soundtracks ``clip``; returns bytes, time, peak RSS and the result.
+
+    ``idle_rss_mb`` is the server's resident size after ``initialize``, before the call.
+    """
     before = twin.state.uploaded_bytes()
     known = set(_children_of(os.getpid()))
+    (workdir / "home").mkdir(parents=True, exist_ok=True)
     async with alice_session(alice_env(twin, workdir)) as session:
         server = [pid for pid in _children_of(os.getpid()) if pid not in known]
+        idle = max((rss_mb(pid) for pid in server), default=float("nan"))
         started = time.perf_counter()
         result = await session.call_tool("add_audio_to_video", {"video": str(clip), "prompt": prompt, **(arguments or {})})
         seconds = time.perf_counter() - started
         if result.is_error:
             raise RuntimeError(result.content[0].text)
-        rss = max((_peak_rss_mb(pid) for pid in server), default=float("nan"))
+        rss = max((peak_rss_mb(pid) for pid in server), default=float("nan"))
     data = result.structured_content
     return {
         "path": "alice-mcp", "clip_bytes": clip.stat().st_size, "bytes_uploaded": twin.state.uploaded_bytes() - before,
-        "seconds": seconds, "peak_rss_mb": rss, "upload_method": data["media"]["upload_method"],
+        "seconds": seconds, "peak_rss_mb": rss, "idle_rss_mb": idle, "upload_method": data["media"]["upload_method"],
         "duration": data["duration"], "output": data["output_path"],
     }
 
@@ -166,39 +164,76 @@ async def run_naive_scenario(twin: Any, clip: Path, workdir: Path, *, duration: 
     }
 
 
-async def measure(keep: Optional[Path], big: bool, tiny: bool = False) -> list[dict]:
-    """Run the scenarios; one row per (clip, path). ``tiny`` uses small clips (a smoke run, not the targets)."""
+def bench_clips(media_dir: Path, tiny: bool) -> list[tuple[str, Path, float]]:
+    """The P2 clips (made once per ``media_dir``): (label, path, duration the naive path asks for)."""
+    media_dir.mkdir(parents=True, exist_ok=True)
+    if tiny:
+        return [
+            ("6 s 360p30 (tiny)", make_bench_clip(media_dir / "tiny360.mp4", 6, (640, 360), 30, 4), 6.0),
+            ("3 s 720p30 (tiny)", make_bench_clip(media_dir / "tiny720.mp4", 3, (1280, 720), 30, 8), 3.0),
+        ]
+    return [
+        ("60 s 1080p30", make_bench_clip(media_dir / "hd60.mp4", 60, (1920, 1080), 30, 16), 30.0),
+        ("20 s 4K30", make_bench_clip(media_dir / "uhd20.mp4", 20, (3840, 2160), 30, 45), 20.0),
+    ]
+
+
+async def measure(keep: Optional[Path], big: bool, tiny: bool = False, runs: int = 1) -> list[dict]:
+    """Run the scenarios ``runs`` times; one row per (run, clip, path). ``tiny`` uses small clips (a smoke run).
+
+    alice-mcp and the naive path alternate which goes first; every call gets a fresh data folder (no upload cache).
+    """
     from tests.fal_twin import FalTwin
 
     if keep is None:
         with tempfile.TemporaryDirectory(prefix="alice-bench-media-") as scratch:
-            return await measure(Path(scratch), big, tiny)
-    media_dir = keep
-    media_dir.mkdir(parents=True, exist_ok=True)
-    if tiny:
-        scenarios = [
-            ("6 s 360p30 (tiny)", make_bench_clip(media_dir / "tiny360.mp4", 6, (640, 360), 30, 4), 6.0),
-            ("3 s 720p30 (tiny)", make_bench_clip(media_dir / "tiny720.mp4", 3, (1280, 720), 30, 8), 3.0),
-        ]
-    else:
-        scenarios = [
-            ("60 s 1080p30", make_bench_clip(media_dir / "hd60.mp4", 60, (1920, 1080), 30, 16), 30.0),
-            ("20 s 4K30", make_bench_clip(media_dir / "uhd20.mp4", 20, (3840, 2160), 30, 45), 20.0),
-        ]
+            return await measure(Path(scratch), big, tiny, runs)
+    scenarios = bench_clips(keep, tiny)
     rows: list[dict] = []
-    with tempfile.TemporaryDirectory() as tmp, FalTwin(queue_seconds=0.2, run_seconds=1.0, result_video="copy") as twin:
-        twin.state.uplink_bytes_per_second = UPLINK_BYTES_PER_SECOND
+    with tempfile.TemporaryDirectory() as tmp, FalTwin(
+        queue_seconds=0.2, run_seconds=1.0, result_video="copy", uplink_bytes_per_second=UPLINK_BYTES_PER_SECOND
+    ) as twin:
         work = Path(tmp)
-        (work / "home").mkdir()
-        for label, clip, duration in scenarios:
-            alice = await run_upload_scenario(twin, clip, work)
-            naive = await run_naive_scenario(twin, clip, work, duration=duration)
-            rows += [{"clip": label, **alice}, {"clip": label, **naive}]
+        for run in range(runs):
+            for label, clip, duration in scenarios:
+                paths = [("alice-mcp", lambda w, c=clip: run_upload_scenario(twin, c, w)),
+                         ("naive", lambda w, c=clip, d=duration: run_naive_scenario(twin, c, w, duration=d))]
+                for name, call in paths if run % 2 == 0 else paths[::-1]:
+                    folder = work / f"run{run}-{clip.stem}-{name}"
+                    (folder / "home").mkdir(parents=True)
+                    rows.append({"clip": label, "run": run, **await call(folder)})
+                twin.reset()  # forget stored uploads and results: the twin's disk use stays bounded
         if big:
-            clip = make_big_clip(media_dir / "big.mp4", scenarios[0][1], 1_000_000_000)
+            clip = make_big_clip(keep / "big.mp4", scenarios[0][1], 1_000_000_000)
             label = f"{clip.stat().st_size / 1e9:.1f} GB 1080p ({_minutes(clip)} min)"
-            rows.append({"clip": label, **await run_upload_scenario(twin, clip, work, arguments={"start_time": 300})})
+            (work / "big" / "home").mkdir(parents=True)
+            rows.append({"clip": label, "run": 0,
+                         **await run_upload_scenario(twin, clip, work / "big", arguments={"start_time": 300})})
     return rows
+
+
+async def p2(media_dir: Path, tiny: bool) -> dict:
+    """P2 figures for bench/run.py: bytes uploaded and time to the finished file, alice-mcp vs naive, per clip."""
+    runs = 1 if tiny else 3
+    rows = await measure(media_dir, big=False, tiny=tiny, runs=runs)
+    figures, methods = [], set()
+    for label, _, _ in bench_clips(media_dir, tiny):
+        mine = [r for r in rows if r["clip"] == label and r["path"] == "alice-mcp"]
+        base = [r for r in rows if r["clip"] == label and r["path"] == "naive"]
+        methods |= {r["upload_method"] for r in mine}
+        mb = lambda rs: [r["bytes_uploaded"] / 1e6 for r in rs]  # noqa: E731
+        bytes_row = figure("P2", f"bytes uploaded, {label} ({mine[0]['clip_bytes'] / 1e6:.0f} MB) vs naive",
+                           mb(mine), mb(base), unit="MB", target="≤ 0.05×", met=None)
+        bytes_row["met"] = bytes_row["ratio"] <= 0.05
+        time_row = figure("P2", f"time to the finished file, {label}, 20 Mbit/s uplink vs naive",
+                          [r["seconds"] for r in mine], [r["seconds"] for r in base], unit="s", target="≤ 0.3×", met=None)
+        time_row["met"] = time_row["ratio"] <= 0.3
+        figures += [bytes_row, time_row]
+    notes = (f"twin uplink {UPLINK_BYTES_PER_SECOND * 8 / 1e6:g} Mbit/s, queue 0.2 s + run 1.0 s per job, result video "
+             f"copied (fal's side costs both paths the same); alice-mcp upload method: {', '.join(sorted(methods))}; "
+             "a fresh alice-mcp server and data folder per call (no upload cache); the naive path is in-process "
+             "fal_client (upload_file of the original, submit, poll, httpx download).")
+    return {"figures": figures, "notes": notes}
 
 
 def print_table(rows: list[dict]) -> None:

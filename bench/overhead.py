@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import alice_env, alice_session, apply_twin_env, fmt_s, machine, summary
+from common import alice_env, alice_session, apply_twin_env, figure, fmt_s, machine, summary
 
 from tests.fal_twin import FalTwin
 from tests.media import make_clip
@@ -46,7 +46,19 @@ async def measure(runs: int, seconds: float = 2.0) -> dict:
                     alice.append(took)
                     naive.append(n["seconds"])
     a, b = summary(alice), summary(naive)
-    return {"alice": a, "naive": b, "ratio": a["median"] / b["median"], "target": 1.1, "machine": machine()}
+    return {"alice": a, "naive": b, "ratio": a["median"] / b["median"], "target": 1.1, "machine": machine(),
+            "alice_runs": alice, "naive_runs": naive}
+
+
+async def p6_figures(tiny: bool) -> dict:
+    """P6 figure for bench/run.py."""
+    r = await measure(2 if tiny else 9)
+    row = figure("P6", "per-call time, 2 s 320×240 clip, zero-latency twin, vs naive", r["alice_runs"], r["naive_runs"],
+                 unit="s", target="≤ 1.1×", met=r["ratio"] <= 1.1)
+    notes = ("one long-lived alice-mcp stdio server called over MCP vs the naive path in the bench process (one "
+             "fal_client.AsyncClient); calls alternate, the first pair is dropped as warm-up; every call has its own "
+             "seed (no cache).")
+    return {"figures": [row], "notes": notes}
 
 
 def main() -> int:

@@ -1,11 +1,13 @@
 """Run every benchmark in one go, print a table and write BENCHMARKS.md (issue 7).
 
-    python bench/run.py                 # full sizes, several runs each
+    python bench/run.py                 # full sizes, several runs each (about 15 minutes on 2 cores)
     python bench/run.py --tiny          # tiny sizes, one or two runs: proves the benches work (CI smoke)
-    python bench/run.py --only P1,P6
+    python bench/run.py --only P1,P6 --keep /tmp/bench-media --out /tmp/report.md
 
-Each scenario returns medians and spread for alice-mcp and its baseline, the ratio and the target. Medians and
-ratios only: the machines are shared and noisy.
+The scenarios live in their own modules (startup P1, media P2, memory P3, jobs P4/P5, overhead P6); each returns
+figures: alice-mcp's runs and its baseline's (median and spread), the ratio, the target, and whether it was met.
+Medians and ratios only: the machines are shared and noisy. Hand-written findings in the report (everything from the
+``FINDINGS_MARKER`` heading on) survive a rerun.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import argparse
 import asyncio
 import datetime
 import importlib
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -23,54 +27,113 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, machine  # noqa: E402
 
-
-def _p1(tiny: bool) -> dict[str, Any]:
-    return importlib.import_module("startup").measure(3 if tiny else 15)
+FINDINGS_MARKER = "## Findings"
 
 
-def _p6(tiny: bool) -> dict[str, Any]:
-    return asyncio.run(importlib.import_module("overhead").measure(2 if tiny else 9))
+def _sync(module: str, name: str) -> Callable[[bool, Path], dict]:
+    return lambda tiny, media: getattr(importlib.import_module(module), name)(tiny)
 
 
-SCENARIOS: dict[str, tuple[str, str, Callable[[bool], dict[str, Any]]]] = {
-    "P1": ("start-up: spawn → tools/list (vs bare MCPServer)", "s", _p1),
-    "P6": ("overhead per call, small clip, zero-latency twin (vs naive)", "s", _p6),
+def _async(module: str, name: str, with_media: bool = False) -> Callable[[bool, Path], dict]:
+    def run(tiny: bool, media: Path) -> dict:
+        scenario = getattr(importlib.import_module(module), name)
+        return asyncio.run(scenario(media, tiny) if with_media else scenario(tiny))
+    return run
+
+
+SCENARIOS: dict[str, tuple[str, Callable[[bool, Path], dict]]] = {
+    "P1": ("start-up", _sync("startup", "p1_figures")),
+    "P2": ("upload bytes and time, big clips, 20 Mbit/s uplink", _async("media", "p2", with_media=True)),
+    "P3": ("server memory, ~95 MB and ~1 GB inputs", _async("memory", "p3", with_media=True)),
+    "P4": ("repeated deterministic request (cache)", _async("jobs", "p4_figures")),
+    "P5": ("concurrency and event-loop lag", _async("jobs", "p5_figures")),
+    "P6": ("per-call overhead", _async("overhead", "p6_figures")),
 }
+
+
+def _number(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value:.3f}"
+    if unit in ("ms", "MB"):
+        return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+    return f"{value:,.0f}"
 
 
 def _cell(stats: dict[str, Any] | None, unit: str) -> str:
     if not stats:
         return "–"
-    if unit == "s":
-        return f"{stats['median']:.3f} s ({stats['min']:.3f}–{stats['max']:.3f}, n={stats['n']})"
-    return f"{stats['median']:.4g} {unit} ({stats['min']:.4g}–{stats['max']:.4g}, n={stats['n']})"
+    spread = f"{_number(stats['min'], unit)}–{_number(stats['max'], unit)}"
+    return f"{_number(stats['median'], unit)} {unit} ({spread}, n={stats['n']})"
 
 
-def render(results: dict[str, dict[str, Any]], tiny: bool) -> str:
+def _met(value: bool | None) -> str:
+    return "–" if value is None else ("yes" if value else "**no**")
+
+
+def render(results: dict[str, dict[str, Any]], tiny: bool, started: dict[str, Any], finished: dict[str, Any]) -> str:
+    command = "python bench/run.py" + (" --tiny" if tiny else "")
     lines = [
         "# Benchmarks",
         "",
-        f"Run `python bench/run.py{' --tiny' if tiny else ''}` on {datetime.date.today()} — machine: {machine()}.",
-        "Medians with (min–max, runs). alice-mcp and its baseline run interleaved in one process tree against the same",
-        "fal twin. Ratios are alice ÷ baseline; lower is better.",
+        f"`{command}` on {started['date']} — machine: {machine()}; load average (1/5/15 min) "
+        f"{started['load']} before, {finished['load']} after; {finished['minutes']:.1f} minutes in all.",
         "",
-        "| id | what | alice-mcp | baseline | ratio | target | met |",
+        "Medians with (min–max, runs). alice-mcp and its baseline run interleaved against the same fal twin (a local",
+        "emulator of fal's HTTP API, tests/fal_twin). Ratio = alice-mcp ÷ baseline (lower is better); the baseline is",
+        "the naive path peers use (bench/naive.py: `fal_client.upload_file` of the original + submit + poll + httpx",
+        "download) unless the figure names another. The machine is shared: other work ran on it at the same time.",
+        *(["", "**Tiny sizes**: a smoke run proving the benches work; the targets apply to the full sizes only."]
+          if tiny else []),
+        "",
+        "| id | figure | alice-mcp | baseline | ratio | target | met |",
         "|---|---|---|---|---|---|---|",
     ]
-    for key, r in results.items():
-        what, unit, _ = SCENARIOS[key]
-        if "error" in r:
-            lines.append(f"| {key} | {what} | error: {r['error']} | | | | no |")
+    for key, result in results.items():
+        if "error" in result:
+            lines.append(f"| {key} | {SCENARIOS[key][0]} | error: {result['error']} | | | | **no** |")
             continue
-        met = "yes" if r["ratio"] <= r["target"] else "**no**"
-        lines.append(
-            f"| {key} | {what} | {_cell(r.get('alice'), unit)} | {_cell(r.get('naive'), unit)} | "
-            f"{r['ratio']:.2f}× | ≤ {r['target']}× | {met} |"
-        )
-    for key, r in results.items():
-        if r.get("notes"):
-            lines += ["", f"**{key}**: {r['notes']}"]
+        for row in result["figures"]:
+            ratio = "–" if row["ratio"] is None else f"{row['ratio']:.3g}×"
+            lines.append(f"| {key} | {row['what']} | {_cell(row['alice'], row['unit'])} | "
+                         f"{_cell(row['baseline'], row['unit'])} | {ratio} | {row['target']} | {_met(row['met'])} |")
+    lines += ["", "How each was measured:", ""]
+    for key, result in results.items():
+        lines.append(f"- **{key}** ({SCENARIOS[key][0]}, {result['seconds']:.0f} s): {result.get('notes', '')}")
+    missed = [f"{key} {row['what']}" for key, result in results.items() for row in result.get("figures", [])
+              if row["met"] is False]
+    lines += ["", "Targets missed in this run: " + ("; ".join(missed) if missed else "none") + "."]
     return "\n".join(lines) + "\n"
+
+
+def _load() -> str:
+    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def _kept_findings(out: Path) -> str:
+    """The hand-written findings section of an earlier report at ``out``, if any."""
+    if not out.exists():
+        return ""
+    text = out.read_text()
+    at = text.find("\n" + FINDINGS_MARKER)
+    return text[at:] if at >= 0 else ""
+
+
+def run_all(wanted: list[str], tiny: bool, media: Path) -> dict[str, dict[str, Any]]:
+    """Each scenario in turn, with this process's environment restored after each; a failure is recorded, not raised."""
+    results: dict[str, dict[str, Any]] = {}
+    for key in wanted:
+        saved = dict(os.environ)
+        started = time.perf_counter()
+        try:
+            results[key] = SCENARIOS[key][1](tiny, media)
+        except Exception as exc:  # a broken scenario is reported, the others still run
+            results[key] = {"error": f"{type(exc).__name__}: {exc}".replace("|", "/").replace("\n", " ")[:300]}
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        results[key]["seconds"] = time.perf_counter() - started
+        print(f"{key} done in {results[key]['seconds']:.1f} s", file=sys.stderr, flush=True)
+    return results
 
 
 def main() -> int:
@@ -78,19 +141,24 @@ def main() -> int:
     parser.add_argument("--tiny", action="store_true", help="tiny sizes and few runs (smoke test)")
     parser.add_argument("--only", default="", help="comma-separated scenario ids, e.g. P1,P6")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"), help="where to write the report")
+    parser.add_argument("--keep", type=Path, help="folder to keep (and reuse) the generated clips in")
     args = parser.parse_args()
     wanted = [k.strip().upper() for k in args.only.split(",") if k.strip()] or list(SCENARIOS)
-    results: dict[str, dict[str, Any]] = {}
-    for key in wanted:
-        started = time.perf_counter()
-        try:
-            results[key] = SCENARIOS[key][2](args.tiny)
-        except Exception as exc:  # a broken scenario is reported, the others still run
-            results[key] = {"error": f"{type(exc).__name__}: {exc}"}
-        print(f"{key} done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    report = render(results, args.tiny)
+    unknown = [k for k in wanted if k not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+    started = {"date": datetime.date.today(), "load": _load(), "clock": time.perf_counter()}
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        results = run_all(wanted, args.tiny, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="alice-bench-") as scratch:
+            results = run_all(wanted, args.tiny, Path(scratch))
+    finished = {"load": _load(), "minutes": (time.perf_counter() - started["clock"]) / 60}
+    out = Path(args.out)
+    report = render(results, args.tiny, started, finished)
     print(report)
-    Path(args.out).write_text(report)
+    out.write_text(report + _kept_findings(out))
     return 0 if all("error" not in r for r in results.values()) else 1
 
 

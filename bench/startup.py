@@ -80,9 +80,19 @@ def measure(runs: int, tiny: bool = False) -> dict:
         "target": 1.2,
         "alice_median_s": a, "alice_min_s": min(alice), "alice_max_s": max(alice),
         "bare_median_s": b, "bare_min_s": min(baseline), "bare_max_s": max(baseline),
-        "ratio": a / b, "runs": runs,
+        "ratio": a / b, "runs": runs, "alice_runs": alice, "bare_runs": baseline,
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
     }
+
+
+def p1_figures(tiny: bool) -> dict:
+    """P1 figure for bench/run.py."""
+    from common import figure
+
+    r = measure(3 if tiny else 15)
+    row = figure("P1", "start-up: spawn → answered tools/list, vs a bare one-tool MCPServer", r["alice_runs"],
+                 r["bare_runs"], unit="s", target="≤ 1.2×", met=r["ratio"] <= 1.2)
+    return {"figures": [row], "notes": "fresh processes, interleaved; no FAL_KEY (start-up must not need it)."}
 
 
 def main() -> int:
