@@ -1,6 +1,6 @@
 """Run every benchmark in one go, print a table and write BENCHMARKS.md (issue 7).
 
-    python bench/run.py                 # full sizes, several runs each (about 15 minutes on 2 cores)
+    python bench/run.py                 # full sizes, several runs each (about 10 minutes on 2 cores)
     python bench/run.py --tiny          # tiny sizes, one or two runs: proves the benches work (CI smoke)
     python bench/run.py --only P1,P6 --keep /tmp/bench-media --out /tmp/report.md
 
