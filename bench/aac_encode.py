@@ -2,9 +2,10 @@
 
     python bench/aac_encode.py [--seconds 2 30] [--runs 5]
 
-alice-mcp re-encodes fal's audio track (AAC, 48 kHz stereo, 192 kbit/s) when it puts it onto the original video;
-profiling P5 and P6 showed that encode as the largest CPU cost of a call. This measures it alone: tones plus noise
-(like the fal twin's output), encoded into an in-memory MP4.
+alice-mcp encodes the result's audio (AAC, 48 kHz stereo, 192 kbit/s) when it cannot copy fal's track onto the original
+video as it is (mixing, levels, padding); profiling P5 and P6 on d464ce7, which always re-encoded with the default
+coder, showed that encode as the largest CPU cost of a call (BENCHMARKS.md, Findings). This measures it alone: tones
+plus noise (like the fal twin's output), encoded into an in-memory MP4.
 """
 
 from __future__ import annotations
