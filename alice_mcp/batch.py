@@ -21,13 +21,15 @@ from .sources import VIDEO_SUFFIXES, RemoteVideo, parse_video_argument
 
 if TYPE_CHECKING:
     from .core import AliceCore, PreparedJob
+    from .paths import ReadPolicy
+    from .spend import ConfirmSpend
 
 MAX_BATCH = 100
 
 
-def expand_videos(videos: list[str]) -> list[tuple[str, str | None]]:
+def expand_videos(videos: list[str], policy: "ReadPolicy | None" = None) -> list[tuple[str, str | None]]:
     """(video, error) per item: folders become their video files (sorted, not recursive); duplicates are dropped.
-    Blocking (lists folders): run it in a worker thread."""
+    A folder is listed only if the read ``policy`` allows it. Blocking (lists folders): run it in a worker thread."""
     items: list[tuple[str, str | None]] = []
     for video in videos:
         try:
@@ -39,6 +41,12 @@ def expand_videos(videos: list[str]) -> list[tuple[str, str | None]]:
             items.append((video, None))
             continue
         folder = Path(os.path.realpath(parsed.expanduser())) if parsed.expanduser().is_absolute() else None
+        if folder is not None and policy is not None:
+            try:
+                policy.check_path(folder, video)  # never list a folder that may not be read
+            except InputError as exc:
+                items.append((video, exc.message))
+                continue
         if folder is not None and folder.is_dir():
             found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
             if not found:
@@ -53,11 +61,14 @@ def expand_videos(videos: list[str]) -> list[tuple[str, str | None]]:
     return unique
 
 
-async def run_batch(core: "AliceCore", request: BatchRequest, progress: ProgressSink | None, *, wait_seconds: float | None) -> BatchResult:
+async def run_batch(
+    core: "AliceCore", request: BatchRequest, progress: ProgressSink | None, *, wait_seconds: float | None,
+    confirm: "ConfirmSpend | None" = None,
+) -> BatchResult:
     """Plan, estimate, start and wait for one job per video (see the module docstring)."""
     if not request.videos:
         raise InputError("`videos` is empty: give video paths, https URLs or a folder.")
-    items = await anyio.to_thread.run_sync(expand_videos, request.videos)
+    items = await anyio.to_thread.run_sync(expand_videos, request.videos, core.read_policy(request.roots))
     await notify(progress, "checking", f"Checking {len(items)} videos")
     results: dict[int, BatchItem] = {}
     prepared: dict[int, "PreparedJob"] = {}
@@ -66,7 +77,9 @@ async def run_batch(core: "AliceCore", request: BatchRequest, progress: Progress
             results[index] = BatchItem(video=video, status="failed", error=error)
             continue
         try:
-            one = VideoAudioRequest(video=video, preset=request.preset, values=request.values, options=request.options)
+            one = VideoAudioRequest(
+                video=video, preset=request.preset, values=request.values, options=request.options, roots=request.roots
+            )
             prepared[index] = await core.prepare_video_job(one, None, force=request.force)
         except AliceError as exc:
             results[index] = BatchItem(video=video, status="failed", error=exc.message)
@@ -82,7 +95,7 @@ async def run_batch(core: "AliceCore", request: BatchRequest, progress: Progress
                                            output_path=job.cached.output_path)
                 continue
             try:
-                record = await core.jobs.start(job.plan, job.work, None, wait_seconds=0)
+                record = await core.start_paid_job(job.plan, job.work, None, 0, confirm)
                 job_ids[index] = record.id
             except AliceError as exc:
                 results[index] = BatchItem(video=items[index][0], status="failed", error=exc.message)

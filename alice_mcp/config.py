@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from pydantic import Field, SecretStr, field_validator
+from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ConfigError
@@ -47,11 +48,33 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(default=16, ge=1, le=64)
     retry_attempts: int = Field(default=5, ge=1, le=20)
     retry_backoff_s: float = Field(default=0.5, ge=0, le=30)
+    # Safety and spend (README "Safety"). Operator-only: no tool argument can change these.
+    allowed_dirs: Optional[str] = None
+    max_input_mb: float = Field(default=2048, gt=0, allow_inf_nan=False)
+    allow_http: bool = False
+    max_cost_per_call_usd: Optional[float] = Field(default=5.0, ge=0, allow_inf_nan=False)
+    daily_budget_usd: Optional[float] = Field(default=25.0, ge=0, allow_inf_nan=False)
+    confirm_spend_above_usd: Optional[float] = Field(default=1.0, ge=0, allow_inf_nan=False)
 
     @field_validator("output_dir", "data_dir", mode="before")
     @classmethod
     def _no_placeholders(cls, value: object, info) -> object:  # type: ignore[no-untyped-def]
         return _ignore_placeholder(value, f"ALICE_{info.field_name.upper()}")
+
+    @field_validator("allowed_dirs", mode="before")
+    @classmethod
+    def _dirs_placeholder(cls, value: object) -> object:
+        return _ignore_placeholder(value, "ALICE_ALLOWED_DIRS")
+
+    @field_validator("max_cost_per_call_usd", "daily_budget_usd", "confirm_spend_above_usd", mode="before")
+    @classmethod
+    def _usd_limit(cls, value: object, info) -> object:  # type: ignore[no-untyped-def]
+        """``off``/``none`` switches a limit off; a placeholder or an empty value keeps the safe default."""
+        if isinstance(value, str) and value.strip().lower() in ("off", "none", "unlimited", "never"):
+            return None
+        if _ignore_placeholder(value, f"ALICE_{info.field_name.upper()}") is None:
+            raise PydanticUseDefault()
+        return value
 
     @field_validator("fal_key", mode="before")
     @classmethod

@@ -47,11 +47,13 @@ from .models import (
     VideoResult,
 )
 from .outputs import ensure_output_dir, partial_file, publish, safe_stem, target_path
+from .paths import ReadPolicy
 from .pipeline import FinishedMedia, export_track, finish_media, plan_media, prepare_upload, workspace
 from .presets import preset_values
 from .pricing import PriceTable, parse_overrides
 from .progress import ProgressSink, notify
 from .sources import LocalVideo, RemoteVideo, resolve_video
+from .spend import ConfirmSpend, SpendGuard, start_of_today
 from .video_params import kling_settings_from
 
 if TYPE_CHECKING:  # fal_client loads on the first paid call, not at start-up
@@ -89,6 +91,7 @@ class AliceCore:
         self.prices = PriceTable(parse_overrides(settings.price_overrides))
         self._gateway = gateway
         self.jobs = JobManager(self)
+        self.spend = SpendGuard(settings, self.prices, self._spent_today)
 
     @asynccontextmanager
     async def serving(self) -> AsyncIterator["AliceCore"]:
@@ -138,6 +141,7 @@ class AliceCore:
         count: int,
         start_time: float = 0.0,
         model: str | None = None,
+        roots: list[str] | None = None,
     ) -> CostEstimate:
         """What ``count`` generations will cost, from ``duration`` or the length of ``video`` from ``start_time``.
 
@@ -147,7 +151,7 @@ class AliceCore:
         endpoint = resolve_endpoint(model) if model else MMAUDIO_VIDEO
         notes: list[str] = []
         if duration is None and video and endpoint is MMAUDIO_VIDEO:
-            duration, more = await self._duration_of(video, start_time)
+            duration, more = await self._duration_of(video, start_time, roots)
             notes += more
         elif video and endpoint is not MMAUDIO_VIDEO:
             notes.append(f"{endpoint.id} takes no video; `video` was ignored.")
@@ -158,15 +162,18 @@ class AliceCore:
         rule = self.prices.rule(endpoint.id)
         total = self.prices.cost(endpoint.id, duration, count)
         formula = rule.formula(duration) + (f" x {count} generations" if count != 1 else "") + f" = ${total:g}"
+        notes += await self.spend.limit_notes(endpoint.id, duration, count)
         return CostEstimate(
             usd=total, endpoint=endpoint.id, duration=duration, count=count, formula=formula,
             price_source=rule.source, notes=notes,
         )
 
-    async def _duration_of(self, video: str, start_time: float = 0.0) -> tuple[float | None, list[str]]:
+    async def _duration_of(
+        self, video: str, start_time: float = 0.0, roots: list[str] | None = None
+    ) -> tuple[float | None, list[str]]:
         """Seconds of audio a generation for a local ``video`` would bill: the same rule add_audio_to_video uses.
         A URL is not fetched here (estimates stay offline)."""
-        source = resolve_video(video)
+        source = resolve_video(video, self.read_policy(roots))
         if isinstance(source, RemoteVideo):
             return None, ["The length of a URL video is not probed for estimates; pass `duration` for an exact figure."]
         options = self._pipeline_options({"start_time": start_time})
@@ -184,18 +191,21 @@ class AliceCore:
     # ---------------------------------------------------------------------------------------------- generation
     async def add_audio_to_video(
         self, request: VideoAudioRequest, progress: ProgressSink | None = None, *,
-        wait_seconds: float | None = None, force: bool = False,
+        wait_seconds: float | None = None, force: bool = False, confirm: ConfirmSpend | None = None,
     ) -> VideoAudioResult:
         """Run one paid MMAudio video-to-video job, or return the saved result of the same deterministic request
         (``cached``; ``force`` skips that). Waits up to ``wait_seconds`` (``None``: to the end); a job still running
-        comes back with ``status="running"`` and its ``job_id``, and keeps going. Raises :class:`AliceError`."""
+        comes back with ``status="running"`` and its ``job_id``, and keeps going. Raises :class:`AliceError`.
+
+        ``confirm`` is the face's way to ask the user when the job costs more than ``ALICE_CONFIRM_SPEND_ABOVE_USD``
+        (none: such jobs fail closed); the spend is checked before anything is uploaded (:meth:`start_paid_job`)."""
         started = time.monotonic()
         prepared = await self.prepare_video_job(request, progress, force=force)
         if prepared.cached is not None:
             await notify(progress, "done", f"Already made: {prepared.cached.output_path}", 1.0)
-            return views.video_result(prepared.cached, self.jobs, started, cached=True)
-        record = await self.jobs.start(prepared.plan, prepared.work, progress, wait_seconds=_remaining(wait_seconds, started))
-        return views.video_result(record, self.jobs, started)
+            return await self._with_spend(views.video_result(prepared.cached, self.jobs, started, cached=True))
+        record = await self.start_paid_job(prepared.plan, prepared.work, progress, _remaining(wait_seconds, started), confirm)
+        return await self._with_spend(views.video_result(record, self.jobs, started))
 
     async def prepare_video_job(self, request: VideoAudioRequest, progress: ProgressSink | None = None, *, force: bool = False) -> PreparedJob:
         """Check a video request, probe the clip and plan its job (segment, upload method, cost, cache key) without
@@ -204,7 +214,7 @@ class AliceCore:
         await notify(progress, "checking", "Checking the request")
         options = self._pipeline_options(request.options)
         settings = self.resolve_settings(request.preset, request.values, options.quality)
-        source = resolve_video(request.video)
+        source = resolve_video(request.video, self.read_policy(request.roots))
         await notify(progress, "checking", "Probing the clip")
         media = await plan_media(
             source, options, requested_duration=request.values.get("duration"), default_duration=settings.duration,
@@ -233,19 +243,21 @@ class AliceCore:
         return PreparedJob(plan, work, None if force else await self.jobs.cached(plan, self.output_root()))
 
     async def add_audio_to_videos(
-        self, request: BatchRequest, progress: ProgressSink | None = None, *, wait_seconds: float | None = None
+        self, request: BatchRequest, progress: ProgressSink | None = None, *, wait_seconds: float | None = None,
+        confirm: ConfirmSpend | None = None,
     ) -> BatchResult:
-        """Many videos (paths, URLs, folders) with shared settings: one job each; see :mod:`alice_mcp.batch`."""
+        """Many videos (paths, URLs, folders) with shared settings: one job each; see :mod:`alice_mcp.batch`.
+        Each job passes the spend check on its own (``confirm`` as for :meth:`add_audio_to_video`)."""
         from .batch import run_batch
 
-        return await run_batch(self, request, progress, wait_seconds=wait_seconds)
+        return await run_batch(self, request, progress, wait_seconds=wait_seconds, confirm=confirm)
 
     async def generate_audio(
         self, request: AudioRequest, progress: ProgressSink | None = None, *,
-        wait_seconds: float | None = None, force: bool = False,
+        wait_seconds: float | None = None, force: bool = False, confirm: ConfirmSpend | None = None,
     ) -> AudioResult:
-        """Run one paid MMAudio text-to-audio job (the FLAC lands in the output folder); waits, caching and errors
-        as :meth:`add_audio_to_video`."""
+        """Run one paid MMAudio text-to-audio job (the FLAC lands in the output folder); waits, caching, spend checks
+        and errors as :meth:`add_audio_to_video`."""
         started = time.monotonic()
         endpoint = MMAUDIO_TEXT
         await notify(progress, "checking", "Checking the request")
@@ -256,19 +268,21 @@ class AliceCore:
         plan = await self.plan_job("generate_audio", endpoint, request, settings, wanted)
         if not force and (hit := await self.jobs.cached(plan, self.output_root())) is not None:
             await notify(progress, "done", f"Already made: {hit.output_path}", 1.0)
-            return views.audio_result(hit, self.jobs, started, cached=True)
+            return await self._with_spend(views.audio_result(hit, self.jobs, started, cached=True))
 
         async def work(job: JobContext) -> None:
             await jobflow.submit_and_finish(self, job, params.fal_payload(settings))
 
-        record = await self.jobs.start(plan, work, progress, wait_seconds=_remaining(wait_seconds, started))
-        return views.audio_result(record, self.jobs, started)
+        record = await self.start_paid_job(plan, work, progress, _remaining(wait_seconds, started), confirm)
+        return await self._with_spend(views.audio_result(record, self.jobs, started))
 
     async def generate_video(
-        self, request: VideoRequest, progress: ProgressSink | None = None, *, wait_seconds: float | None = None
+        self, request: VideoRequest, progress: ProgressSink | None = None, *, wait_seconds: float | None = None,
+        confirm: ConfirmSpend | None = None,
     ) -> VideoResult:
-        """Run one paid Kling text-to-video job (the MP4, without sound, lands in the output folder); waits and errors
-        as :meth:`add_audio_to_video`. Kling takes no seed, so every call is a new variation (never cached)."""
+        """Run one paid Kling text-to-video job (the MP4, without sound, lands in the output folder); waits, spend
+        checks and errors as :meth:`add_audio_to_video`. Kling takes no seed, so every call is a new variation (never
+        cached)."""
         started = time.monotonic()
         endpoint = KLING_TEXT_TO_VIDEO
         await notify(progress, "checking", "Checking the request")
@@ -285,7 +299,7 @@ class AliceCore:
         async def work(job: JobContext) -> None:
             await jobflow.submit_and_finish(self, job, payload)
 
-        record = await self.jobs.start(plan, work, progress, wait_seconds=_remaining(wait_seconds, started))
+        record = await self.start_paid_job(plan, work, progress, _remaining(wait_seconds, started), confirm)
         return views.kling_video_result(record, self.jobs, started)
 
     # --------------------------------------------------------------------------------------------------- jobs
@@ -305,6 +319,36 @@ class AliceCore:
         """The newest jobs in the ledger, optionally only those with ``status``."""
         summaries = [views.generation_summary(r) for r in await self.jobs.recent(limit, status)]
         return GenerationList(jobs=summaries, count=len(summaries), total_cost_usd=round(sum(j.cost_usd for j in summaries), 6))
+
+    # ---------------------------------------------------------------------------------------- safety and spend
+    async def start_paid_job(
+        self, plan: JobPlan, work: Work, progress: ProgressSink | None, wait_seconds: float | None,
+        confirm: ConfirmSpend | None = None,
+    ) -> JobRecord:
+        """Check ``plan``'s spend (operator limits, the user's approval through ``confirm``), then start it as a
+        job. Every paid job starts here; its submit re-checks the limits (:func:`jobflow.submit_and_finish`)."""
+        await self.spend.authorize(plan.endpoint.id, plan.cost_usd, confirm, _seconds_of(plan.settings))
+        return await self.jobs.start(plan, work, progress, wait_seconds=wait_seconds)
+
+    async def _spent_today(self) -> float:
+        """Today's recorded spend (since local midnight) from the ledger."""
+        return await (await self.jobs.ledger()).spend_since(start_of_today())
+
+    async def _with_spend(self, result):  # type: ignore[no-untyped-def]
+        """``result`` with today's recorded spend filled in (best effort: a ledger problem is reported elsewhere)."""
+        try:
+            result.spent_today_usd = await self.spend.spent_today()
+        except AliceError as exc:
+            log.warning("could not read today's spend: %s", exc)
+        return result
+
+    def read_policy(self, roots: list[str] | None = None) -> ReadPolicy:
+        """Where this call may read local files: the operator's policy narrowed by the client's MCP ``roots``."""
+        try:
+            output_dir: Path | None = self.settings.resolved_output_dir()
+        except AliceError:
+            output_dir = None
+        return ReadPolicy.from_settings(self.settings, output_dir).with_root_uris(roots)
 
     async def plan_job(
         self, kind: str, endpoint: Endpoint, request: BaseModel, settings: params.AudioSettings, wanted: Path,
@@ -344,19 +388,19 @@ class AliceCore:
         out_dir = ensure_output_dir(self.settings.resolved_output_dir())
         return target_path(out_dir, output_path, default_name)
 
-    async def run_job(self, endpoint: Endpoint, payload: dict, wanted: Path, progress: ProgressSink | None) -> FinishedJob:
+    async def run_job(
+        self, endpoint: Endpoint, payload: dict, wanted: Path, progress: ProgressSink | None,
+        *, confirm: ConfirmSpend | None = None,
+    ) -> FinishedJob:
         """Submit ``payload`` to ``endpoint`` once as a ledger-backed job, follow it, download its output file next
         to ``wanted``; waits for the end. (For bounded waits, plan a :class:`JobPlan` and use ``self.jobs.start``.)"""
-        try:
-            cost = self.prices.cost(endpoint.id, float(payload.get("duration") or 0))
-        except (TypeError, ValueError, AliceError):
-            cost = 0.0
+        cost = self.prices.cost(endpoint.id, _billed_seconds(payload))  # an unknown price fails closed (ConfigError)
         plan = JobPlan("run_job", endpoint, {"payload": payload}, dict(payload), wanted, cost)
 
         async def work(job: JobContext) -> None:
             await jobflow.submit_and_finish(self, job, payload)
 
-        record = await self.jobs.start(plan, work, progress, wait_seconds=None)
+        record = await self.start_paid_job(plan, work, progress, None, confirm)
         return FinishedJob(request_id=record.request_id or "", file_url=record.file_url or "", path=Path(record.output_path or wanted))
 
     async def continue_job(self, job: JobContext) -> None:
@@ -479,6 +523,23 @@ class AliceCore:
             await notify(progress, "finishing", "Saving the file", 0.5)
             with anyio.CancelScope(shield=True):  # a published file is always recorded by the caller
                 return await anyio.to_thread.run_sync(publish, temp, wanted)
+
+
+def _billed_seconds(payload: dict) -> float:
+    """The seconds a job is priced on: its requested ``duration`` (the upper bound), else the table default."""
+    value = payload.get("duration", params.AudioSettings.model_fields["duration"].default)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"The job's duration {value!r} is not a number of seconds.") from None
+
+
+def _seconds_of(settings: dict) -> float | None:
+    """A planned job's duration in seconds, when it has a numeric one (for the formula shown with its cost)."""
+    try:
+        return float(settings["duration"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _remaining(wait_seconds: float | None, started: float) -> float | None:

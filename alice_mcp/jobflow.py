@@ -38,7 +38,8 @@ async def submit_and_finish(core: "AliceCore", job: JobContext, payload: dict) -
     download its output. Raises :class:`AliceError`; the ledger says what is left to do."""
     endpoint = job.record.endpoint
     async with job.fal_slot():
-        record = await job.update(status=SUBMITTING, message="Submitting to fal", payload=payload, submitted_at=time.time())
+        async with core.spend.admit(endpoint, job.record.cost_usd):  # limits re-checked until the submit is recorded
+            record = await job.update(status=SUBMITTING, message="Submitting to fal", payload=payload, submitted_at=time.time())
         if record.status != SUBMITTING:  # cancelled meanwhile (maybe by another process): never submit it
             raise JobCancelled(f"Job {job.id} was {record.status} before it was submitted; nothing was billed.")
         await notify(job.progress, "queued", "Submitting the job to fal", 0.0)

@@ -19,6 +19,9 @@ class VideoAudioRequest(BaseModel):
     values: dict[str, Any] = Field(default_factory=dict)
     output_path: Optional[str] = None
     options: dict[str, Any] = Field(default_factory=dict)  # params.PipelineOptions fields; None = not given
+    roots: Optional[list[str]] = Field(
+        default=None, description="The client's MCP roots (file:// URIs): local files are read only inside them."
+    )
 
 
 class BatchRequest(BaseModel):
@@ -29,6 +32,9 @@ class BatchRequest(BaseModel):
     values: dict[str, Any] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)  # params.PipelineOptions fields; None = not given
     force: bool = False
+    roots: Optional[list[str]] = Field(
+        default=None, description="The client's MCP roots (file:// URIs): local files are read only inside them."
+    )
 
 
 class AudioRequest(BaseModel):
@@ -70,6 +76,9 @@ class GenerationResult(BaseModel):
     seed: int = Field(description="The seed used; pass it again to reproduce this result.")
     mask_away_clip: bool
     cost_usd: float = Field(description="Estimated cost of this call in USD (fal's published price x duration; 0 when cached).")
+    spent_today_usd: Optional[float] = Field(
+        default=None, description="Total recorded spend today (USD, since local midnight) on this server's fal jobs."
+    )
     elapsed_s: float = Field(description="Wall time of the call in seconds.")
 
 

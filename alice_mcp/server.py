@@ -20,6 +20,7 @@ from . import __version__
 from .config import load_settings
 from .core import AliceCore
 from .errors import AliceError
+from .mcp_asks import AudioGuard, RootsArg, VideoGuard, root_uris
 from .models import (
     AudioRequest,
     AudioResult,
@@ -171,6 +172,7 @@ def build_server() -> MCPServer:
         generated_level: PIPELINE_ARGS["generated_level"] = None,
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
+        guard: VideoGuard = None,  # type: ignore[assignment] - filled by the client's roots and the user's approval
     ) -> Annotated[CallToolResult, VideoAudioResult]:
         """Generate a soundtrack (ambience, foley, music) synchronized to a video with fal.ai MMAudio V2 and save the
         video with that audio to the output folder, in the original's full quality and container. COSTS MONEY: fal
@@ -182,9 +184,11 @@ def build_server() -> MCPServer:
             arguments = locals()
             request = VideoAudioRequest(
                 video=video, preset=preset, values=_table_values(arguments), output_path=output_path,
-                options=_pipeline_values(arguments),
+                options=_pipeline_values(arguments), roots=guard.roots,
             )
-            result = await _core(ctx).add_audio_to_video(request, _progress_sink(ctx), wait_seconds=wait_seconds, force=force)
+            result = await _core(ctx).add_audio_to_video(
+                request, _progress_sink(ctx), wait_seconds=wait_seconds, force=force, confirm=guard.confirm
+            )
             return _file_result(result)
 
     @mcp.tool(
@@ -206,13 +210,16 @@ def build_server() -> MCPServer:
         quality: PIPELINE_ARGS["quality"] = None,
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
+        guard: AudioGuard = None,  # type: ignore[assignment] - filled by the user's approval
     ) -> Annotated[CallToolResult, AudioResult]:
         """Generate a sound clip (FLAC) from a text prompt with fal.ai MMAudio V2 text-to-audio, no video needed, and
         save it to the output folder. COSTS MONEY: $0.001 per second of audio. Give `prompt` or a `preset`. Waits at
         most `wait_seconds` (a "running" result has a job_id for get_generation)."""
         with tool_errors("generate_audio"):
             request = AudioRequest(preset=preset, values=_table_values(locals()), output_path=output_path, quality=quality)
-            result = await _core(ctx).generate_audio(request, _progress_sink(ctx), wait_seconds=wait_seconds, force=force)
+            result = await _core(ctx).generate_audio(
+                request, _progress_sink(ctx), wait_seconds=wait_seconds, force=force, confirm=guard.confirm
+            )
             return _file_result(result)
 
     @mcp.tool(
@@ -243,6 +250,7 @@ def build_server() -> MCPServer:
         generated_level: PIPELINE_ARGS["generated_level"] = None,
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
+        roots: RootsArg = None,
     ) -> BatchResult:
         """add_audio_to_video for many clips with the same settings: one job per video, the estimated total first,
         then each video's result or error. COSTS MONEY per clip ($0.001 per second of audio). Jobs still running
@@ -251,7 +259,7 @@ def build_server() -> MCPServer:
             arguments = locals()
             request = BatchRequest(
                 videos=videos, preset=preset, values=_table_values(arguments), options=_pipeline_values(arguments),
-                force=force,
+                force=force, roots=root_uris(roots),
             )
             return await _core(ctx).add_audio_to_videos(request, _progress_sink(ctx), wait_seconds=wait_seconds)
 
@@ -309,13 +317,15 @@ def build_server() -> MCPServer:
         count: Annotated[int, Field(ge=1, le=10_000, description="How many generations.")] = 1,
         start_time: PIPELINE_ARGS["start_time"] = None,
         model: ModelArg = None,
+        roots: RootsArg = None,
     ) -> CostEstimate:
         """Estimate the USD cost of generating audio, from `duration` (seconds) or a local `video`'s length (from
         `start_time`, up to 30 s), times `count`. `model` "kling" prices generate_video instead. Free: nothing is
         uploaded or submitted."""
         with tool_errors("estimate_cost"):
             return await _core(ctx).estimate_cost(
-                duration=duration, video=video, count=count, start_time=start_time or 0.0, model=model
+                duration=duration, video=video, count=count, start_time=start_time or 0.0, model=model,
+                roots=root_uris(roots),
             )
 
     _register_surfaces(mcp)
@@ -346,7 +356,9 @@ def _file_result(result: GenerationResult) -> CallToolResult:
     structured = result.model_dump(mode="json")
     if result.status == "running" or result.output_path is None:
         text = f"Job {result.job_id}: {result.message}"
-        return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=structured, meta={"cost": _cost_meta(result)}
+        )
     path = Path(result.output_path)
     if result.cached:
         summary = (f"Already made by job {result.job_id} with the same input, settings and seed {result.seed}: "
@@ -367,7 +379,16 @@ def _file_result(result: GenerationResult) -> CallToolResult:
             ),
         ],
         structured_content=structured,
+        meta={"cost": _cost_meta(result)},
     )
+
+
+def _cost_meta(result: GenerationResult) -> dict:
+    """The result's cost for hosts that read ``_meta.cost`` (LibreChat#14489's shape), plus today's total."""
+    meta = {"usd": result.cost_usd, "provider": "fal", "model": result.endpoint}
+    if result.spent_today_usd is not None:
+        meta["today_usd"] = result.spent_today_usd
+    return meta
 
 
 def run_stdio() -> None:

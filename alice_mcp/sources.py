@@ -11,11 +11,14 @@ import difflib
 import os
 import re
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from .errors import InputError
+from .paths import ReadPolicy
+from .urls import check_video_url
 
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 _URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
@@ -39,8 +42,12 @@ class LocalVideo:
 VideoSource = RemoteVideo | LocalVideo
 
 
-def parse_video_argument(video: str) -> RemoteVideo | Path:
-    """Classify ``video`` without touching the file system: a :class:`RemoteVideo` or an unresolved local path."""
+def parse_video_argument(video: str, *, allow_http: bool = False) -> RemoteVideo | Path:
+    """Classify ``video`` without touching the file system: a :class:`RemoteVideo` or an unresolved local path.
+
+    URLs pass :func:`alice_mcp.urls.check_video_url` (``https://`` only unless ``allow_http``); schemes other than
+    ``https``/``http``/``file`` are refused.
+    """
     text = video.strip()
     if not text:
         raise InputError("`video` is empty. Pass a local file path (absolute or ~/...), a file:// URI, or an https:// URL.")
@@ -52,21 +59,14 @@ def parse_video_argument(video: str) -> RemoteVideo | Path:
     if not match:
         return Path(text)
     scheme = match.group(1).lower()
-    if scheme == "https":
-        parts = urlsplit(text)
-        if not parts.hostname:
-            raise InputError(f"The URL {text!r} has no host. Pass a full https:// URL to the video.")
-        return RemoteVideo(text)
+    if scheme in ("https", "http"):
+        return RemoteVideo(check_video_url(text, allow_http=allow_http))
     if scheme == "file":
         return file_uri_to_path(text)
-    if scheme == "http":
-        raise InputError(
-            "Plain http:// URLs are not accepted (fal needs a publicly reachable, secure URL). "
-            "Use the https:// address of the video, or download it and pass the local path."
-        )
     raise InputError(
         f"Unsupported URL scheme {scheme!r} in `video`. Pass a local file path (absolute or ~/...), "
-        "a file:// URI, or an https:// URL."
+        "a file:// URI, or an https:// URL.",
+        code="url_not_allowed",
     )
 
 
@@ -85,20 +85,29 @@ def file_uri_to_path(uri: str) -> Path:
     return Path(raw)
 
 
-def resolve_local_video(raw: Path) -> LocalVideo:
-    """Resolve ``~``, relative parts and symlinks, then check it is an existing regular file.
+def resolve_local_video(raw: Path, policy: ReadPolicy | None = None) -> LocalVideo:
+    """Resolve ``~``, relative parts and symlinks, check the read ``policy`` (before anything on disk is touched),
+    then check it is an existing regular file within the size cap.
 
-    Raises :class:`InputError` naming the resolved path, with near matches when the file is missing.
+    ``policy`` defaults to the operator's policy from the environment. Raises :class:`InputError` naming the resolved
+    path, with near matches when the file is missing.
     """
+    if policy is None:
+        policy = _default_policy()
     expanded = raw.expanduser()
     if not expanded.is_absolute():
-        hint = Path.home() / expanded
-        suggestion = f" Did you mean {hint}?" if hint.exists() else ""
+        if os.name != "nt" and _WINDOWS_DRIVE.match(raw.as_posix()):
+            raise InputError(
+                f"{str(raw)!r} is a Windows path, but this server runs on {sys.platform}. Pass the path of the video "
+                "on this machine (absolute or ~/...).",
+                code="not_found",
+            )
         raise InputError(
             f"The path {str(raw)!r} is relative, and this server has no meaningful working directory. "
-            f"Pass an absolute path or one starting with ~/.{suggestion}"
+            f"Pass an absolute path or one starting with ~/.{_home_hint(expanded, policy)}"
         )
     resolved = Path(os.path.realpath(expanded))
+    policy.check_path(resolved, str(raw))
     try:
         info = resolved.stat()
     except FileNotFoundError:
@@ -108,20 +117,46 @@ def resolve_local_video(raw: Path) -> LocalVideo:
     except OSError as exc:
         raise InputError(f"Cannot read {resolved}: {exc.strerror or exc}.", code="unreadable") from None
     if stat.S_ISDIR(info.st_mode):
-        videos = sorted(p.name for p in resolved.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)[:5]
+        videos = sorted(p.name for p in resolved.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))[:5]
         found = f" Videos in it: {', '.join(videos)}." if videos else ""
         raise InputError(f"{resolved} is a folder, not a video file.{found}", code="not_a_file")
     if not stat.S_ISREG(info.st_mode):
         raise InputError(f"{resolved} is not a regular file (a device, pipe or socket); pass a video file.", code="not_a_file")
+    policy.check_size(resolved, info.st_size)
     return LocalVideo(resolved)
 
 
-def resolve_video(video: str) -> VideoSource:
-    """Parse and, for local files, resolve the ``video`` argument."""
-    parsed = parse_video_argument(video)
+def resolve_video(video: str, policy: ReadPolicy | None = None) -> VideoSource:
+    """Parse and check the ``video`` argument against ``policy`` (default: the operator's, from the environment):
+    URLs against the URL rules, local files against the read policy."""
+    if policy is None:
+        policy = _default_policy()
+    parsed = parse_video_argument(video, allow_http=policy.allow_http)
     if isinstance(parsed, RemoteVideo):
         return parsed
-    return resolve_local_video(parsed)
+    return resolve_local_video(parsed, policy)
+
+
+def _default_policy() -> ReadPolicy:
+    """The operator's read policy when a caller passes none (never "read anything")."""
+    from .config import load_settings
+
+    settings = load_settings()
+    try:
+        output_dir = settings.resolved_output_dir()
+    except Exception:  # noqa: BLE001 - a bad output setting is reported where outputs are written
+        output_dir = None
+    return ReadPolicy.from_settings(settings, output_dir)
+
+
+def _home_hint(relative: Path, policy: ReadPolicy) -> str:
+    """" Did you mean ~/x?" when the relative path names a readable file under home (checked by the policy first)."""
+    try:
+        hint = Path(os.path.realpath(Path.home() / relative))
+        policy.check_path(hint, str(hint))
+    except (InputError, RuntimeError, KeyError):
+        return ""
+    return f" Did you mean {hint}?" if hint.exists() else ""
 
 
 def _near_matches(missing: Path) -> str:
@@ -132,7 +167,7 @@ def _near_matches(missing: Path) -> str:
     if folder != missing.parent:
         return f" The folder {missing.parent} does not exist either; the nearest existing folder is {folder}."
     try:
-        names = [entry.name for entry in folder.iterdir()]
+        names = [entry.name for entry in folder.iterdir() if not entry.name.startswith(".")]
     except OSError:
         return ""
     lowered = {name.lower(): name for name in names}

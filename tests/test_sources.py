@@ -7,6 +7,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from alice_mcp.errors import InputError
+from alice_mcp.paths import ReadPolicy
 from alice_mcp.sources import RemoteVideo, file_uri_to_path, parse_video_argument, resolve_video
 
 
@@ -45,4 +46,4 @@ def test_symlinks_are_resolved(tmp_path: Path) -> None:
     target.write_bytes(b"x")
     link = tmp_path / "link.mp4"
     link.symlink_to(target)
-    assert resolve_video(str(link)).path == target.resolve()
+    assert resolve_video(str(link), ReadPolicy(allowed=(tmp_path.resolve(),))).path == target.resolve()
