@@ -117,7 +117,14 @@ class Settings(BaseSettings):
                 "then restart the host.",
                 code="missing_key",
             )
-        return self.fal_key.get_secret_value().strip()
+        key = self.fal_key.get_secret_value().strip()
+        if any(ch.isspace() or not ch.isprintable() or not ch.isascii() for ch in key):
+            raise ConfigError(
+                "FAL_KEY contains spaces, line breaks or other characters no fal key has (the value is not shown). "
+                "Copy the key again from https://fal.ai/dashboard/keys into the server's env block and restart the host.",
+                code="missing_key",
+            )
+        return key
 
 
 def load_settings() -> Settings:

@@ -381,7 +381,8 @@ class FalGateway:
         if isinstance(exc, httpx.HTTPError):
             return FalError(f"Could not reach fal while {action}{job}: {type(exc).__name__}. Check the network and try again.", request_id=request_id)
         log.error("unexpected error while %s", action, exc_info=exc)
-        return FalError(f"fal_client failed while {action}{job}: {type(exc).__name__}: {str(exc)[:200]}", request_id=request_id)
+        text = str(exc).replace(self._key, "[FAL_KEY]")[:200]  # never echo the key, whatever fal_client put in
+        return FalError(f"fal_client failed while {action}{job}: {type(exc).__name__}: {text}", request_id=request_id)
 
 
 class _RetryableDownload(Exception):

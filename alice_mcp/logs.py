@@ -1,10 +1,45 @@
-"""Logging to stderr only: stdout belongs to JSON-RPC."""
+"""Logging to stderr only: stdout belongs to JSON-RPC. Log lines never carry the fal key or a full signed URL."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
+
+from .urls import redact_urls
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats a record (message, arguments and traceback), then removes secrets from the whole line.
+
+    The fal key (and its secret half) is replaced everywhere; at INFO and above, URLs are cut down to their host
+    (signed URLs carry credentials in their query); DEBUG keeps full URLs for troubleshooting.
+    """
+
+    def __init__(self, fmt: str, secrets: list[str]) -> None:
+        super().__init__(fmt)
+        self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self.secrets:
+            text = text.replace(secret, "[FAL_KEY]")
+        if record.levelno >= logging.INFO:
+            text = redact_urls(text)
+        return text
+
+
+def secrets_from_env() -> list[str]:
+    """The secret values this process must never log: FAL_KEY (whole and its ``id:secret`` halves' secret)."""
+    found: list[str] = []
+    for name in ("FAL_KEY", "FAL_KEY_SECRET"):
+        value = (os.environ.get(name) or "").strip()
+        if value:
+            found.append(value)
+            if ":" in value:
+                found.append(value.split(":", 1)[1])
+    return found
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -13,7 +48,7 @@ def configure_logging(level: str = "INFO") -> None:
     for handler in list(root.handlers):
         root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets_from_env()))
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
     for noisy in ("httpx", "httpcore"):

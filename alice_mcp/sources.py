@@ -96,7 +96,7 @@ def resolve_local_video(raw: Path, policy: ReadPolicy | None = None) -> LocalVid
         policy = _default_policy()
     expanded = raw.expanduser()
     if not expanded.is_absolute():
-        if os.name != "nt" and _WINDOWS_DRIVE.match(raw.as_posix()):
+        if os.name != "nt" and (_WINDOWS_DRIVE.match(raw.as_posix()) or str(raw).startswith("\\\\")):
             raise InputError(
                 f"{str(raw)!r} is a Windows path, but this server runs on {sys.platform}. Pass the path of the video "
                 "on this machine (absolute or ~/...).",
