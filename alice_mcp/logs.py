@@ -19,7 +19,8 @@ class RedactingFormatter(logging.Formatter):
 
     def __init__(self, fmt: str, secrets: list[str]) -> None:
         super().__init__(fmt)
-        self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+        halves = [s.split(":", 1)[1] for s in secrets if ":" in s]
+        self.secrets = sorted({s for s in [*secrets, *halves] if len(s) >= 6}, key=len, reverse=True)
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
@@ -31,15 +32,8 @@ class RedactingFormatter(logging.Formatter):
 
 
 def secrets_from_env() -> list[str]:
-    """The secret values this process must never log: FAL_KEY (whole and its ``id:secret`` halves' secret)."""
-    found: list[str] = []
-    for name in ("FAL_KEY", "FAL_KEY_SECRET"):
-        value = (os.environ.get(name) or "").strip()
-        if value:
-            found.append(value)
-            if ":" in value:
-                found.append(value.split(":", 1)[1])
-    return found
+    """The secret values this process must never log: ``FAL_KEY`` and ``FAL_KEY_SECRET``."""
+    return [value for value in ((os.environ.get(name) or "").strip() for name in ("FAL_KEY", "FAL_KEY_SECRET")) if value]
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -54,14 +54,21 @@ def target_path(folder: Path, output_path: str | None, default_name: str) -> Pat
     wanted = Path(output_path).expanduser()
     candidate = wanted if wanted.is_absolute() else folder / wanted
     resolved = Path(os.path.realpath(candidate))
-    if resolved != folder and folder not in resolved.parents:
+    if resolved == folder or resolved.is_dir():  # a folder: the result goes inside it under its default name
+        resolved = resolved / default_name
+    elif resolved.suffix == "":
+        resolved = resolved.with_suffix(Path(default_name).suffix)
+    if folder not in resolved.parents:
         raise InputError(
             f"output_path {output_path!r} resolves to {resolved}, outside the output folder {folder}. "
             "Give a file name (or a path inside that folder), or change ALICE_OUTPUT_DIR.",
             code="output_outside",
         )
-    if resolved.suffix == "":
-        resolved = resolved.with_suffix(Path(default_name).suffix)
+    if resolved.name.startswith("."):
+        raise InputError(
+            f"output_path {output_path!r} names a hidden file; give a name that does not start with a dot.",
+            code="output_hidden",
+        )
     return resolved
 
 
