@@ -117,7 +117,7 @@ def server(alice_env: dict[str, str], twin):  # type: ignore[no-untyped-def]
 
 
 def _check(answer: dict, name: Any, arguments: Any) -> None:
-    if name in TOOLS and isinstance(arguments, dict):
+    if isinstance(name, str) and name in TOOLS and isinstance(arguments, dict):
         assert "result" in answer, answer  # a tool result, not a protocol error
     if "error" in answer:
         assert isinstance(answer["error"].get("code"), int) and answer["error"].get("message")
