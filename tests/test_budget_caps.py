@@ -113,3 +113,16 @@ def test_cost_meta_is_on_the_wire_as_underscore_meta(alice_env, clip, twin) -> N
         {"today_usd": answer["result"]["_meta"]["cost"]["today_usd"]} if "today_usd" in answer["result"]["_meta"]["cost"] else {}
     )
     assert "meta" not in answer["result"]
+
+
+async def test_estimates_say_what_the_limits_mean(connect, twin, monkeypatch) -> None:
+    monkeypatch.setenv("ALICE_MAX_COST_PER_CALL_USD", "0.02")
+    monkeypatch.setenv("ALICE_CONFIRM_SPEND_ABOVE_USD", "0.01")
+    async with connect() as client:
+        over = await client.call_tool("estimate_cost", {"duration": 25})
+        ask = await client.call_tool("estimate_cost", {"duration": 15})
+        fine = await client.call_tool("estimate_cost", {"duration": 5})
+    assert any("ALICE_MAX_COST_PER_CALL_USD" in n for n in over.structured_content["notes"])
+    assert any("asked to approve" in n for n in ask.structured_content["notes"])
+    assert not any("ALICE_" in n for n in fine.structured_content["notes"])
+    assert twin.state.submit_count() == 0
