@@ -68,25 +68,29 @@ def _core(ctx: Context) -> Any:
     return ctx.request_context.lifespan_context
 
 
-async def _quote(ctx: Context, endpoint: Endpoint, preset: Any, values: dict, video: Any, roots: Any) -> Optional[SpendQuote]:
+async def _quote(ctx: Context, endpoint: Endpoint, preset: Any, values: dict, **where: Any) -> Optional[SpendQuote]:
     try:
-        return await _core(ctx).quote_request(endpoint, preset, values, video, root_uris(roots))
+        return await _core(ctx).quote_request(endpoint, preset, values, **where)
     except AliceError:
         return None
 
 
 async def video_quote(
-    ctx: Context, video: str, prompt: Optional[str], preset: Optional[str], duration: Optional[float], roots: RootsArg
+    ctx: Context, video: str, prompt: Optional[str], preset: Optional[str], duration: Optional[float],
+    start_time: Optional[float], roots: RootsArg,
 ) -> Optional[SpendQuote]:
     """The spend ``add_audio_to_video`` will ask for, or ``None`` when the request will fail anyway."""
-    return await _quote(ctx, MMAUDIO_VIDEO, preset, {"prompt": prompt, "duration": duration}, video, roots)
+    return await _quote(
+        ctx, MMAUDIO_VIDEO, preset, {"prompt": prompt, "duration": duration},
+        video=video, roots=root_uris(roots), start_time=start_time,
+    )
 
 
 async def audio_quote(
     ctx: Context, prompt: Optional[str], preset: Optional[str], duration: Optional[float]
 ) -> Optional[SpendQuote]:
     """The spend ``generate_audio`` will ask for, or ``None`` when the request will fail anyway."""
-    return await _quote(ctx, MMAUDIO_TEXT, preset, {"prompt": prompt, "duration": duration}, None, None)
+    return await _quote(ctx, MMAUDIO_TEXT, preset, {"prompt": prompt, "duration": duration})
 
 
 def approval_question(quote: SpendQuote, threshold: float) -> str:

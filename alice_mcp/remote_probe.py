@@ -18,6 +18,7 @@ from typing import Optional
 
 from .errors import InputError
 from .probe import VideoInfo, describe_video
+from .urls import refuse_private_hops
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,10 @@ def probe_url(
     deadline = time.monotonic() + max_seconds
     reader: Optional[RangeReader] = None
     try:
-        with httpx.Client(follow_redirects=True, timeout=max_seconds, headers={"User-Agent": "alice-mcp"}) as client:
+        with httpx.Client(
+            follow_redirects=True, timeout=max_seconds, headers={"User-Agent": "alice-mcp"},
+            event_hooks={"request": [refuse_private_hops]},  # redirects may not lead inward (urls.py)
+        ) as client:
             reader = RangeReader(client, url, max_bytes=max_bytes, deadline=deadline)
             info = describe_video(reader, label=_short(url), size_bytes=reader.size, check_frames=False)
             log.info("probed the header of %s with %d bytes", _short(url), reader.fetched)

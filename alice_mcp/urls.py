@@ -59,6 +59,18 @@ def check_video_url(text: str, *, allow_http: bool) -> str:
     return text
 
 
+def refuse_private_hops(request) -> None:  # type: ignore[no-untyped-def]
+    """An httpx request hook for fetches of a user's URL: neither the URL nor any redirect may lead to another
+    scheme, this machine or a private network (a public link redirecting inward would be a request forgery)."""
+    url = request.url
+    if url.scheme not in ("https", "http") or _is_local_host(url.host or ""):
+        raise InputError(
+            f"The video URL led to {url.scheme}://{url.host}, an address on this machine or a private network "
+            "(or not a web address); alice-mcp does not fetch it. Pass a public https:// URL.",
+            code="url_not_allowed",
+        )
+
+
 def redact_urls(text: str) -> str:
     """``text`` with every URL in it cut down to its scheme and host (for logs at info level and above)."""
     return _URL.sub(_keep_host, text)

@@ -21,11 +21,11 @@ async def _call(connect, tool: str, **args):  # type: ignore[no-untyped-def]
 
 
 async def test_per_call_cap_refuses_before_upload_and_names_the_limit(connect, clip, twin, monkeypatch) -> None:
-    monkeypatch.setenv("ALICE_MAX_COST_PER_CALL_USD", "0.005")
-    result = await _call(connect, "add_audio_to_video", video=str(clip()), prompt="x", duration=8)
+    monkeypatch.setenv("ALICE_MAX_COST_PER_CALL_USD", "0.0015")
+    result = await _call(connect, "add_audio_to_video", video=str(clip(seconds=2.0)), prompt="x")  # billed: 2 s
     assert result.is_error is True
     text = result.content[0].text
-    assert "ALICE_MAX_COST_PER_CALL_USD" in text and "$0.0080" in text and "$0.005" in text
+    assert "ALICE_MAX_COST_PER_CALL_USD" in text and "$0.0020" in text and "$0.0015" in text
     assert twin.state.uploads == [] and twin.state.submit_count() == 0
 
 

@@ -153,6 +153,15 @@ async def test_sockets_are_refused(connect, home, twin, tmp_path) -> None:
         server.close()
 
 
+# ---------------------------------------------------------------------------------------- second gate: content
+@pytest.mark.parametrize("content", [b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEA\n", b"", b"\x00" * 4096])
+async def test_content_that_is_not_video_is_never_uploaded(connect, home, twin, content) -> None:
+    disguised = home / "holiday.mp4"
+    disguised.write_bytes(content)
+    text = _refused(await _add(connect, str(disguised)), twin)
+    assert str(disguised) in text or "video" in text.lower()
+
+
 # ------------------------------------------------------------------------------------------------- size cap
 async def test_inputs_over_the_size_cap_are_refused(connect, home, twin, monkeypatch) -> None:
     monkeypatch.setenv("ALICE_MAX_INPUT_MB", "1")

@@ -85,6 +85,16 @@ async def test_no_argument_stands_in_for_the_users_answer(connect, clip, twin, f
     assert twin.state.submit_count() == 0
 
 
+async def test_the_question_quotes_what_the_clip_will_bill(connect, clip, twin) -> None:
+    """No duration given: the clip's length (2 s, the media plan's rule) is billed, not the 8 s table default."""
+    user = User(twin)
+    async with connect(elicitation_callback=user) as client:
+        result = await client.call_tool("add_audio_to_video", {"video": str(clip(seconds=2.0)), "prompt": "x"})
+    assert result.is_error is False, result.content[0].text
+    assert len(user.questions) == 1 and "$0.0020" in user.questions[0]
+    assert result.structured_content["cost_usd"] == 0.002
+
+
 async def test_below_the_threshold_nobody_is_asked(connect, clip, twin, monkeypatch) -> None:
     monkeypatch.setenv("ALICE_CONFIRM_SPEND_ABOVE_USD", "0.002")  # exactly the cost: not above it
     user = User(twin, "decline")

@@ -93,3 +93,21 @@ def test_debug_lines_keep_urls_but_never_the_key() -> None:
     info = logging.LogRecord("x", logging.INFO, "", 0, "GET %s", ("https://h/p?q=1",), None)
     assert formatter.format(debug) == "DEBUG GET https://h/p?q=1 with [FAL_KEY]"
     assert formatter.format(info) == "INFO GET https://h/…"
+
+
+@pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data", "https://127.0.0.1:8443/admin",
+                                    "https://[::1]/x", "ftp://example.org/x"])
+def test_the_header_probe_never_follows_a_redirect_inward(target) -> None:
+    """A public link that redirects to this machine or a private network is refused, and the inner URL is never hit."""
+    import respx
+    from httpx import Response
+
+    from alice_mcp.errors import InputError
+    from alice_mcp.remote_probe import probe_url
+
+    with respx.mock(assert_all_called=False) as router:
+        router.get("https://cdn.example.org/clip.mp4").mock(return_value=Response(302, headers={"Location": target}))
+        inner = router.route(host__regex=r"169\.254|127\.0\.0\.1|::1|example\.org$").mock(return_value=Response(206))
+        with pytest.raises(InputError) as refused:
+            probe_url("https://cdn.example.org/clip.mp4", max_seconds=2)
+    assert "private network" in refused.value.message and not inner.called
