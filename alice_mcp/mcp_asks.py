@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from .endpoints import MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint
 from .errors import AliceError
+from .preflight import quote_request
 from .spend import ConfirmSpend, SpendNotApproved, SpendQuote, approve_up_to
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def _core(ctx: Context) -> Any:
 
 async def _quote(ctx: Context, endpoint: Endpoint, preset: Any, values: dict, **where: Any) -> Optional[SpendQuote]:
     try:
-        return await _core(ctx).quote_request(endpoint, preset, values, **where)
+        return await quote_request(_core(ctx), endpoint, preset, values, **where)
     except AliceError:
         return None
 

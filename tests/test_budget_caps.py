@@ -124,5 +124,71 @@ async def test_estimates_say_what_the_limits_mean(connect, twin, monkeypatch) ->
         fine = await client.call_tool("estimate_cost", {"duration": 5})
     assert any("ALICE_MAX_COST_PER_CALL_USD" in n for n in over.structured_content["notes"])
     assert any("asked to approve" in n for n in ask.structured_content["notes"])
-    assert not any("ALICE_" in n for n in fine.structured_content["notes"])
+    assert not any("refused" in n or "approve" in n for n in fine.structured_content["notes"])
+    assert "Spent today: $0 of the $25 daily budget (ALICE_DAILY_BUDGET_USD); $25 left." in fine.structured_content["notes"]
     assert twin.state.submit_count() == 0
+
+
+# ------------------------------------------------------------------------------------------------ daily budget
+async def _audio(client, duration: float = 2):  # type: ignore[no-untyped-def]
+    return await client.call_tool("generate_audio", {"prompt": "rain", "duration": duration})
+
+
+async def test_daily_budget_counts_todays_recorded_spend(connect, twin, monkeypatch) -> None:
+    monkeypatch.setenv("ALICE_DAILY_BUDGET_USD", "0.005")
+    async with connect() as client:
+        first, second, third = await _audio(client), await _audio(client), await _audio(client)
+    assert first.is_error is False and second.is_error is False, second.content[0].text
+    assert first.structured_content["spent_today_usd"] == 0.002 and second.structured_content["spent_today_usd"] == 0.004
+    assert second.meta["cost"]["today_usd"] == 0.004
+    assert third.is_error is True
+    text = third.content[0].text
+    assert "ALICE_DAILY_BUDGET_USD" in text and "$0.0040" in text and "$0.005" in text and "$0.0010 left" in text
+    assert twin.state.submit_count() == 2
+
+
+async def test_yesterdays_spend_does_not_count(connect, twin, monkeypatch, inprocess_env) -> None:
+    from alice_mcp.ledger import Ledger
+    from alice_mcp.spend import start_of_today
+
+    ledger = Ledger(load_settings().ledger_path())
+    old = ledger.create_job(kind="generate_audio", endpoint=MMAUDIO_TEXT.id, request={}, settings={}, wanted_path="/x",
+                            cost_usd=100.0, input_fingerprint=None, cache_key=None, owner=None)
+    ledger.update(old.id, submitted_at=start_of_today() - 60)  # one minute before midnight
+    ledger.close()
+    monkeypatch.setenv("ALICE_DAILY_BUDGET_USD", "1")
+    async with connect() as client:
+        result = await _audio(client)
+    assert result.is_error is False, result.content[0].text
+    assert result.structured_content["spent_today_usd"] == 0.002
+
+
+async def test_concurrent_calls_cannot_overrun_the_budget_together(connect, twin, monkeypatch) -> None:
+    import anyio
+
+    monkeypatch.setenv("ALICE_DAILY_BUDGET_USD", "0.005")  # room for two $0.002 jobs, not three
+    results: list = []
+    async with connect() as client:
+        async with anyio.create_task_group() as tg:
+            for _ in range(5):
+                async def one() -> None:
+                    results.append(await _audio(client))
+                tg.start_soon(one)
+    ok = [r for r in results if not r.is_error]
+    refused = [r for r in results if r.is_error]
+    assert len(ok) == 2 and len(refused) == 3 and twin.state.submit_count() == 2
+    assert all("ALICE_DAILY_BUDGET_USD" in r.content[0].text for r in refused)
+
+
+def test_the_budget_survives_a_restart(alice_env, twin) -> None:
+    """The spend lives in the ledger: a new server process (same data folder) still counts it."""
+    env = {**alice_env, "PATH": "/usr/bin:/bin", "ALICE_DAILY_BUDGET_USD": "0.003"}
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "generate_audio", "arguments": {"prompt": "x", "duration": 2}}}
+    answers = []
+    for _ in range(2):
+        stdout, stderr = _run(env, _messages(call), {1, 2})
+        answers.append(next(json.loads(line) for line in stdout if line.strip() and json.loads(line).get("id") == 2))
+    assert answers[0]["result"]["isError"] is False, answers[0]
+    assert answers[1]["result"]["isError"] is True and "ALICE_DAILY_BUDGET_USD" in answers[1]["result"]["content"][0]["text"]
+    assert twin.state.submit_count() == 1

@@ -98,10 +98,10 @@ async def test_unsubstituted_placeholder_is_ignored_not_created(connect, clip, t
 
 
 async def test_upload_carries_the_configured_expiry(connect, clip, twin, monkeypatch) -> None:
-    for ttl, seconds in (("1d", 86400), ("1h", 3600)):
+    for ttl, seconds, length in (("1d", 86400, 2.0), ("1h", 3600, 1.5)):  # new content: no upload reuse
         twin.reset()
         monkeypatch.setenv("ALICE_UPLOAD_TTL", ttl)
-        result = await _add(connect, clip)
+        result = await _add(connect, lambda: clip(f"ttl-{ttl}.mp4", seconds=length))
         assert result.is_error is False, result.content[0].text
         lifecycle = twin.state.uploads[0].lifecycle
         assert lifecycle is not None and lifecycle.get("expiration_duration_seconds") == seconds
