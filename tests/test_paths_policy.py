@@ -250,3 +250,15 @@ def test_empty_roots_narrow_nothing_and_non_file_roots_narrow_to_nothing(tmp_pat
     narrowed = policy.with_root_uris(["https://example.com/"])
     with pytest.raises(InputError):
         narrowed.check_path(tmp_path / "a.mp4", "a.mp4")
+
+
+async def test_a_batch_never_lists_a_folder_it_may_not_read(connect, home, clip, twin, outside) -> None:
+    hidden = home / ".private"
+    hidden.mkdir()
+    shutil.copy(clip(), hidden / "secret-name.mp4")
+    async with connect() as client:
+        result = await client.call_tool("add_audio_to_videos", {"videos": [str(hidden), str(outside.parent)], "prompt": "x"})
+    items = result.structured_content["items"]
+    assert [i["video"] for i in items] == [str(hidden), str(outside.parent)]
+    assert "hidden" in items[0]["error"] and "outside the folders" in items[1]["error"]
+    assert "secret-name" not in result.content[0].text and twin.state.uploads == []

@@ -163,3 +163,15 @@ async def test_python_api_confirm_callback(inprocess_env, clip, twin) -> None:
         await core.aclose()
     assert [q.usd for q in asked] == [0.002] and result.cost_usd == 0.002
     assert twin.state.submit_count() == 1
+
+
+async def test_a_batch_never_asks_and_refuses_jobs_that_need_approval(connect, clip, twin) -> None:
+    user = User(twin)
+    async with connect(elicitation_callback=user) as client:
+        result = await client.call_tool("add_audio_to_videos", {"videos": [str(clip("a.mp4")), str(clip("b.mp4", seconds=1.5))],
+                                                                "prompt": "x", "duration": 2})
+    assert result.is_error is False, result.content[0].text
+    items = result.structured_content["items"]
+    assert [i["status"] for i in items] == ["failed", "failed"]
+    assert all("ALICE_CONFIRM_SPEND_ABOVE_USD" in i["error"] for i in items)
+    assert user.questions == [] and twin.state.uploads == [] and twin.state.submit_count() == 0
