@@ -8,7 +8,6 @@ this machine or a private network (fal cannot reach it, and a local probe of it 
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import urlsplit
 
@@ -83,6 +82,8 @@ def _keep_host(match: re.Match[str]) -> str:
 
 
 def _is_local_host(host: str) -> bool:
+    import ipaddress  # lazily: start-up time is benchmarked
+
     name = host.lower().rstrip(".")
     if name in _LOCAL_NAMES or name.endswith(_LOCAL_SUFFIXES):
         return True
