@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from .endpoints import MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint
 from .errors import AliceError
-from .preflight import quote_request
+from .preflight import longest_generation, quote_request
 from .spend import ConfirmSpend, SpendNotApproved, SpendQuote, approve_up_to
 
 log = logging.getLogger(__name__)
@@ -69,18 +69,25 @@ def _core(ctx: Context) -> Any:
     return ctx.request_context.lifespan_context
 
 
-async def _quote(ctx: Context, endpoint: Endpoint, preset: Any, values: dict, **where: Any) -> Optional[SpendQuote]:
+Quote = SpendQuote | NotAsked
+
+
+async def _quote(ctx: Context, endpoint: Endpoint, preset: Any, values: dict, **where: Any) -> Quote:
+    core = _core(ctx)
+    threshold = core.spend.confirm_above
+    if threshold is None or core.prices.cost(endpoint.id, longest_generation()) <= threshold:
+        return NotAsked("below_threshold")  # no job of this tool can need approval: skip the probe
     try:
-        return await quote_request(_core(ctx), endpoint, preset, values, **where)
+        return await quote_request(core, endpoint, preset, values, **where)
     except AliceError:
-        return None
+        return NotAsked("request_invalid")
 
 
 async def video_quote(
     ctx: Context, video: str, prompt: Optional[str], preset: Optional[str], duration: Optional[float],
     start_time: Optional[float], roots: RootsArg,
-) -> Optional[SpendQuote]:
-    """The spend ``add_audio_to_video`` will ask for, or ``None`` when the request will fail anyway."""
+) -> Quote:
+    """The spend ``add_audio_to_video`` will ask for (or why nobody will be asked)."""
     return await _quote(
         ctx, MMAUDIO_VIDEO, preset, {"prompt": prompt, "duration": duration},
         video=video, roots=root_uris(roots), start_time=start_time,
@@ -89,8 +96,8 @@ async def video_quote(
 
 async def audio_quote(
     ctx: Context, prompt: Optional[str], preset: Optional[str], duration: Optional[float]
-) -> Optional[SpendQuote]:
-    """The spend ``generate_audio`` will ask for, or ``None`` when the request will fail anyway."""
+) -> Quote:
+    """The spend ``generate_audio`` will ask for (or why nobody will be asked)."""
     return await _quote(ctx, MMAUDIO_TEXT, preset, {"prompt": prompt, "duration": duration})
 
 
@@ -104,11 +111,11 @@ def approval_question(quote: SpendQuote, threshold: float) -> str:
 
 def call_guard(quote_resolver: Callable[..., Any]) -> Callable[..., Any]:
     """A resolver producing the :class:`CallGuard` of one paid tool, given the resolver that quotes its request."""
-    QuoteArg = Annotated[Optional[SpendQuote], Resolve(quote_resolver)]
+    QuoteArg = Annotated[Quote, Resolve(quote_resolver)]
 
     async def ask_approval(ctx: Context, quote: QuoteArg) -> Elicit[SpendApproval] | NotAsked:
-        if quote is None:
-            return NotAsked("request_invalid")
+        if isinstance(quote, NotAsked):
+            return quote
         threshold = _core(ctx).spend.confirm_above
         if threshold is None or quote.usd <= threshold:
             return NotAsked("below_threshold")
@@ -125,16 +132,17 @@ def call_guard(quote_resolver: Callable[..., Any]) -> Callable[..., Any]:
     return guard
 
 
-def confirm_from(answer: Any, quote: Optional[SpendQuote]) -> Optional[ConfirmSpend]:
-    """The core's ``confirm`` callback from the user's answer (``None`` = this client cannot ask: fail closed)."""
+def confirm_from(answer: Any, quote: Quote) -> Optional[ConfirmSpend]:
+    """The core's ``confirm`` callback from the user's answer (``None`` = this client cannot ask: fail closed).
+
+    The core calls it only for a job above the threshold; a job that was not put to the user then fails closed."""
     if isinstance(answer, AcceptedElicitation):
         data = answer.data
         if isinstance(data, NotAsked):
             if data.reason == "no_elicitation":
                 return None
-            return approve_up_to(quote.usd if quote is not None else 0.0)
-        if isinstance(data, SpendApproval) and data.approve:
-            assert quote is not None
+            return approve_up_to(quote.usd) if isinstance(quote, SpendQuote) else _refuse("The spend could not be put to you before the call")
+        if isinstance(data, SpendApproval) and data.approve and isinstance(quote, SpendQuote):
             return approve_up_to(quote.usd)
         return _refuse("You chose not to approve the spend")
     if isinstance(answer, CancelledElicitation):
