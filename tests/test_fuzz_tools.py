@@ -21,14 +21,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import ALICE_BIN
 
-TOOLS = {
-    "add_audio_to_video": ["video", "prompt", "preset", "negative_prompt", "duration", "num_steps", "cfg_strength",
-                           "seed", "mask_away_clip", "output_path"],
-    "generate_audio": ["prompt", "preset", "negative_prompt", "duration", "num_steps", "cfg_strength", "seed",
-                       "output_path"],
-    "estimate_cost": ["duration", "video", "count"],
-    "list_audio_presets": [],
-}
+BASE_TOOLS = {"add_audio_to_video", "generate_audio", "estimate_cost", "list_audio_presets"}
 NAN, INF = "__NaN__", "__Infinity__"  # placeholders: JSON has no literal for these, Python's encoder writes them
 
 scalars = st.one_of(
@@ -46,16 +39,17 @@ scalars = st.one_of(
 junk = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
 
 
-def arguments_for(tool: str) -> st.SearchStrategy[Any]:
-    known = TOOLS.get(tool, [])
+def arguments_for(known: list[str]) -> st.SearchStrategy[Any]:
     fields = st.dictionaries(st.sampled_from(known), junk, max_size=len(known)) if known else st.just({})
     unknown = st.dictionaries(st.text(min_size=1, max_size=12), junk, max_size=3)
     as_object = st.builds(lambda a, b: {**b, **a}, fields, unknown)
     return st.one_of(as_object, as_object, as_object, as_object, as_object, junk)  # now and then not an object
 
 
-known_calls = st.sampled_from(sorted(TOOLS)).flatmap(lambda tool: st.tuples(st.just(tool), arguments_for(tool)))
-calls = st.one_of(known_calls, known_calls, known_calls, known_calls, st.tuples(st.text(max_size=30) | junk, junk))
+def calls_for(tools: dict[str, list[str]]) -> st.SearchStrategy[tuple[Any, Any]]:
+    """(name, arguments): mostly the server's own tools with their own argument names, now and then junk."""
+    known = st.sampled_from(sorted(tools)).flatmap(lambda tool: st.tuples(st.just(tool), arguments_for(tools[tool])))
+    return st.one_of(known, known, known, known, st.tuples(st.text(max_size=30) | junk, junk))
 
 
 class StdioServer:
@@ -92,6 +86,13 @@ class StdioServer:
             if message.get("id") == call_id:
                 return message
 
+    def tools(self) -> dict[str, list[str]]:
+        """Every tool the server lists, with its argument names (so new tools are fuzzed too)."""
+        self.next_id += 1
+        self.send({"jsonrpc": "2.0", "id": self.next_id, "method": "tools/list"})
+        listed = self.answer(self.next_id)["result"]["tools"]
+        return {tool["name"]: sorted(tool["inputSchema"].get("properties", {})) for tool in listed}
+
     def call(self, name: Any, arguments: Any) -> dict:
         self.next_id += 1
         self.send({"jsonrpc": "2.0", "id": self.next_id, "method": "tools/call",
@@ -116,8 +117,8 @@ def server(alice_env: dict[str, str], twin):  # type: ignore[no-untyped-def]
     assert twin.state.submit_count() == 0 and twin.state.rejected_submits == [] and twin.state.uploads == []
 
 
-def _check(answer: dict, name: Any, arguments: Any) -> None:
-    if isinstance(name, str) and name in TOOLS and isinstance(arguments, dict):
+def _check(answer: dict, name: Any, arguments: Any, tools: dict) -> None:
+    if isinstance(name, str) and name in tools and isinstance(arguments, dict):
         assert "result" in answer, answer  # a tool result, not a protocol error
     if "error" in answer:
         assert isinstance(answer["error"].get("code"), int) and answer["error"].get("message")
@@ -131,19 +132,22 @@ def _check(answer: dict, name: Any, arguments: Any) -> None:
         assert len(text) < 20_000  # a clear message, not an echo of a huge argument
 
 
-# No shrinking: each step would be another call to the live server; a failure reports the generated call as is.
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-          phases=[Phase.explicit, Phase.generate], database=None)
-@given(call=calls)
-def _fuzz_once(server: StdioServer, call: tuple[Any, Any]) -> None:
-    name, arguments = call
-    _check(server.call(name, arguments), name, arguments)
-    assert server.proc.poll() is None, "the server died"
-
-
 def test_fuzzed_tool_calls_always_get_well_formed_answers(server) -> None:
-    _fuzz_once(server)
-    assert server.next_id - 100 >= 300  # every example really went over the wire
+    tools = server.tools()
+    assert BASE_TOOLS <= set(tools)
+    first = server.next_id
+
+    # No shrinking: each step would be another call to the live server; a failure reports the generated call as is.
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
+              phases=[Phase.explicit, Phase.generate], database=None)
+    @given(call=calls_for(tools))
+    def fuzz_once(call: tuple[Any, Any]) -> None:
+        name, arguments = call
+        _check(server.call(name, arguments), name, arguments, tools)
+        assert server.proc.poll() is None, "the server died"
+
+    fuzz_once()
+    assert server.next_id - first >= 300  # every example really went over the wire
     # and it still works afterwards
     presets = server.call("list_audio_presets", {})
     assert presets["result"]["isError"] is False and presets["result"]["structuredContent"]["presets"]
