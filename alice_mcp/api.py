@@ -34,6 +34,7 @@ from .models import AudioRequest, AudioResult, CostEstimate, VideoAudioRequest, 
 from .params import PIPELINE_FIELDS, pipeline_options_from
 from .progress import Progress
 from .sources import RemoteVideo, parse_video_argument
+from .spend import ConfirmSpend, approved_by_caller
 
 ProgressCallback = Callable[[Progress], Any]
 """Called with each :class:`~alice_mcp.progress.Progress` event; may be a plain function or a coroutine function."""
@@ -116,17 +117,21 @@ class AliceOrchestrator:
             await core.aclose()
 
     async def generate_creative_asset(
-        self, request: GenerationRequest, progress: ProgressCallback | None = None, *, force: bool = False
+        self, request: GenerationRequest, progress: ProgressCallback | None = None, *, force: bool = False,
+        confirm_spend: ConfirmSpend = approved_by_caller,
     ) -> AssetResult:
         """Run ``request`` (paid) to its end and return the saved file and what it cost. A request with an explicit
         ``seed`` made before returns the saved file for free (``cached``) unless ``force``. Raises
-        :class:`~alice_mcp.errors.AliceError`."""
+        :class:`~alice_mcp.errors.AliceError`.
+
+        ``confirm_spend(quote) -> bool`` approves a cost above ``ALICE_CONFIRM_SPEND_ABOVE_USD``; by default calling
+        this method is the approval (the operator's per-call and daily limits still apply)."""
         plan = _plan(request)
         core = self._core_for_this_loop()
         sink = _sink(progress)
         if plan.endpoint is KLING_TEXT_TO_VIDEO:
             result: VideoAudioResult | AudioResult | VideoResult = await core.generate_video(
-                VideoRequest(values=plan.values, output_path=plan.output_path), sink
+                VideoRequest(values=plan.values, output_path=plan.output_path), sink, confirm=confirm_spend
             )
             url = result.video_url
         elif plan.video is not None:
@@ -135,7 +140,7 @@ class AliceOrchestrator:
                     video=plan.video, preset=plan.preset, values=plan.values, output_path=plan.output_path,
                     options=plan.options,
                 ),
-                sink, force=force,
+                sink, force=force, confirm=confirm_spend,
             )
             url = result.video_url
         else:
@@ -144,7 +149,7 @@ class AliceOrchestrator:
                     preset=plan.preset, values=plan.values, output_path=plan.output_path,
                     quality=plan.options.get("quality"),
                 ),
-                sink, force=force,
+                sink, force=force, confirm=confirm_spend,
             )
             url = result.audio_url
         return AssetResult(

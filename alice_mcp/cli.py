@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     def paid(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--output", metavar="PATH", help="file name or path inside the output folder (ALICE_OUTPUT_DIR)")
+        sub.add_argument("--yes", action="store_true", help="approve a cost above ALICE_CONFIRM_SPEND_ABOVE_USD without "
+                         "asking (otherwise you are asked on a terminal, and it is refused without one)")
         if name != "generate-video":  # Kling takes no seed, so its results are never cached
             sub.add_argument("--force", action="store_true", help="generate again (and pay) even if the same request "
                              "with the same explicit --seed was made before")

@@ -39,6 +39,30 @@ def note(args: argparse.Namespace, message: str) -> None:
         print(message, file=sys.stderr)
 
 
+def confirm_spend(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """How the command line approves a cost above ``ALICE_CONFIRM_SPEND_ABOVE_USD``: ``--yes``; else a question on
+    the terminal; without a terminal it is refused (nothing is submitted) with a message saying what to do."""
+    from .spend import SpendNotApproved, approved_by_caller
+
+    if getattr(args, "yes", False):
+        return approved_by_caller
+
+    async def ask(quote) -> bool:  # type: ignore[no-untyped-def]
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise SpendNotApproved(
+                f"Not submitted: this job costs ${quote.usd:.4f} ({quote.formula}), above ALICE_CONFIRM_SPEND_ABOVE_USD, "
+                "and there is no terminal to ask on. Pass --yes to approve it, or the operator can raise "
+                "ALICE_CONFIRM_SPEND_ABOVE_USD. Nothing was charged.",
+                code="approval_unavailable",
+            )
+        print(f"This job costs ${quote.usd:.4f} at fal ({quote.endpoint}: {quote.formula}). Approve? [y/N] ",
+              end="", file=sys.stderr, flush=True)
+        answer = await asyncio.to_thread(sys.stdin.readline)
+        return answer.strip().lower() in ("y", "yes")
+
+    return ask
+
+
 def _run_with_core(args: argparse.Namespace, call: CoreCall) -> BaseModel:
     """Run one core call with a progress renderer on stderr; the core's connections and ledger are closed afterwards.
 
@@ -64,7 +88,9 @@ def add_audio(args: argparse.Namespace) -> int:
         video=args.video, preset=args.preset, values=model_values(args, args.table_fields), output_path=args.output,
         options=model_values(args, args.option_fields),
     )
-    result = _run_with_core(args, lambda core, sink: core.add_audio_to_video(request, sink, force=args.force))
+    result = _run_with_core(
+        args, lambda core, sink: core.add_audio_to_video(request, sink, force=args.force, confirm=confirm_spend(args))
+    )
     _report_generation(args, result)  # type: ignore[arg-type]
     return 0
 
@@ -73,14 +99,18 @@ def text_to_audio(args: argparse.Namespace) -> int:
     request = AudioRequest(
         preset=args.preset, values=model_values(args, args.table_fields), output_path=args.output, quality=args.quality
     )
-    result = _run_with_core(args, lambda core, sink: core.generate_audio(request, sink, force=args.force))
+    result = _run_with_core(
+        args, lambda core, sink: core.generate_audio(request, sink, force=args.force, confirm=confirm_spend(args))
+    )
     _report_generation(args, result)  # type: ignore[arg-type]
     return 0
 
 
 def generate_video(args: argparse.Namespace) -> int:
     request = VideoRequest(values=model_values(args, args.table_fields), output_path=args.output)
-    result: VideoResult = _run_with_core(args, lambda core, sink: core.generate_video(request, sink))  # type: ignore[assignment]
+    result: VideoResult = _run_with_core(  # type: ignore[assignment]
+        args, lambda core, sink: core.generate_video(request, sink, confirm=confirm_spend(args))
+    )
     note(args, f"alice-mcp: job {result.job_id}, {result.duration} s video ({result.aspect_ratio}, no sound), "
                f"~${result.cost_usd:.2f}, {result.elapsed_s:.1f} s. "
                f"Give it sound with: alice-mcp add-audio {result.output_path} --prompt ...")

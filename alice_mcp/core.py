@@ -300,7 +300,7 @@ class AliceCore:
             await jobflow.submit_and_finish(self, job, payload)
 
         record = await self.start_paid_job(plan, work, progress, _remaining(wait_seconds, started), confirm)
-        return views.kling_video_result(record, self.jobs, started)
+        return await self._with_spend(views.kling_video_result(record, self.jobs, started))
 
     # --------------------------------------------------------------------------------------------------- jobs
     async def generation_status(self, job_id: str) -> GenerationStatus:

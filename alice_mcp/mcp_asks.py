@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from .endpoints import MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint
 from .errors import AliceError
-from .preflight import longest_generation, quote_request
+from .preflight import longest_generation, quote_request, quote_video_generation
 from .spend import ConfirmSpend, SpendNotApproved, SpendQuote, approve_up_to
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,17 @@ async def audio_quote(
     return await _quote(ctx, MMAUDIO_TEXT, preset, {"prompt": prompt, "duration": duration})
 
 
+async def kling_quote(ctx: Context, prompt: Optional[str], duration: Any) -> Quote:
+    """The spend ``generate_video`` will ask for (or why nobody will be asked)."""
+    core = _core(ctx)
+    if core.spend.confirm_above is None:
+        return NotAsked("below_threshold")
+    try:
+        return await quote_video_generation(core, {"prompt": prompt, "duration": duration})
+    except AliceError:
+        return NotAsked("request_invalid")
+
+
 def approval_question(quote: SpendQuote, threshold: float) -> str:
     """The question the user sees. Deterministic (resolvers re-run on every round): no clock, no running totals."""
     return (
@@ -161,3 +172,4 @@ def _refuse(what: str) -> ConfirmSpend:
 
 VideoGuard = Annotated[CallGuard, Resolve(call_guard(video_quote))]
 AudioGuard = Annotated[CallGuard, Resolve(call_guard(audio_quote))]
+KlingGuard = Annotated[CallGuard, Resolve(call_guard(kling_quote))]

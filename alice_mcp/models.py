@@ -241,4 +241,7 @@ class VideoResult(BaseModel):
     aspect_ratio: str
     cfg_scale: float
     cost_usd: float = Field(description="Estimated cost of this job in USD (fal's published price for its length).")
+    spent_today_usd: Optional[float] = Field(
+        default=None, description="Total recorded spend today (USD, since local midnight) on this server's fal jobs."
+    )
     elapsed_s: float = Field(description="Wall time of the call in seconds.")

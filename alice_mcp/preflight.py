@@ -41,6 +41,17 @@ async def quote_request(
     return quote
 
 
+async def quote_video_generation(core: "AliceCore", values: dict) -> SpendQuote:
+    """The spend a text-to-video request will ask for (its settings checked); raises :class:`AliceError`."""
+    from .endpoints import KLING_TEXT_TO_VIDEO
+    from .video_params import kling_settings_from
+
+    seconds = kling_settings_from(values).seconds()
+    quote = await core.spend.quote(KLING_TEXT_TO_VIDEO.id, core.prices.cost(KLING_TEXT_TO_VIDEO.id, seconds), seconds)
+    core.spend.check_limits(quote)
+    return quote
+
+
 def longest_generation() -> float:
     """The table's longest generation, in seconds (the most any one MMAudio job can bill)."""
     limits = params.AudioSettings.model_fields["duration"].metadata

@@ -35,6 +35,7 @@ from .models import (
     PresetList,
     VideoAudioRequest,
     VideoAudioResult,
+    VideoResult,
 )
 from .params import ARGS, PIPELINE_ARGS, PIPELINE_FIELDS, TABLE_FIELDS, VIDEO_DURATION_ARG
 from .presets import PRESETS
@@ -383,7 +384,7 @@ def _file_result(result: GenerationResult) -> CallToolResult:
     )
 
 
-def _cost_meta(result: GenerationResult) -> dict:
+def _cost_meta(result: GenerationResult | VideoResult) -> dict:
     """The result's cost for hosts that read ``_meta.cost`` (LibreChat#14489's shape), plus today's total."""
     meta = {"usd": result.cost_usd, "provider": "fal", "model": result.endpoint}
     if result.spent_today_usd is not None:

@@ -13,7 +13,8 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
 
 from .models import VideoRequest, VideoResult
-from .server import OutputPathArg, WaitArg, _core, _progress_sink, tool_errors
+from .mcp_asks import KlingGuard
+from .server import OutputPathArg, WaitArg, _core, _cost_meta, _progress_sink, tool_errors
 from .video_params import KLING_ARGS
 
 
@@ -35,6 +36,7 @@ def register_video_tools(mcp: MCPServer) -> None:
         cfg_scale: KLING_ARGS["cfg_scale"] = None,
         output_path: OutputPathArg = None,
         wait_seconds: WaitArg = 40.0,
+        guard: KlingGuard = None,  # type: ignore[assignment] - filled by the user's approval
     ) -> Annotated[CallToolResult, VideoResult]:
         """Generate a silent video clip from a text prompt with Kling v2.1 (fal-ai/kling-video/v2.1/master/
         text-to-video) and save the MP4 to the output folder. COSTS MONEY: $1.40 for 5 s, $2.80 for 10 s; use
@@ -47,7 +49,9 @@ def register_video_tools(mcp: MCPServer) -> None:
                 "negative_prompt": negative_prompt, "cfg_scale": cfg_scale,
             }
             request = VideoRequest(values=values, output_path=output_path)
-            result = await _core(ctx).generate_video(request, _progress_sink(ctx), wait_seconds=wait_seconds)
+            result = await _core(ctx).generate_video(
+                request, _progress_sink(ctx), wait_seconds=wait_seconds, confirm=guard.confirm
+            )
             return _video_result(result)
 
 
@@ -56,7 +60,8 @@ def _video_result(result: VideoResult) -> CallToolResult:
     structured = result.model_dump(mode="json")
     if result.status == "running" or result.output_path is None:
         return CallToolResult(
-            content=[TextContent(type="text", text=f"Job {result.job_id}: {result.message}")], structured_content=structured
+            content=[TextContent(type="text", text=f"Job {result.job_id}: {result.message}")], structured_content=structured,
+            meta={"cost": _cost_meta(result)},
         )
     path = Path(result.output_path)
     summary = (
@@ -69,4 +74,5 @@ def _video_result(result: VideoResult) -> CallToolResult:
             ResourceLink(type="resource_link", uri=path.as_uri(), name=path.name, mime_type="video/mp4"),
         ],
         structured_content=structured,
+        meta={"cost": _cost_meta(result)},
     )

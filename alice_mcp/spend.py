@@ -54,6 +54,13 @@ SpentToday = Callable[[], Awaitable[float]]
 """Today's recorded spend in USD (from the ledger)."""
 
 
+async def approved_by_caller(quote: SpendQuote) -> bool:
+    """The ``confirm`` of a face whose caller is the person paying (the Python API; the command line with
+    ``--yes``): making the call is the approval. The operator's caps still apply."""
+    log.info("spend of $%.4f on %s approved by the caller", quote.usd, quote.endpoint)
+    return True
+
+
 def approve_up_to(usd: float, ask: Optional[ConfirmSpend] = None) -> ConfirmSpend:
     """A callback that approves any quote up to ``usd`` (already approved once) and asks ``ask`` beyond it."""
 
@@ -156,7 +163,8 @@ class SpendGuard:
                 raise SpendNotApproved(
                     f"Not submitted: this job costs ${quote.usd:.4f} ({quote.formula}), above "
                     f"${self.confirm_above:g} (ALICE_CONFIRM_SPEND_ABOVE_USD), so it needs the user's approval, and "
-                    "this client cannot ask for it (it does not support MCP elicitation). Nothing was charged. "
+                    "there is no way to ask for it here (this MCP client does not support elicitation). Nothing was "
+                    "charged. "
                     "The operator can raise ALICE_CONFIRM_SPEND_ABOVE_USD (or set it to off) in the server's env "
                     "block to allow such jobs without asking.",
                     code="approval_unavailable",

@@ -77,7 +77,7 @@ def test_text_to_audio_and_generate_video(alice_env, twin, output_dir) -> None:
     audio = run_cli(alice_env, "text-to-audio", "--preset", "campfire", "--duration", "2", "-q")
     assert audio.returncode == 0, audio.stderr
     assert audio.stdout.strip().endswith(".flac") and audio.stderr == ""  # --quiet: nothing on stderr
-    video = run_cli(alice_env, "generate-video", "--prompt", "a fox in snow", "--aspect-ratio", "1:1", "--json")
+    video = run_cli(alice_env, "generate-video", "--prompt", "a fox in snow", "--aspect-ratio", "1:1", "--json", "--yes")
     assert video.returncode == 0, video.stderr
     result = json.loads(video.stdout)
     assert result["duration"] == "5" and result["cost_usd"] == pytest.approx(1.40)
@@ -92,7 +92,9 @@ def test_text_to_audio_and_generate_video(alice_env, twin, output_dir) -> None:
     [
         (["add-audio", "{clip}", "--num-steps", "many"], 2, "invalid int value"),
         (["add-audio"], 2, "VIDEO"),
-        (["add-audio", "/no/such/clip.mp4", "--prompt", "x"], 3, "Video not found"),
+        (["add-audio", "~/no/such/clip.mp4", "--prompt", "x"], 3, "Video not found"),
+        (["add-audio", "/etc/passwd", "--prompt", "x"], 3, "ALICE_ALLOWED_DIRS"),
+        (["generate-video", "--prompt", "x"], 3, "Pass --yes"),
         (["add-audio", "{clip}", "--prompt", "x", "--duration", "99"], 3, "`duration`"),
         (["add-audio", "{clip}", "--preset", "disco"], 3, "Unknown preset"),
         (["generate-video", "--prompt", "x", "--cfg-scale", "3"], 3, "`cfg_scale`"),

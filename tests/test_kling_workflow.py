@@ -7,14 +7,27 @@ from pathlib import Path
 
 import pytest
 
+from mcp.types import ElicitResult
+
 from tests.conftest import files_in
 from tests.media import audio_rms, describe
 
 KLING = "fal-ai/kling-video/v2.1/master/text-to-video"
 
 
+def approving_user(questions: list[str]):  # type: ignore[no-untyped-def]
+    """Kling costs more than ALICE_CONFIRM_SPEND_ABOVE_USD's default ($1): the user is asked, and approves."""
+
+    async def answer(context, params) -> ElicitResult:  # type: ignore[no-untyped-def]
+        questions.append(params.message)
+        return ElicitResult(action="accept", content={"approve": True})
+
+    return answer
+
+
 async def test_video_then_its_sound_through_mcp_tools(connect, twin, output_dir) -> None:
-    async with connect() as client:
+    questions: list[str] = []
+    async with connect(elicitation_callback=approving_user(questions)) as client:
         estimate = await client.call_tool("estimate_cost", {"model": "kling-v2.1-pro-text", "duration": 5})
         video = await client.call_tool(
             "generate_video", {"prompt": "a lighthouse in a storm at night", "duration": 5, "aspect_ratio": "9:16"}
@@ -25,6 +38,7 @@ async def test_video_then_its_sound_through_mcp_tools(connect, twin, output_dir)
             "add_audio_to_video", {"video": video_path.as_uri(), "preset": "rain-metal-roof", "duration": 5}
         )
     assert estimate.structured_content["usd"] == pytest.approx(1.40) and estimate.structured_content["endpoint"] == KLING
+    assert len(questions) == 1 and "$1.4000" in questions[0]  # only Kling is over the threshold
     data = video.structured_content
     assert data["duration"] == "5" and data["cost_usd"] == pytest.approx(1.40) and data["endpoint"] == KLING
     assert "add_audio_to_video" in video.content[0].text
@@ -66,7 +80,7 @@ async def test_the_seeds_pro_model_name_is_never_sent_to_fal(connect, twin) -> N
 
 async def test_a_long_kling_job_returns_a_job_id_and_finishes_in_the_background(connect, twin, output_dir) -> None:
     twin.state.run_seconds = 1.5
-    async with connect() as client:
+    async with connect(elicitation_callback=approving_user([])) as client:
         started = await client.call_tool("generate_video", {"prompt": "waves", "wait_seconds": 0.2})
         assert started.is_error is False, started.content[0].text
         running = started.structured_content

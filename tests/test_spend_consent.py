@@ -175,3 +175,36 @@ async def test_a_batch_never_asks_and_refuses_jobs_that_need_approval(connect, c
     assert [i["status"] for i in items] == ["failed", "failed"]
     assert all("ALICE_CONFIRM_SPEND_ABOVE_USD" in i["error"] for i in items)
     assert user.questions == [] and twin.state.uploads == [] and twin.state.submit_count() == 0
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("answer, approved", [(b"n\n", False), (b"y\n", True)])
+def test_the_command_line_asks_on_a_terminal(alice_env, twin, answer, approved) -> None:
+    """On a terminal the CLI asks (stderr) and reads the answer (stdin); without one it needs --yes (test_cli)."""
+    import os
+    import subprocess
+
+    from tests.conftest import ALICE_BIN
+
+    env = {**alice_env, "ALICE_CONFIRM_SPEND_ABOVE_USD": "0.001"}
+    master, slave = os.openpty()
+    proc = subprocess.Popen([str(ALICE_BIN), "text-to-audio", "--prompt", "rain", "--duration", "2"], env=env,
+                            stdin=slave, stderr=slave, stdout=subprocess.PIPE)
+    os.close(slave)
+    seen = b""
+    while b"Approve? [y/N]" not in seen:
+        seen += os.read(master, 1024)
+    os.write(master, answer)
+    stdout, _ = proc.communicate(timeout=60)
+    while True:  # drain what the CLI wrote to the terminal after the answer
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert b"$0.0020" in seen
+    assert (proc.returncode == 0) is approved and twin.state.submit_count() == (1 if approved else 0)
+    assert stdout.strip().endswith(b".flac") is approved
