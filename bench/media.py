@@ -129,7 +129,8 @@ async def run_upload_scenario(twin: Any, clip: Path, workdir: Path, *, prompt: s
     before = twin.state.uploaded_bytes()
     known = set(_children_of(os.getpid()))
     (workdir / "home").mkdir(parents=True, exist_ok=True)
-    async with alice_session(alice_env(twin, workdir)) as session:
+    # The clips live outside the server's HOME: allow their folder, as an operator would (README "Safety").
+    async with alice_session(alice_env(twin, workdir, ALICE_ALLOWED_DIRS=str(clip.parent))) as session:
         server = [pid for pid in _children_of(os.getpid()) if pid not in known]
         idle = max((rss_mb(pid) for pid in server), default=float("nan"))
         started = time.perf_counter()
