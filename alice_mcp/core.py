@@ -11,28 +11,24 @@ of MCP, argparse or terminals; it reports through a :data:`~alice_mcp.progress.P
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
 import os
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Annotated, AsyncIterator, Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, AsyncIterator, Optional
 from urllib.parse import urlsplit
 
-import anyio
 from pydantic import BaseModel, ValidationError
 
 from . import cache, jobflow, params, views
 from .config import Settings
 from .endpoints import KLING_TEXT_TO_VIDEO, MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint, resolve_endpoint
-from .errors import AliceError, FalError, FalJobFailed, InputError
+from .errors import AliceError, InputError
 from .jobs import JobManager
 from .jobstate import JobContext, JobPlan, Work
 from .ledger import JobRecord
-from .media_plan import MediaPlan
 from .models import (
     AudioRequest,
     AudioResult,
@@ -46,9 +42,9 @@ from .models import (
     VideoRequest,
     VideoResult,
 )
-from .outputs import ensure_output_dir, partial_file, publish, safe_stem, target_path
+from .outputs import ensure_output_dir, safe_stem, target_path
 from .paths import ReadPolicy
-from .pipeline import FinishedMedia, export_track, finish_media, plan_media, prepare_upload, workspace
+from .pipeline import plan_media, prepare_upload, workspace
 from .presets import preset_values
 from .pricing import PriceTable, parse_overrides
 from .progress import ProgressSink, notify
@@ -57,12 +53,9 @@ from .spend import ConfirmSpend, SpendGuard, start_of_today
 from .video_params import kling_settings_from
 
 if TYPE_CHECKING:  # fal_client loads on the first paid call, not at start-up
-    from .fal import FalGateway, JobStatus, Submission
+    from .fal import FalGateway
 
 log = logging.getLogger(__name__)
-
-# Polls start fast (short jobs finish without waiting a whole interval) and back off to ALICE_POLL_INTERVAL_S.
-FIRST_POLL_INTERVAL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -406,123 +399,6 @@ class AliceCore:
     async def continue_job(self, job: JobContext) -> None:
         """The work of a resumed job: carry on from what the ledger says fal has done (see :mod:`jobflow`)."""
         await jobflow.continue_job(self, job)
-
-    async def follow_job(
-        self, endpoint: str, job: "Submission", progress: ProgressSink | None,
-        on_status: Callable[["JobStatus"], Awaitable[None]] | None = None,
-    ) -> None:
-        """Follow fal's job until it completes; raise :class:`FalJobFailed` if it completed with an error.
-
-        fal's status stream reports each change as it happens; if it cannot be opened or breaks, polling (fast at
-        first, backing off to ``ALICE_POLL_INTERVAL_S``) takes over. Cancelling this call does not cancel the fal job
-        (the job manager decides that).
-        """
-        started = time.monotonic()
-        seen_logs = 0
-
-        async def report(status: "JobStatus") -> None:
-            nonlocal seen_logs
-            if on_status is not None:
-                await on_status(status)
-            if status.state == "queued":
-                where = f"position {status.position}" if status.position is not None else "waiting"
-                await notify(progress, "queued", f"Queued at fal ({where})", 0.0)
-            elif status.state == "running":
-                message = status.logs[-1] if len(status.logs) > seen_logs and status.logs[-1] else "Generating audio"
-                seen_logs = len(status.logs)
-                fraction = 1.0 - math.exp(-(time.monotonic() - started) / 20.0)
-                await notify(progress, "generating", message, fraction)
-
-        final = await self._follow_stream(endpoint, job, report)
-        interval = FIRST_POLL_INTERVAL_S
-        while final is None:
-            status = await self.gateway().status(endpoint, job)
-            await report(status)
-            if status.state == "completed":
-                final = status
-                break
-            await asyncio.sleep(interval)
-            interval = min(interval * 1.5, self.settings.poll_interval_s)
-        if final.error:
-            kind = f" ({final.error_type})" if final.error_type else ""
-            failure = FalJobFailed(
-                f"fal finished request {job.request_id} with an error{kind}: {final.error}", request_id=job.request_id
-            )
-            failure.error_type = final.error_type  # type: ignore[attr-defined]
-            raise failure
-        await notify(progress, "generating", "Generation finished", 1.0)
-
-    async def _follow_stream(
-        self, endpoint: str, job: "Submission", report: Callable[["JobStatus"], Awaitable[None]]
-    ) -> Optional["JobStatus"]:
-        """The completed status from fal's status stream, or ``None`` if the stream failed before it (poll then)."""
-        try:
-            async for status in self.gateway().status_stream(endpoint, job):
-                if status.state == "completed":
-                    return status
-                await report(status)
-        except FalError as exc:
-            log.info("following request %s by polling: %s", job.request_id, exc.message)
-        return None
-
-    async def fetch_output_url(self, endpoint: str, output_key: str, job: "Submission") -> str:
-        """The URL of the finished job's output file."""
-        output = await self.gateway().result(endpoint, job)
-        file = output.get(output_key)
-        if not isinstance(file, dict) or not isinstance(file.get("url"), str):
-            raise FalError(
-                f"fal's result for request {job.request_id} has no {output_key} URL: {str(output)[:200]}",
-                request_id=job.request_id,
-            )
-        return file["url"]
-
-    async def deliver_result(self, job: JobContext, url: str) -> Path:
-        """The last step of every job (also after a resume): fetch fal's output file and publish the result.
-
-        A video job with a media plan gets its audio put onto the original video (:func:`finish_media`) and the
-        track exported if asked; the plan and options come from the ledger, so a resumed job finishes the same way.
-        """
-        record = job.record
-        wanted = Path(record.wanted_path)
-        request_id = record.request_id or ""
-        stored_plan = record.details.get("media_plan")
-        if stored_plan is None:
-            return await self.download_result(url, wanted, request_id, job.progress)
-        media = MediaPlan(**stored_plan)
-        options = params.PipelineOptions(**record.details.get("pipeline_options", {}))
-        if media.upload_method == "url" or not Path(media.source).is_file():
-            finished = FinishedMedia(await self.download_result(url, wanted.with_suffix(".mp4"), request_id, job.progress))
-            if media.upload_method != "url":
-                finished.notes.append(f"The original {media.source} is gone, so fal's version of the video was saved.")
-            finished.audio_path = await export_track(finished.path, finished.path, options, None, finished.notes)
-        else:
-            with workspace(self.settings) as folder:
-                generated = await self.download_result(url, folder / f"fal-result{MMAUDIO_VIDEO.suffix}", request_id, job.progress)
-                finished = await finish_media(media, options, generated, wanted, job.progress)
-        await job.add_details(
-            notes=media.notes + finished.notes, audio_path=str(finished.audio_path) if finished.audio_path else None,
-        )
-        return finished.path
-
-    async def download_result(self, url: str, wanted: Path, request_id: str, progress: ProgressSink | None) -> Path:
-        """Download ``url`` next to ``wanted`` under a hidden temporary name, then publish it atomically."""
-
-        async def on_bytes(done: int, total: int | None) -> None:
-            fraction = done / total if total else None
-            await notify(progress, "downloading", f"Downloading the result ({_mb(done)})", fraction)
-
-        with partial_file(wanted.parent, wanted.suffix) as temp:
-            try:
-                await self.gateway().download(url, temp, on_bytes)
-            except FalError as exc:
-                raise type(exc)(
-                    f"fal finished request {request_id}, but {exc.message[0].lower()}{exc.message[1:]} "
-                    f"The result is still at fal: {url}",
-                    request_id=request_id,
-                ) from exc
-            await notify(progress, "finishing", "Saving the file", 0.5)
-            with anyio.CancelScope(shield=True):  # a published file is always recorded by the caller
-                return await anyio.to_thread.run_sync(publish, temp, wanted)
 
 
 def _billed_seconds(payload: dict) -> float:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 
 from .endpoints import ENDPOINTS
+from .follow import deliver_result, fetch_output_url, follow_job
 from .errors import AliceError, FalAuthError, FalError, FalJobFailed, FalValidationError, JobCancelled, SubmitOutcomeUnknown
 from .jobstate import JobContext, submission_of
 from .ledger import CANCELLED, COMPLETED, COMPLETED_AT_FAL, FAILED, RUNNING, SUBMIT_UNKNOWN, SUBMITTING
@@ -81,7 +81,7 @@ async def _follow(core: "AliceCore", job: JobContext) -> None:
             await job.update(queue_position=now[0], last_log=now[1])
 
     try:
-        await core.follow_job(record.endpoint, submission_of(record), job.progress, on_status)
+        await follow_job(core, record.endpoint, submission_of(record), job.progress, on_status)
     except FalJobFailed as exc:
         cancelled = exc.error_type == "client_cancelled"
         await job.update(status=CANCELLED if cancelled else FAILED, message=exc.message, error=exc.message,
@@ -102,9 +102,9 @@ async def _collect(core: "AliceCore", job: JobContext) -> None:
     try:
         url = record.file_url
         if url is None:
-            url = await core.fetch_output_url(record.endpoint, output_key, submission_of(record))
+            url = await fetch_output_url(core, record.endpoint, output_key, submission_of(record))
             record = await job.update(file_url=url)
-        path = await core.deliver_result(job, url)
+        path = await deliver_result(core, job, url)
     except AliceError as exc:
         final = _is_final(exc)
         status = (CANCELLED if getattr(exc, "http_status", None) == 499 else FAILED) if final else None
