@@ -17,14 +17,14 @@ import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Annotated, AsyncIterator, Optional
+from typing import TYPE_CHECKING, AsyncIterator, Optional
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from . import cache, jobflow, params, views
+from . import cache, estimates, jobflow, params, views
 from .config import Settings
-from .endpoints import KLING_TEXT_TO_VIDEO, MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint, resolve_endpoint
+from .endpoints import KLING_TEXT_TO_VIDEO, MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint
 from .errors import AliceError, InputError
 from .jobs import JobManager
 from .jobstate import JobContext, JobPlan, Work
@@ -136,44 +136,10 @@ class AliceCore:
         model: str | None = None,
         roots: list[str] | None = None,
     ) -> CostEstimate:
-        """What ``count`` generations will cost, from ``duration`` or the length of ``video`` from ``start_time``.
-
-        ``model`` names the endpoint (an id or alias, see :func:`~alice_mcp.endpoints.resolve_endpoint`); the
-        default is MMAudio video-to-video.
-        """
-        endpoint = resolve_endpoint(model) if model else MMAUDIO_VIDEO
-        notes: list[str] = []
-        if duration is None and video and endpoint is MMAUDIO_VIDEO:
-            duration, more = await self._duration_of(video, start_time, roots)
-            notes += more
-        elif video and endpoint is not MMAUDIO_VIDEO:
-            notes.append(f"{endpoint.id} takes no video; `video` was ignored.")
-        if duration is None:
-            duration = _default_seconds(endpoint)
-            notes.append(f"No duration or video given: assumed the default {duration:g} s.")
-        duration = _checked_seconds(endpoint, duration)
-        rule = self.prices.rule(endpoint.id)
-        total = self.prices.cost(endpoint.id, duration, count)
-        formula = rule.formula(duration) + (f" x {count} generations" if count != 1 else "") + f" = ${total:g}"
-        notes += await self.spend.limit_notes(endpoint.id, duration, count)
-        return CostEstimate(
-            usd=total, endpoint=endpoint.id, duration=duration, count=count, formula=formula,
-            price_source=rule.source, notes=notes,
+        """What ``count`` generations will cost; see :func:`alice_mcp.estimates.estimate_cost`."""
+        return await estimates.estimate_cost(
+            self, duration=duration, video=video, count=count, start_time=start_time, model=model, roots=roots
         )
-
-    async def _duration_of(
-        self, video: str, start_time: float = 0.0, roots: list[str] | None = None
-    ) -> tuple[float | None, list[str]]:
-        """Seconds of audio a generation for a local ``video`` would bill: the same rule add_audio_to_video uses.
-        A URL is not fetched here (estimates stay offline)."""
-        source = resolve_video(video, self.read_policy(roots))
-        if isinstance(source, RemoteVideo):
-            return None, ["The length of a URL video is not probed for estimates; pass `duration` for an exact figure."]
-        options = self._pipeline_options({"start_time": start_time})
-        default = params.AudioSettings.model_fields["duration"].default
-        plan = await plan_media(source, options, requested_duration=None, default_duration=default)
-        clip = f"The clip is {plan.clip_duration:.2f} s long. " if plan.clip_duration is not None else ""
-        return plan.duration, [clip.strip()] + plan.notes if clip else plan.notes
 
     def _pipeline_options(self, values: dict) -> params.PipelineOptions:
         try:
@@ -421,27 +387,6 @@ def _seconds_of(settings: dict) -> float | None:
 def _remaining(wait_seconds: float | None, started: float) -> float | None:
     """What is left of a call's wait (it counts from the start of the call, planning included)."""
     return None if wait_seconds is None else max(0.0, wait_seconds - (time.monotonic() - started))
-
-
-def _default_seconds(endpoint: Endpoint) -> float:
-    """What an omitted ``duration`` means for ``endpoint``: its parameter table's default."""
-    model = endpoint.input_model or params.AudioSettings
-    return float(model.model_fields["duration"].default)
-
-
-def _checked_seconds(endpoint: Endpoint, seconds: float) -> float:
-    """``seconds`` if ``endpoint``'s table allows it as a ``duration``; else :class:`InputError` saying what it allows."""
-    from pydantic import TypeAdapter
-
-    model = endpoint.input_model or params.AudioSettings
-    field = model.model_fields["duration"]
-    try:
-        TypeAdapter(Annotated[(field.annotation, *field.metadata)]).validate_python(seconds)
-    except ValidationError as exc:
-        rng = params.allowed_range("duration", model)
-        allowed = f" (allowed: {rng})" if rng else ""
-        raise InputError(f"`duration`: {exc.errors()[0]['msg']} for {endpoint.id}{allowed}; got {seconds!r}.") from None
-    return float(seconds)
 
 
 def _source_stem(source: LocalVideo | RemoteVideo) -> str:

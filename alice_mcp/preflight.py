@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from . import params
 from .endpoints import Endpoint
 from .sources import LocalVideo, resolve_video
+from .estimates import billed_duration
 from .spend import SpendQuote
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ async def quote_request(
     if video is not None:
         source = resolve_video(video, core.read_policy(roots))
         if values.get("duration") is None and isinstance(source, LocalVideo):
-            billed, _ = await core._duration_of(video, start_time or 0.0, roots)
+            billed, _ = await billed_duration(core, video, start_time or 0.0, roots)
             seconds = billed if billed is not None else seconds
         elif values.get("duration") is None:
             seconds = longest_generation()
