@@ -68,19 +68,18 @@ def make_bench_clip(path: Path, seconds: float, size: tuple[int, int], fps: int,
     return path
 
 
-def make_big_clip(path: Path, source: Path, target_bytes: int) -> Path:
-    """A large clip made cheaply: ``source``'s packets stream-copied over and over until ``target_bytes``."""
+def make_sized_clip(path: Path, source: Path, target_bytes: int) -> Path:
+    """A clip of about ``target_bytes``: ``source``'s video packets stream-copied (looped if needed), ending at a keyframe."""
     import av
 
     if path.exists():
         return path
     partial = path.with_name(".partial-" + path.name)
-    written = 0
+    written, loop = 0, 0
     with av.open(str(source)) as first:
         span = first.streams.video[0].duration
     with av.open(str(partial), "w", format="mp4") as out:
         template = None
-        loop = 0
         while written < target_bytes:
             with av.open(str(source)) as inp:
                 video = inp.streams.video[0]
@@ -89,6 +88,8 @@ def make_big_clip(path: Path, source: Path, target_bytes: int) -> Path:
                 for packet in inp.demux(video):
                     if packet.dts is None:
                         continue
+                    if packet.is_keyframe and written >= target_bytes:
+                        break
                     packet.pts += loop * span
                     packet.dts += loop * span
                     packet.stream = template
@@ -205,7 +206,7 @@ async def measure(keep: Optional[Path], big: bool, tiny: bool = False, runs: int
                     rows.append({"clip": label, "run": run, **await call(folder)})
                 twin.reset()  # forget stored uploads and results: the twin's disk use stays bounded
         if big:
-            clip = make_big_clip(keep / "big.mp4", scenarios[0][1], 1_000_000_000)
+            clip = make_sized_clip(keep / "big.mp4", scenarios[0][1], 1_000_000_000)
             label = f"{clip.stat().st_size / 1e9:.1f} GB 1080p ({_minutes(clip)} min)"
             (work / "big" / "home").mkdir(parents=True)
             rows.append({"clip": label, "run": 0,

@@ -23,42 +23,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 from common import BENCH_KEY, figure, machine
-from media import bench_clips, run_upload_scenario
+from media import bench_clips, make_sized_clip, run_upload_scenario
 
 BENCH_DIR = Path(__file__).resolve().parent
 TARGET_MB = 200.0
-
-
-def make_sized_clip(path: Path, source: Path, target_bytes: int) -> Path:
-    """A clip of about ``target_bytes``: ``source``'s video packets stream-copied (looped if needed), ending at a keyframe."""
-    import av
-
-    if path.exists():
-        return path
-    partial = path.with_name(".partial-" + path.name)
-    written, loop = 0, 0
-    with av.open(str(source)) as first:
-        span = first.streams.video[0].duration
-    with av.open(str(partial), "w", format="mp4") as out:
-        template = None
-        while written < target_bytes:
-            with av.open(str(source)) as inp:
-                video = inp.streams.video[0]
-                if template is None:
-                    template = out.add_stream_from_template(video)
-                for packet in inp.demux(video):
-                    if packet.dts is None:
-                        continue
-                    if packet.is_keyframe and written >= target_bytes:
-                        break
-                    packet.pts += loop * span
-                    packet.dts += loop * span
-                    packet.stream = template
-                    written += packet.size
-                    out.mux(packet)
-            loop += 1
-    partial.rename(path)
-    return path
 
 
 def _seconds(path: Path) -> float:
