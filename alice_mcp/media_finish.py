@@ -248,14 +248,12 @@ class AudioMix:
 # ------------------------------------------------------------------------------------------------------ video
 def _interleave(out, source, video, video_out, audio_packets, plan: MediaPlan, t0: float, stop) -> None:  # type: ignore[no-untyped-def]
     """Copy the segment's video packets (from the keyframe), shifted so ``t0`` is 0, interleaved with the audio."""
-    from .media_prepare import segment_packets
+    from .media_prepare import seek_to_keyframe, segment_packets
 
     tb = video.time_base
     shift = int(round((plan.origin + t0) / tb))
-    target = int(round((plan.origin + plan.keyframe) / tb))
+    target = seek_to_keyframe(source, video, plan.origin + plan.keyframe)
     end_pts = int(round((plan.origin + plan.end) / tb))
-    if plan.keyframe > 0:
-        source.seek(target, stream=video, backward=True, any_frame=False)
     pending = list(audio_packets)
     audio_index = 0
     first: Optional[int] = None
@@ -280,15 +278,13 @@ def copied_video_end(original: Path, plan: MediaPlan, stop: Optional[threading.E
     frames later when trailing B-frames need reference frames from after the end."""
     import av
 
-    from .media_prepare import segment_packets
+    from .media_prepare import seek_to_keyframe, segment_packets
 
     end = plan.end
     with av.open(str(original)) as source:
         video = source.streams.video[0]
         tb = video.time_base
-        target = int(round((plan.origin + plan.keyframe) / tb))
-        if plan.keyframe > 0:
-            source.seek(target, stream=video, backward=True, any_frame=False)
+        target = seek_to_keyframe(source, video, plan.origin + plan.keyframe)
         frame_s = 1 / float(video.average_rate or video.base_rate or 25)
         for packet in segment_packets(source, video, target, int(round((plan.origin + plan.end) / tb)), stop):
             shown = float(packet.pts * tb) - plan.origin + (float(packet.duration * tb) if packet.duration else frame_s)

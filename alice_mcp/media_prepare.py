@@ -99,7 +99,7 @@ def write_cut(path: Path, plan: MediaPlan, dest: Path, muxer: str, stop: Optiona
             video = source.streams.video[0]
             tb = video.time_base
             copy = out.add_stream_from_template(video)
-            target = _seek(source, video, plan.origin + plan.keyframe)
+            target = seek_to_keyframe(source, video, plan.origin + plan.keyframe)
             end_pts = int(round((plan.origin + plan.end) / tb))
             first: Optional[int] = None
             for packet in segment_packets(source, video, target, end_pts, stop):
@@ -131,7 +131,7 @@ def write_proxy(path: Path, plan: MediaPlan, dest: Path, stop: Optional[threadin
             encoder = out.add_stream("libx264", rate=rate, options=dict(PROXY_X264))
             encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
             encoder.codec_context.thread_count = DECODE_THREADS
-            _seek(source, video, plan.origin + plan.keyframe)
+            seek_to_keyframe(source, video, plan.origin + plan.keyframe)
             start, end = plan.origin + plan.start, plan.origin + plan.end
             written = 0
             half = 0.5 / float(rate)
@@ -161,7 +161,7 @@ def write_proxy(path: Path, plan: MediaPlan, dest: Path, stop: Optional[threadin
         raise MediaError(f"Could not make a small copy of {path.name} for upload ({exc}).") from exc
 
 
-def _seek(container, video, at_seconds: float) -> int:  # type: ignore[no-untyped-def]
+def seek_to_keyframe(container, video, at_seconds: float) -> int:  # type: ignore[no-untyped-def]
     """Seek ``video`` to the keyframe at or before ``at_seconds``; returns that time in the stream's time base."""
     tb = video.time_base
     target = int(round(at_seconds / tb))
