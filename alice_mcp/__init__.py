@@ -17,7 +17,7 @@ _LAZY = {
     "GenerationRequest": "api",
     "GenerationType": "api",
     "AssetResult": "api",
-    "AliceError": "errors",
+    "AliceError": "data.errors",
 }
 
 __all__ = ["__version__", *_LAZY]

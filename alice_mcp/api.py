@@ -1,7 +1,7 @@
 """The Python API, shaped like the seed guide's: ``AliceOrchestrator().generate_creative_asset(GenerationRequest(...))``.
 
 It is a face like the MCP tools and the CLI: it turns a :class:`GenerationRequest` into the core's request models and
-runs them through the same :class:`~alice_mcp.core.AliceCore` (same parameter table, prices, uploads, output folder).
+runs them through the same :class:`~alice_mcp.engine.core.AliceCore` (same parameter table, prices, uploads, output folder).
 
 Routing:
 
@@ -10,7 +10,7 @@ Routing:
 * ``GenerationType.AUDIO`` without a video → MMAudio text-to-audio (FLAC).
 * ``GenerationType.VIDEO`` → Kling v2.1 text-to-video (``model`` may be the seed's ``"kling-v2.1-pro-text"``).
 
-Invalid input raises :class:`~alice_mcp.errors.InputError` (an :class:`~alice_mcp.errors.AliceError`) whose message
+Invalid input raises :class:`~alice_mcp.data.errors.InputError` (an :class:`~alice_mcp.data.errors.AliceError`) whose message
 names the field, what is wrong and what is allowed; a constructor argument of the wrong type raises pydantic's
 ``ValidationError``. Nothing is uploaded or paid before the request is known to be valid.
 """
@@ -26,18 +26,27 @@ from typing import Any, Callable, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .config import Settings
-from .core import AliceCore
-from .endpoints import KLING_TEXT_TO_VIDEO, MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint, resolve_endpoint
-from .errors import ConfigError, InputError
-from .models import AudioRequest, AudioResult, CostEstimate, VideoAudioRequest, VideoAudioResult, VideoRequest, VideoResult
-from .params import PIPELINE_FIELDS, pipeline_options_from
-from .progress import Progress
-from .sources import RemoteVideo, parse_video_argument
-from .spend import ConfirmSpend, approved_by_caller
+from alice_mcp.adapters.settings import Settings
+from alice_mcp.adapters.sources import RemoteVideo, parse_video_argument
+from alice_mcp.data.endpoints import KLING_TEXT_TO_VIDEO, MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint, resolve_endpoint
+from alice_mcp.data.errors import ConfigError, InputError
+from alice_mcp.data.params import PIPELINE_FIELDS, pipeline_options_from
+from alice_mcp.data.progress import Progress
+from alice_mcp.engine.core import AliceCore
+from alice_mcp.engine.models import (
+    AudioRequest,
+    AudioResult,
+    CostEstimate,
+    VideoAudioRequest,
+    VideoAudioResult,
+    VideoRequest,
+    VideoResult,
+)
+from alice_mcp.engine.spend import ConfirmSpend, approved_by_caller
 
 ProgressCallback = Callable[[Progress], Any]
-"""Called with each :class:`~alice_mcp.progress.Progress` event; may be a plain function or a coroutine function."""
+"""Called with each :class:`~alice_mcp.data.progress.Progress` event; may be a plain function or a coroutine function."""
+
 
 class GenerationType(str, Enum):
     """What to generate: ``AUDIO`` (for a video, or from text alone) or ``VIDEO`` (from text)."""
@@ -52,7 +61,7 @@ class GenerationRequest(BaseModel):
     ``parameters`` takes every field of the chosen model's parameter table (for MMAudio: ``duration``,
     ``num_steps``, ``cfg_strength``, ``negative_prompt``, ``seed``, ``mask_away_clip``; for Kling: ``duration``,
     ``aspect_ratio``, ``negative_prompt``, ``cfg_scale``), the media options of
-    :class:`~alice_mcp.params.PipelineOptions` (``start_time``, ``quality``, ``audio_format``, ``original_audio``,
+    :class:`~alice_mcp.data.params.PipelineOptions` (``start_time``, ``quality``, ``audio_format``, ``original_audio``,
     ``original_level``, ``generated_level``), plus ``video_url``, ``preset`` and ``output_path``.
     """
 
@@ -75,8 +84,11 @@ class AssetResult(BaseModel):
     file_path: Path = Field(description="Absolute path of the saved file.")
     url: Optional[str] = Field(description="fal's URL of its copy of the result (expires on fal's schedule).")
     cost_usd: float = Field(description="Estimated cost of this call in USD (0 when cached).")
-    cached: bool = Field(default=False, description="True: the same request with the same explicit seed was made "
-                         "before; its file is returned and nothing was paid.")
+    cached: bool = Field(
+        default=False,
+        description="True: the same request with the same explicit seed was made "
+        "before; its file is returned and nothing was paid.",
+    )
     job_id: str = Field(description="The job in the ledger (`alice-mcp job ID` shows it).")
     parameters: dict[str, Any] = Field(description="The parameters used, the seed included.")
     generation_type: GenerationType
@@ -96,8 +108,10 @@ class AliceOrchestrator:
             try:
                 settings = Settings(**overrides)
             except ValidationError as exc:
-                raise ConfigError(f"Invalid setting for AliceOrchestrator: {exc.errors()[0]['msg']} "
-                                  f"({'.'.join(map(str, exc.errors()[0]['loc']))}).") from None
+                raise ConfigError(
+                    f"Invalid setting for AliceOrchestrator: {exc.errors()[0]['msg']} "
+                    f"({'.'.join(map(str, exc.errors()[0]['loc']))})."
+                ) from None
         elif overrides:
             settings = settings.model_copy(update=overrides)
         self.settings = settings
@@ -117,12 +131,16 @@ class AliceOrchestrator:
             await core.aclose()
 
     async def generate_creative_asset(
-        self, request: GenerationRequest, progress: ProgressCallback | None = None, *, force: bool = False,
+        self,
+        request: GenerationRequest,
+        progress: ProgressCallback | None = None,
+        *,
+        force: bool = False,
         confirm_spend: ConfirmSpend = approved_by_caller,
     ) -> AssetResult:
         """Run ``request`` (paid) to its end and return the saved file and what it cost. A request with an explicit
         ``seed`` made before returns the saved file for free (``cached``) unless ``force``. Raises
-        :class:`~alice_mcp.errors.AliceError`.
+        :class:`~alice_mcp.data.errors.AliceError`.
 
         ``confirm_spend(quote) -> bool`` approves a cost above ``ALICE_CONFIRM_SPEND_ABOVE_USD``; by default calling
         this method is the approval (the operator's per-call and daily limits still apply)."""
@@ -137,26 +155,42 @@ class AliceOrchestrator:
         elif plan.video is not None:
             result = await core.add_audio_to_video(
                 VideoAudioRequest(
-                    video=plan.video, preset=plan.preset, values=plan.values, output_path=plan.output_path,
+                    video=plan.video,
+                    preset=plan.preset,
+                    values=plan.values,
+                    output_path=plan.output_path,
                     options=plan.options,
                 ),
-                sink, force=force, confirm=confirm_spend,
+                sink,
+                force=force,
+                confirm=confirm_spend,
             )
             url = result.video_url
         else:
             result = await core.generate_audio(
                 AudioRequest(
-                    preset=plan.preset, values=plan.values, output_path=plan.output_path,
+                    preset=plan.preset,
+                    values=plan.values,
+                    output_path=plan.output_path,
                     quality=plan.options.get("quality"),
                 ),
-                sink, force=force, confirm=confirm_spend,
+                sink,
+                force=force,
+                confirm=confirm_spend,
             )
             url = result.audio_url
         return AssetResult(
-            file_path=Path(result.output_path or ""), url=url, cost_usd=result.cost_usd,
-            cached=getattr(result, "cached", False), job_id=result.job_id,
-            parameters=_parameters_used(plan, result), generation_type=request.generation_type,
-            model=result.endpoint, request_id=result.request_id, elapsed_s=result.elapsed_s, details=result,
+            file_path=Path(result.output_path or ""),
+            url=url,
+            cost_usd=result.cost_usd,
+            cached=getattr(result, "cached", False),
+            job_id=result.job_id,
+            parameters=_parameters_used(plan, result),
+            generation_type=request.generation_type,
+            model=result.endpoint,
+            request_id=result.request_id,
+            elapsed_s=result.elapsed_s,
+            details=result,
         )
 
     async def estimate_cost(self, request: GenerationRequest, count: int = 1) -> CostEstimate:
@@ -164,8 +198,11 @@ class AliceOrchestrator:
         plan = _plan(request)
         duration = plan.values.get("duration")
         return await self._core_for_this_loop().estimate_cost(
-            duration=float(duration) if duration is not None else None, video=plan.video, count=count,
-            start_time=float(plan.options.get("start_time") or 0.0), model=plan.endpoint.id,
+            duration=float(duration) if duration is not None else None,
+            video=plan.video,
+            count=count,
+            start_time=float(plan.options.get("start_time") or 0.0),
+            model=plan.endpoint.id,
         )
 
     def _core_for_this_loop(self) -> AliceCore:
@@ -179,7 +216,7 @@ class AliceOrchestrator:
 @dataclass(frozen=True)
 class _Plan:
     """How a request will run: the endpoint, the input video (if any), the preset, the table values and the media
-    options (:class:`~alice_mcp.params.PipelineOptions` fields)."""
+    options (:class:`~alice_mcp.data.params.PipelineOptions` fields)."""
 
     endpoint: Endpoint
     video: Optional[str]
@@ -195,13 +232,19 @@ def _plan(request: GenerationRequest) -> _Plan:
     video = _video_of(params.pop("video_url", None), request.reference_assets)
     preset, output_path = params.pop("preset", None), params.pop("output_path", None)
     if "prompt" in params and request.prompt is not None and params["prompt"] != request.prompt:
-        raise InputError("`prompt` is given twice (in the request and in `parameters`) with different text; give it once.")
+        raise InputError(
+            "`prompt` is given twice (in the request and in `parameters`) with different text; give it once."
+        )
     endpoint = _endpoint_for(request, has_video=video is not None)
-    options = {name: params.pop(name) for name in PIPELINE_FIELDS if name in params and endpoint is not KLING_TEXT_TO_VIDEO}
+    options = {
+        name: params.pop(name) for name in PIPELINE_FIELDS if name in params and endpoint is not KLING_TEXT_TO_VIDEO
+    }
     values = {"prompt": request.prompt, **params} if request.prompt is not None else params
     if endpoint is KLING_TEXT_TO_VIDEO and (video is not None or preset is not None):
-        raise InputError("Text-to-video takes no `video_url`, `reference_assets` or `preset`; generate the video "
-                         "first, then a GenerationType.AUDIO request with video_url=result.file_path.as_uri().")
+        raise InputError(
+            "Text-to-video takes no `video_url`, `reference_assets` or `preset`; generate the video "
+            "first, then a GenerationType.AUDIO request with video_url=result.file_path.as_uri()."
+        )
     if video is None and set(options) - {"quality"}:
         given = ", ".join(f"`{name}`" for name in sorted(set(options) - {"quality"}))
         raise InputError(f"{given} only apply when adding audio to a video (give `video_url` or `reference_assets`).")
@@ -216,11 +259,13 @@ def _endpoint_for(request: GenerationRequest, *, has_video: bool) -> Endpoint:
         endpoint = resolve_endpoint(request.model)
     if kind is GenerationType.VIDEO:
         if endpoint is not KLING_TEXT_TO_VIDEO:
-            raise InputError(f"`model` {request.model!r} makes audio, but generation_type is VIDEO; use "
-                             '"kling-v2.1-pro-text" (Kling v2.1 text-to-video) or GenerationType.AUDIO.')
+            raise InputError(
+                f"`model` {request.model!r} makes audio, but generation_type is VIDEO; use "
+                '"kling-v2.1-pro-text" (Kling v2.1 text-to-video) or GenerationType.AUDIO.'
+            )
         return endpoint
     if endpoint is KLING_TEXT_TO_VIDEO:
-        raise InputError(f"`model` {request.model!r} makes video, but generation_type is AUDIO; use \"mmaudio-v2\".")
+        raise InputError(f'`model` {request.model!r} makes video, but generation_type is AUDIO; use "mmaudio-v2".')
     if endpoint is MMAUDIO_TEXT and has_video:
         raise InputError('`model` "mmaudio-v2/text-to-audio" takes no video; use "mmaudio-v2" to add audio to one.')
     return MMAUDIO_VIDEO if has_video else MMAUDIO_TEXT

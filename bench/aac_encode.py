@@ -31,7 +31,9 @@ def _frames(seconds: float) -> list:  # type: ignore[type-arg]
     frames = []
     for index in range(int(RATE * seconds / FRAME)):
         start = index * FRAME
-        samples = array.array("f", (0.3 * math.sin((start + i) * 0.07) + 0.05 * rng.uniform(-1, 1) for i in range(FRAME)))
+        samples = array.array(
+            "f", (0.3 * math.sin((start + i) * 0.07) + 0.05 * rng.uniform(-1, 1) for i in range(FRAME))
+        )
         frame = av.AudioFrame(format="fltp", layout="stereo", samples=FRAME)
         for plane in frame.planes:
             plane.update(samples.tobytes()[: plane.buffer_size])

@@ -80,8 +80,17 @@ def _status_mb(pid: int, field: str) -> float:
     return float("nan")
 
 
-def figure(key: str, what: str, alice: list[float], baseline: list[float] | None = None, *, unit: str,
-           target: str, met: bool | None, ratio: float | None = None) -> dict[str, Any]:
+def figure(
+    key: str,
+    what: str,
+    alice: list[float],
+    baseline: list[float] | None = None,
+    *,
+    unit: str,
+    target: str,
+    met: bool | None,
+    ratio: float | None = None,
+) -> dict[str, Any]:
     """One row of the report: alice-mcp's runs and its baseline's, summarised; ``ratio`` defaults to the medians'.
 
     ``met`` is None where the figure has no target (shown for comparison only).
@@ -90,5 +99,13 @@ def figure(key: str, what: str, alice: list[float], baseline: list[float] | None
     base = summary(baseline) if baseline else None
     if ratio is None and base and base["median"]:
         ratio = mine["median"] / base["median"]
-    return {"id": key, "what": what, "unit": unit, "alice": mine, "baseline": base, "ratio": ratio,
-            "target": target, "met": met}
+    return {
+        "id": key,
+        "what": what,
+        "unit": unit,
+        "alice": mine,
+        "baseline": base,
+        "ratio": ratio,
+        "target": target,
+        "met": met,
+    }

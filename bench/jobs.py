@@ -38,7 +38,6 @@ from tests.media import make_clip
 async def p4(repeats: int, naive_repeats: int = 0) -> dict:
     """The seeded call once, then ``repeats`` more (each must be a cache hit); then ``naive_repeats`` naive calls."""
     import fal_client
-
     from naive import naive_add_audio
 
     with tempfile.TemporaryDirectory() as tmp, FalTwin(queue_seconds=0, run_seconds=0, result_video="copy") as twin:
@@ -69,7 +68,9 @@ async def p4(repeats: int, naive_repeats: int = 0) -> dict:
         naive_s, naive_bytes, naive_jobs = [], [], []
         for index in range(naive_repeats):
             counted = twin.state.uploaded_bytes(), twin.state.submit_count()
-            n = await naive_add_audio(client, clip, work / f"naive-{index}.mp4", prompt="rain on a tin roof", duration=2)
+            n = await naive_add_audio(
+                client, clip, work / f"naive-{index}.mp4", prompt="rain on a tin roof", duration=2
+            )
             naive_s.append(n["seconds"])
             naive_bytes.append(twin.state.uploaded_bytes() - counted[0])
             naive_jobs.append(twin.state.submit_count() - counted[1])
@@ -79,8 +80,12 @@ async def p4(repeats: int, naive_repeats: int = 0) -> dict:
             "latency": summary(latencies),
             "bytes": totals[0],
             "jobs": totals[1],
-            "latencies": latencies, "bytes_each": bytes_each, "jobs_each": jobs_each,
-            "naive_s": naive_s, "naive_bytes": naive_bytes, "naive_jobs": naive_jobs,
+            "latencies": latencies,
+            "bytes_each": bytes_each,
+            "jobs_each": jobs_each,
+            "naive_s": naive_s,
+            "naive_bytes": naive_bytes,
+            "naive_jobs": naive_jobs,
         }
 
 
@@ -89,23 +94,57 @@ async def p4_figures(tiny: bool) -> dict:
     r = await p4(3 if tiny else 20, naive_repeats=2 if tiny else 5)
     what = "repeated seeded call (2 s 320×240 clip)"
     ms = lambda values: [v * 1000 for v in values]  # noqa: E731
-    latency = figure("P4", f"{what}: latency vs a naive call", ms(r["latencies"]), ms(r["naive_s"]), unit="ms",
-                     target="≤ 50 ms", met=statistics.median(r["latencies"]) <= 0.050)
-    sent = figure("P4", f"{what}: bytes uploaded per call vs naive", r["bytes_each"], r["naive_bytes"], unit="bytes",
-                  target="0", met=max(r["bytes_each"]) == 0)
-    jobs = figure("P4", f"{what}: jobs submitted per call vs naive", r["jobs_each"], r["naive_jobs"], unit="jobs",
-                  target="0", met=max(r["jobs_each"]) == 0)
-    notes = (f"one long-lived alice-mcp stdio server; the first call ({r['first_s']:.3f} s, {r['first_bytes']} bytes "
-             "uploaded, 1 job) is not counted; every repeat must come back `cached`. The naive path has no cache: "
-             "each call uploads and pays again. Zero-latency twin.")
+    latency = figure(
+        "P4",
+        f"{what}: latency vs a naive call",
+        ms(r["latencies"]),
+        ms(r["naive_s"]),
+        unit="ms",
+        target="≤ 50 ms",
+        met=statistics.median(r["latencies"]) <= 0.050,
+    )
+    sent = figure(
+        "P4",
+        f"{what}: bytes uploaded per call vs naive",
+        r["bytes_each"],
+        r["naive_bytes"],
+        unit="bytes",
+        target="0",
+        met=max(r["bytes_each"]) == 0,
+    )
+    jobs = figure(
+        "P4",
+        f"{what}: jobs submitted per call vs naive",
+        r["jobs_each"],
+        r["naive_jobs"],
+        unit="jobs",
+        target="0",
+        met=max(r["jobs_each"]) == 0,
+    )
+    notes = (
+        f"one long-lived alice-mcp stdio server; the first call ({r['first_s']:.3f} s, {r['first_bytes']} bytes "
+        "uploaded, 1 job) is not counted; every repeat must come back `cached`. The naive path has no cache: "
+        "each call uploads and pays again. Zero-latency twin."
+    )
     return {"figures": [latency, sent, jobs], "notes": notes}
 
 
 @contextmanager
 def twin_process(job_seconds: float) -> Iterator[dict[str, str]]:
     """The fal twin in its own process (so its TLS and PyAV threads do not share our GIL); yields its env."""
-    command = [sys.executable, "-m", "tests.fal_twin", "--queue-seconds", "0", "--run-seconds", str(job_seconds),
-               "--result-video", "copy", "--key", BENCH_KEY]
+    command = [
+        sys.executable,
+        "-m",
+        "tests.fal_twin",
+        "--queue-seconds",
+        "0",
+        "--run-seconds",
+        str(job_seconds),
+        "--result-video",
+        "copy",
+        "--key",
+        BENCH_KEY,
+    ]
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         env: dict[str, str] = {}
@@ -131,9 +170,14 @@ class _TwinEnv:
 async def p5(concurrency: int, job_seconds: float, in_process_twin: bool, naive: bool = False) -> dict:
     """alice-mcp: one call, then ``concurrency`` at once under a loop-lag probe; with ``naive``, the same for the
     naive path (one fal_client.AsyncClient in this process) on the same twin afterwards."""
-    with tempfile.TemporaryDirectory() as tmp, (
-        FalTwin(queue_seconds=0, run_seconds=job_seconds, result_video="copy") if in_process_twin else twin_process(job_seconds)
-    ) as twin:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        (
+            FalTwin(queue_seconds=0, run_seconds=job_seconds, result_video="copy")
+            if in_process_twin
+            else twin_process(job_seconds)
+        ) as twin,
+    ):
         work = Path(tmp)
         (work / "home").mkdir()
         clips = [make_clip(work / "home" / f"clip{n}.mp4", 2.0, size=(320, 240)) for n in range(concurrency + 1)]
@@ -142,8 +186,8 @@ async def p5(concurrency: int, job_seconds: float, in_process_twin: bool, naive:
         os.environ.pop("ALICE_MAX_CONCURRENT_JOBS", None)
         from mcp import Client
 
-        from alice_mcp.logs import configure_logging
-        from alice_mcp.server import build_server
+        from alice_mcp.adapters.logs import configure_logging
+        from alice_mcp.mcp.server import build_server
 
         configure_logging("WARNING")
         lags: list[float] = []
@@ -158,7 +202,8 @@ async def p5(concurrency: int, job_seconds: float, in_process_twin: bool, naive:
         async def call(client: Client, n: int) -> float:
             started = time.perf_counter()
             result = await client.call_tool(
-                "add_audio_to_video", {"video": str(clips[n]), "prompt": "rain", "duration": 2, "seed": n, "wait_seconds": 50}
+                "add_audio_to_video",
+                {"video": str(clips[n]), "prompt": "rain", "duration": 2, "seed": n, "wait_seconds": 50},
             )
             if result.is_error or result.structured_content["status"] != "completed":
                 raise RuntimeError(result.content[0].text)
@@ -172,8 +217,10 @@ async def p5(concurrency: int, job_seconds: float, in_process_twin: bool, naive:
                 started = time.perf_counter()
                 async with anyio.create_task_group() as calls:
                     for n in range(concurrency):
+
                         async def one(n: int = n) -> None:
                             walls.append(await call(client, n))
+
                         calls.start_soon(one)
                 together = time.perf_counter() - started
                 stop.set()
@@ -181,7 +228,6 @@ async def p5(concurrency: int, job_seconds: float, in_process_twin: bool, naive:
         naive_single = naive_together = float("nan")
         if naive:
             import fal_client
-
             from naive import naive_add_audio
 
             apply_twin_env(twin if in_process_twin else _TwinEnv(twin))
@@ -215,20 +261,39 @@ async def p5_figures(tiny: bool) -> dict:
     results = [await p5(concurrency, job_seconds, in_process_twin=False, naive=True) for _ in range(runs)]
     together = [r["together"] for r in results]
     single = [r["single"] for r in results]
-    scaling = figure("P5", f"{concurrency} concurrent calls vs one call, fixed {job_seconds:g} s job (wall time)",
-                     together, single, unit="s", target="≤ 1.3×",
-                     met=statistics.median(together) / statistics.median(single) <= 1.3)
-    naive = figure("P5", f"naive path, for comparison: {concurrency} concurrent calls vs one call",
-                   [r["naive_together"] for r in results], [r["naive_single"] for r in results], unit="s",
-                   target="–", met=None)
-    lag = figure("P5", f"event-loop lag while {concurrency} calls run (max per run)",
-                 [r["lag_max"] * 1000 for r in results], unit="ms", target="≤ 50 ms",
-                 met=statistics.median(r["lag_max"] for r in results) <= 0.050)
+    scaling = figure(
+        "P5",
+        f"{concurrency} concurrent calls vs one call, fixed {job_seconds:g} s job (wall time)",
+        together,
+        single,
+        unit="s",
+        target="≤ 1.3×",
+        met=statistics.median(together) / statistics.median(single) <= 1.3,
+    )
+    naive = figure(
+        "P5",
+        f"naive path, for comparison: {concurrency} concurrent calls vs one call",
+        [r["naive_together"] for r in results],
+        [r["naive_single"] for r in results],
+        unit="s",
+        target="–",
+        met=None,
+    )
+    lag = figure(
+        "P5",
+        f"event-loop lag while {concurrency} calls run (max per run)",
+        [r["lag_max"] * 1000 for r in results],
+        unit="ms",
+        target="≤ 50 ms",
+        met=statistics.median(r["lag_max"] for r in results) <= 0.050,
+    )
     jobs = [r["jobs"] for r in results]
-    notes = (f"alice-mcp in this process (in-memory MCP client, legacy era), the twin in its own process; every call "
-             f"a different clip and seed (no cache, no dedupe); {jobs[0]} jobs per run in the ledger. Lag: how late a "
-             "10 ms sleep on the server's loop wakes up. The naive row runs right after on the same twin, in the same "
-             "process (asyncio.gather over one fal_client.AsyncClient).")
+    notes = (
+        f"alice-mcp in this process (in-memory MCP client, legacy era), the twin in its own process; every call "
+        f"a different clip and seed (no cache, no dedupe); {jobs[0]} jobs per run in the ledger. Lag: how late a "
+        "10 ms sleep on the server's loop wakes up. The naive row runs right after on the same twin, in the same "
+        "process (asyncio.gather over one fal_client.AsyncClient)."
+    )
     return {"figures": [scaling, naive, lag], "notes": notes}
 
 
@@ -238,7 +303,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--job-seconds", type=float, default=3.0)
     parser.add_argument("--only", choices=("p4", "p5"))
-    parser.add_argument("--in-process-twin", action="store_true", help="P5: run the twin in this process (its threads then share the GIL)")
+    parser.add_argument(
+        "--in-process-twin",
+        action="store_true",
+        help="P5: run the twin in this process (its threads then share the GIL)",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
     if args.only in (None, "p4"):
@@ -247,18 +316,26 @@ def main() -> int:
         print("P4 repeated deterministic request (2 s 320x240 clip, seed fixed, stdio server)")
         print(f"  first call     : {r['first_s']:.3f} s, {r['first_bytes']} bytes uploaded, 1 job")
         print(f"  repeated calls : {fmt_s(r['latency'])}")
-        print(f"  uploaded       : {r['bytes']} bytes, jobs submitted: {r['jobs']} "
-              f"(targets: 0, 0, ≤ 50 ms) {'OK' if ok else 'MISSED'}")
+        print(
+            f"  uploaded       : {r['bytes']} bytes, jobs submitted: {r['jobs']} "
+            f"(targets: 0, 0, ≤ 50 ms) {'OK' if ok else 'MISSED'}"
+        )
     if args.only in (None, "p5"):
         r = asyncio.run(p5(args.concurrency, args.job_seconds, args.in_process_twin))
         ok = r["ratio"] <= 1.3 and r["lag_max"] <= 0.050
         where = "in this process" if args.in_process_twin else "in its own process"
-        print(f"P5 {args.concurrency} concurrent calls, fixed {args.job_seconds:g} s job (in-process server, legacy era; twin {where})")
+        print(
+            f"P5 {args.concurrency} concurrent calls, fixed {args.job_seconds:g} s job (in-process server, legacy era; twin {where})"
+        )
         print(f"  one call       : {r['single']:.3f} s")
-        print(f"  {args.concurrency} at once    : {r['together']:.3f} s wall; per call {fmt_s(r['per_call'])}; {r['jobs']} jobs")
+        print(
+            f"  {args.concurrency} at once    : {r['together']:.3f} s wall; per call {fmt_s(r['per_call'])}; {r['jobs']} jobs"
+        )
         print(f"  ratio          : {r['ratio']:.2f}x (target ≤ 1.3x)")
-        print(f"  event-loop lag : max {r['lag_max'] * 1000:.1f} ms, p99 {r['lag_p99'] * 1000:.1f} ms (target ≤ 50 ms) "
-              f"{'OK' if ok else 'MISSED'}")
+        print(
+            f"  event-loop lag : max {r['lag_max'] * 1000:.1f} ms, p99 {r['lag_p99'] * 1000:.1f} ms (target ≤ 50 ms) "
+            f"{'OK' if ok else 'MISSED'}"
+        )
     return 0
 
 

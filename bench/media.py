@@ -121,8 +121,9 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
-async def run_upload_scenario(twin: Any, clip: Path, workdir: Path, *, prompt: str = "city street ambience",
-                              arguments: Optional[dict] = None) -> dict:
+async def run_upload_scenario(
+    twin: Any, clip: Path, workdir: Path, *, prompt: str = "city street ambience", arguments: Optional[dict] = None
+) -> dict:
     """alice-mcp (a fresh stdio server process) soundtracks ``clip``; returns bytes, time, peak RSS and the result.
 
     ``idle_rss_mb`` is the server's resident size after ``initialize``, before the call.
@@ -135,24 +136,32 @@ async def run_upload_scenario(twin: Any, clip: Path, workdir: Path, *, prompt: s
         server = [pid for pid in _children_of(os.getpid()) if pid not in known]
         idle = max((rss_mb(pid) for pid in server), default=float("nan"))
         started = time.perf_counter()
-        result = await session.call_tool("add_audio_to_video", {"video": str(clip), "prompt": prompt, **(arguments or {})})
+        result = await session.call_tool(
+            "add_audio_to_video", {"video": str(clip), "prompt": prompt, **(arguments or {})}
+        )
         seconds = time.perf_counter() - started
         if result.is_error:
             raise RuntimeError(result.content[0].text)
         rss = max((peak_rss_mb(pid) for pid in server), default=float("nan"))
     data = result.structured_content
     return {
-        "path": "alice-mcp", "clip_bytes": clip.stat().st_size, "bytes_uploaded": twin.state.uploaded_bytes() - before,
-        "seconds": seconds, "peak_rss_mb": rss, "idle_rss_mb": idle, "upload_method": data["media"]["upload_method"],
-        "duration": data["duration"], "output": data["output_path"],
+        "path": "alice-mcp",
+        "clip_bytes": clip.stat().st_size,
+        "bytes_uploaded": twin.state.uploaded_bytes() - before,
+        "seconds": seconds,
+        "peak_rss_mb": rss,
+        "idle_rss_mb": idle,
+        "upload_method": data["media"]["upload_method"],
+        "duration": data["duration"],
+        "output": data["output_path"],
     }
 
 
-async def run_naive_scenario(twin: Any, clip: Path, workdir: Path, *, duration: float,
-                             prompt: str = "city street ambience") -> dict:
+async def run_naive_scenario(
+    twin: Any, clip: Path, workdir: Path, *, duration: float, prompt: str = "city street ambience"
+) -> dict:
     """The peer path, in this process: upload the original, submit, poll, download."""
     import fal_client
-
     from naive import naive_add_audio
 
     apply_twin_env(twin)
@@ -160,8 +169,13 @@ async def run_naive_scenario(twin: Any, clip: Path, workdir: Path, *, duration: 
     client = fal_client.AsyncClient(key=BENCH_KEY)
     result = await naive_add_audio(client, clip, workdir / f"naive-{clip.stem}.mp4", prompt=prompt, duration=duration)
     return {
-        "path": "naive", "clip_bytes": clip.stat().st_size, "bytes_uploaded": twin.state.uploaded_bytes() - before,
-        "seconds": result["seconds"], "peak_rss_mb": float("nan"), "upload_method": "original", "duration": duration,
+        "path": "naive",
+        "clip_bytes": clip.stat().st_size,
+        "bytes_uploaded": twin.state.uploaded_bytes() - before,
+        "seconds": result["seconds"],
+        "peak_rss_mb": float("nan"),
+        "upload_method": "original",
+        "duration": duration,
         "output": result["output"],
     }
 
@@ -192,14 +206,19 @@ async def measure(keep: Optional[Path], big: bool, tiny: bool = False, runs: int
             return await measure(Path(scratch), big, tiny, runs)
     scenarios = bench_clips(keep, tiny)
     rows: list[dict] = []
-    with tempfile.TemporaryDirectory() as tmp, FalTwin(
-        queue_seconds=0.2, run_seconds=1.0, result_video="copy", uplink_bytes_per_second=UPLINK_BYTES_PER_SECOND
-    ) as twin:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FalTwin(
+            queue_seconds=0.2, run_seconds=1.0, result_video="copy", uplink_bytes_per_second=UPLINK_BYTES_PER_SECOND
+        ) as twin,
+    ):
         work = Path(tmp)
         for run in range(runs):
             for label, clip, duration in scenarios:
-                paths = [("alice-mcp", lambda w, c=clip: run_upload_scenario(twin, c, w)),
-                         ("naive", lambda w, c=clip, d=duration: run_naive_scenario(twin, c, w, duration=d))]
+                paths = [
+                    ("alice-mcp", lambda w, c=clip: run_upload_scenario(twin, c, w)),
+                    ("naive", lambda w, c=clip, d=duration: run_naive_scenario(twin, c, w, duration=d)),
+                ]
                 for name, call in paths if run % 2 == 0 else paths[::-1]:
                     folder = work / f"run{run}-{clip.stem}-{name}"
                     (folder / "home").mkdir(parents=True)
@@ -209,8 +228,13 @@ async def measure(keep: Optional[Path], big: bool, tiny: bool = False, runs: int
             clip = make_sized_clip(keep / "big.mp4", scenarios[0][1], 1_000_000_000)
             label = f"{clip.stat().st_size / 1e9:.1f} GB 1080p ({_minutes(clip)} min)"
             (work / "big" / "home").mkdir(parents=True)
-            rows.append({"clip": label, "run": 0,
-                         **await run_upload_scenario(twin, clip, work / "big", arguments={"start_time": 300})})
+            rows.append(
+                {
+                    "clip": label,
+                    "run": 0,
+                    **await run_upload_scenario(twin, clip, work / "big", arguments={"start_time": 300}),
+                }
+            )
     return rows
 
 
@@ -224,30 +248,50 @@ async def p2(media_dir: Path, tiny: bool) -> dict:
         base = [r for r in rows if r["clip"] == label and r["path"] == "naive"]
         methods |= {r["upload_method"] for r in mine}
         mb = lambda rs: [r["bytes_uploaded"] / 1e6 for r in rs]  # noqa: E731
-        bytes_row = figure("P2", f"bytes uploaded, {label} ({mine[0]['clip_bytes'] / 1e6:.0f} MB) vs naive",
-                           mb(mine), mb(base), unit="MB", target="≤ 0.05×", met=None)
+        bytes_row = figure(
+            "P2",
+            f"bytes uploaded, {label} ({mine[0]['clip_bytes'] / 1e6:.0f} MB) vs naive",
+            mb(mine),
+            mb(base),
+            unit="MB",
+            target="≤ 0.05×",
+            met=None,
+        )
         bytes_row["met"] = bytes_row["ratio"] <= 0.05
-        time_row = figure("P2", f"time to the finished file, {label}, 20 Mbit/s uplink vs naive",
-                          [r["seconds"] for r in mine], [r["seconds"] for r in base], unit="s", target="≤ 0.3×", met=None)
+        time_row = figure(
+            "P2",
+            f"time to the finished file, {label}, 20 Mbit/s uplink vs naive",
+            [r["seconds"] for r in mine],
+            [r["seconds"] for r in base],
+            unit="s",
+            target="≤ 0.3×",
+            met=None,
+        )
         time_row["met"] = time_row["ratio"] <= 0.3
         figures += [bytes_row, time_row]
-    notes = (f"twin uplink {UPLINK_BYTES_PER_SECOND * 8 / 1e6:g} Mbit/s, queue 0.2 s + run 1.0 s per job, result video "
-             f"copied (fal's side costs both paths the same); alice-mcp upload method: {', '.join(sorted(methods))}; "
-             "a fresh alice-mcp server and data folder per call (no upload cache); the naive path is in-process "
-             "fal_client (upload_file of the original, submit, poll, httpx download).")
+    notes = (
+        f"twin uplink {UPLINK_BYTES_PER_SECOND * 8 / 1e6:g} Mbit/s, queue 0.2 s + run 1.0 s per job, result video "
+        f"copied (fal's side costs both paths the same); alice-mcp upload method: {', '.join(sorted(methods))}; "
+        "a fresh alice-mcp server and data folder per call (no upload cache); the naive path is in-process "
+        "fal_client (upload_file of the original, submit, poll, httpx download)."
+    )
     return {"figures": figures, "notes": notes}
 
 
 def print_table(rows: list[dict]) -> None:
     print(f"Media pipeline vs naive upload, twin uplink 20 Mbit/s, {machine()}")
-    print(f"{'clip':<22} {'path':<10} {'clip MB':>8} {'uploaded MB':>12} {'% of clip':>9} {'method':>8} "
-          f"{'time s':>8} {'peak RSS MB':>12}")
+    print(
+        f"{'clip':<22} {'path':<10} {'clip MB':>8} {'uploaded MB':>12} {'% of clip':>9} {'method':>8} "
+        f"{'time s':>8} {'peak RSS MB':>12}"
+    )
     naive_time = {r["clip"]: r["seconds"] for r in rows if r["path"] == "naive"}
     for r in rows:
         share = 100 * r["bytes_uploaded"] / r["clip_bytes"]
         rss = "" if r["peak_rss_mb"] != r["peak_rss_mb"] else f"{r['peak_rss_mb']:.0f}"
-        print(f"{r['clip']:<22} {r['path']:<10} {r['clip_bytes'] / 1e6:>8.1f} {r['bytes_uploaded'] / 1e6:>12.2f} "
-              f"{share:>8.1f}% {r['upload_method']:>8} {r['seconds']:>8.2f} {rss:>12}")
+        print(
+            f"{r['clip']:<22} {r['path']:<10} {r['clip_bytes'] / 1e6:>8.1f} {r['bytes_uploaded'] / 1e6:>12.2f} "
+            f"{share:>8.1f}% {r['upload_method']:>8} {r['seconds']:>8.2f} {rss:>12}"
+        )
     for clip, base in naive_time.items():
         mine = next(r["seconds"] for r in rows if r["clip"] == clip and r["path"] == "alice-mcp")
         print(f"  {clip}: time ratio alice/naive = {mine / base:.2f}x (target ≤ 0.3x)")

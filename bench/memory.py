@@ -50,8 +50,14 @@ def _describe(path: Path) -> str:
 def run_naive_process(twin: Any, clip: Path, workdir: Path, duration: float) -> dict:
     """bench/naive.py in its own process against ``twin``; returns its JSON (timings, idle and peak RSS)."""
     env = {**{k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL")}, **twin.env, "FAL_KEY": BENCH_KEY}
-    command = [sys.executable, str(BENCH_DIR / "naive.py"), str(clip), str(workdir / f"naive-{clip.stem}.mp4"),
-               "--duration", f"{duration:g}"]
+    command = [
+        sys.executable,
+        str(BENCH_DIR / "naive.py"),
+        str(clip),
+        str(workdir / f"naive-{clip.stem}.mp4"),
+        "--duration",
+        f"{duration:g}",
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     if done.returncode:
         raise RuntimeError(f"naive path failed: {done.stderr.strip()[-500:]}")
@@ -62,8 +68,10 @@ def inputs(media_dir: Path, tiny: bool) -> tuple[Path, Path]:
     """The (~95 MB, ~1 GB) inputs, or (~2 MB, ~10 MB) when ``tiny``; made once per ``media_dir``."""
     label, source, _ = bench_clips(media_dir, tiny)[0]
     small, big = (2_000_000, 10_000_000) if tiny else (95_000_000, 1_000_000_000)
-    return (make_sized_clip(media_dir / f"sized-{small}.mp4", source, small),
-            make_sized_clip(media_dir / f"sized-{big}.mp4", source, big))
+    return (
+        make_sized_clip(media_dir / f"sized-{small}.mp4", source, small),
+        make_sized_clip(media_dir / f"sized-{big}.mp4", source, big),
+    )
 
 
 async def measure(media_dir: Path, tiny: bool, runs: int) -> dict:
@@ -86,8 +94,7 @@ async def measure(media_dir: Path, tiny: bool, runs: int) -> dict:
                 folder.mkdir()
                 found[name].append(await call(folder))
             folder = work / f"run{run}-alice_big"
-            found["alice_big"].append(
-                await run_upload_scenario(twin, big, folder, arguments={"start_time": big_start}))
+            found["alice_big"].append(await run_upload_scenario(twin, big, folder, arguments={"start_time": big_start}))
             twin.reset()
     return {"small": small, "big": big, "big_start": big_start, **found}
 
@@ -96,17 +103,33 @@ async def p3(media_dir: Path, tiny: bool, runs: Optional[int] = None) -> dict:
     """P3 figures for bench/run.py: ``runs`` interleaved runs (default 3, 1 when ``tiny``)."""
     r = await measure(media_dir, tiny, runs or (1 if tiny else 3))
     peaks = {name: [row["peak_rss_mb"] for row in r[name]] for name in ("alice_small", "naive_small", "alice_big")}
-    small = figure("P3", f"server peak RSS, {_describe(r['small'])} input vs naive process", peaks["alice_small"],
-                   peaks["naive_small"], unit="MB", target=f"≤ {TARGET_MB:.0f} MB", met=None)
-    big = figure("P3", f"server peak RSS, {_describe(r['big'])} input (start_time {r['big_start']})", peaks["alice_big"], unit="MB", target=f"≤ {TARGET_MB:.0f} MB", met=None)
+    small = figure(
+        "P3",
+        f"server peak RSS, {_describe(r['small'])} input vs naive process",
+        peaks["alice_small"],
+        peaks["naive_small"],
+        unit="MB",
+        target=f"≤ {TARGET_MB:.0f} MB",
+        met=None,
+    )
+    big = figure(
+        "P3",
+        f"server peak RSS, {_describe(r['big'])} input (start_time {r['big_start']})",
+        peaks["alice_big"],
+        unit="MB",
+        target=f"≤ {TARGET_MB:.0f} MB",
+        met=None,
+    )
     for row in (small, big):
         row["met"] = row["alice"]["median"] <= TARGET_MB
     idle = {name: statistics.median(row["idle_rss_mb"] for row in r[name]) for name in ("alice_small", "naive_small")}
     methods = sorted({row["upload_method"] for row in r["alice_small"] + r["alice_big"]})
-    notes = (f"resident size before the call: alice-mcp server {idle['alice_small']:.0f} MB, naive process "
-             f"{idle['naive_small']:.0f} MB (Python + its imports); alice-mcp upload method: {', '.join(methods)}; "
-             f"naive uploaded {r['naive_small'][0]['bytes_uploaded'] / 1e6:.0f} MB per call (fal_client reads files under "
-             "100 MiB into memory whole; larger ones go multipart in 10 MiB parts). Twin uplink not throttled.")
+    notes = (
+        f"resident size before the call: alice-mcp server {idle['alice_small']:.0f} MB, naive process "
+        f"{idle['naive_small']:.0f} MB (Python + its imports); alice-mcp upload method: {', '.join(methods)}; "
+        f"naive uploaded {r['naive_small'][0]['bytes_uploaded'] / 1e6:.0f} MB per call (fal_client reads files under "
+        "100 MiB into memory whole; larger ones go multipart in 10 MiB parts). Twin uplink not throttled."
+    )
     return {"figures": [small, big], "notes": notes}
 
 
@@ -130,9 +153,11 @@ def main() -> int:
     print(f"P3 memory, {machine()}")
     for row in result["figures"]:
         base = f", naive {row['baseline']['median']:.0f} MB" if row["baseline"] else ""
-        print(f"  {row['what']}: alice-mcp {row['alice']['median']:.0f} MB "
-              f"[{row['alice']['min']:.0f}–{row['alice']['max']:.0f}]{base} (target {row['target']}) "
-              f"{'OK' if row['met'] else 'MISSED'}")
+        print(
+            f"  {row['what']}: alice-mcp {row['alice']['median']:.0f} MB "
+            f"[{row['alice']['min']:.0f}–{row['alice']['max']:.0f}]{base} (target {row['target']}) "
+            f"{'OK' if row['met'] else 'MISSED'}"
+        )
     print(f"  {result['notes']}")
     return 0
 

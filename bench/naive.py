@@ -25,7 +25,9 @@ import httpx
 ENDPOINT = "fal-ai/mmaudio-v2"
 
 
-async def naive_add_audio(client: fal_client.AsyncClient, video: Path, out: Path, *, prompt: str, duration: float) -> dict[str, Any]:
+async def naive_add_audio(
+    client: fal_client.AsyncClient, video: Path, out: Path, *, prompt: str, duration: float
+) -> dict[str, Any]:
     """Upload ``video``, run MMAudio, save the result to ``out``; returns timings and sizes."""
     started = time.perf_counter()
     url = await client.upload_file(video)
@@ -60,8 +62,9 @@ def main() -> int:
     parser.add_argument("--prompt", default="city street ambience")
     args = parser.parse_args()
     idle = _status_mb("VmRSS:")
-    result = asyncio.run(naive_add_audio(fal_client.AsyncClient(), args.video, args.out,
-                                         prompt=args.prompt, duration=args.duration))
+    result = asyncio.run(
+        naive_add_audio(fal_client.AsyncClient(), args.video, args.out, prompt=args.prompt, duration=args.duration)
+    )
     print(json.dumps({**result, "idle_rss_mb": idle, "peak_rss_mb": _status_mb("VmHWM:")}))
     return 0
 

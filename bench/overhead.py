@@ -22,7 +22,6 @@ from tests.media import make_clip
 
 async def measure(runs: int, seconds: float = 2.0) -> dict:
     import fal_client
-
     from naive import naive_add_audio
 
     with tempfile.TemporaryDirectory() as tmp, FalTwin(queue_seconds=0, run_seconds=0, result_video="copy") as twin:
@@ -46,18 +45,34 @@ async def measure(runs: int, seconds: float = 2.0) -> dict:
                     alice.append(took)
                     naive.append(n["seconds"])
     a, b = summary(alice), summary(naive)
-    return {"alice": a, "naive": b, "ratio": a["median"] / b["median"], "target": 1.1, "machine": machine(),
-            "alice_runs": alice, "naive_runs": naive}
+    return {
+        "alice": a,
+        "naive": b,
+        "ratio": a["median"] / b["median"],
+        "target": 1.1,
+        "machine": machine(),
+        "alice_runs": alice,
+        "naive_runs": naive,
+    }
 
 
 async def p6_figures(tiny: bool) -> dict:
     """P6 figure for bench/run.py."""
     r = await measure(2 if tiny else 9)
-    row = figure("P6", "per-call time, 2 s 320×240 clip, zero-latency twin, vs naive", r["alice_runs"], r["naive_runs"],
-                 unit="s", target="≤ 1.1×", met=r["ratio"] <= 1.1)
-    notes = ("one long-lived alice-mcp stdio server called over MCP vs the naive path in the bench process (one "
-             "fal_client.AsyncClient); calls alternate, the first pair is dropped as warm-up; every call has its own "
-             "seed (no cache).")
+    row = figure(
+        "P6",
+        "per-call time, 2 s 320×240 clip, zero-latency twin, vs naive",
+        r["alice_runs"],
+        r["naive_runs"],
+        unit="s",
+        target="≤ 1.1×",
+        met=r["ratio"] <= 1.1,
+    )
+    notes = (
+        "one long-lived alice-mcp stdio server called over MCP vs the naive path in the bench process (one "
+        "fal_client.AsyncClient); calls alternate, the first pair is dropped as warm-up; every call has its own "
+        "seed (no cache)."
+    )
     return {"figures": [row], "notes": notes}
 
 
@@ -69,7 +84,9 @@ def main() -> int:
     print(f"P6 overhead per call (2 s 320x240 clip, zero-latency twin), {r['machine']}")
     print(f"  alice-mcp : {fmt_s(r['alice'])}")
     print(f"  naive     : {fmt_s(r['naive'])}")
-    print(f"  ratio     : {r['ratio']:.2f}x (target ≤ {r['target']}x) {'OK' if r['ratio'] <= r['target'] else 'MISSED'}")
+    print(
+        f"  ratio     : {r['ratio']:.2f}x (target ≤ {r['target']}x) {'OK' if r['ratio'] <= r['target'] else 'MISSED'}"
+    )
     return 0
 
 

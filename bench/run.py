@@ -38,6 +38,7 @@ def _async(module: str, name: str, with_media: bool = False) -> Callable[[bool, 
     def run(tiny: bool, media: Path) -> dict:
         scenario = getattr(importlib.import_module(module), name)
         return asyncio.run(scenario(media, tiny) if with_media else scenario(tiny))
+
     return run
 
 
@@ -82,8 +83,11 @@ def render(results: dict[str, dict[str, Any]], tiny: bool, started: dict[str, An
         "emulator of fal's HTTP API, tests/fal_twin). Ratio = alice-mcp ÷ baseline (lower is better); the baseline is",
         "the naive path peers use (bench/naive.py: `fal_client.upload_file` of the original + submit + poll + httpx",
         "download) unless the figure names another. The machine is shared: other work ran on it at the same time.",
-        *(["", "**Tiny sizes**: a smoke run proving the benches work; the targets apply to the full sizes only."]
-          if tiny else []),
+        *(
+            ["", "**Tiny sizes**: a smoke run proving the benches work; the targets apply to the full sizes only."]
+            if tiny
+            else []
+        ),
         "",
         "| id | figure | alice-mcp | baseline | ratio | target | met |",
         "|---|---|---|---|---|---|---|",
@@ -94,13 +98,19 @@ def render(results: dict[str, dict[str, Any]], tiny: bool, started: dict[str, An
             continue
         for row in result["figures"]:
             ratio = "–" if row["ratio"] is None else f"{row['ratio']:.3g}×"
-            lines.append(f"| {key} | {row['what']} | {_cell(row['alice'], row['unit'])} | "
-                         f"{_cell(row['baseline'], row['unit'])} | {ratio} | {row['target']} | {_met(row['met'])} |")
+            lines.append(
+                f"| {key} | {row['what']} | {_cell(row['alice'], row['unit'])} | "
+                f"{_cell(row['baseline'], row['unit'])} | {ratio} | {row['target']} | {_met(row['met'])} |"
+            )
     lines += ["", "How each was measured:", ""]
     for key, result in results.items():
         lines.append(f"- **{key}** ({SCENARIOS[key][0]}, {result['seconds']:.0f} s): {result.get('notes', '')}")
-    missed = [f"{key} {row['what']}" for key, result in results.items() for row in result.get("figures", [])
-              if row["met"] is False]
+    missed = [
+        f"{key} {row['what']}"
+        for key, result in results.items()
+        for row in result.get("figures", [])
+        if row["met"] is False
+    ]
     lines += ["", "Targets missed in this run: " + ("; ".join(missed) if missed else "none") + "."]
     return "\n".join(lines) + "\n"
 

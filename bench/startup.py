@@ -34,8 +34,16 @@ mcp.run("stdio")
 HANDSHAKE = "".join(
     json.dumps(m) + "\n"
     for m in (
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "bench", "version": "1"},
+            },
+        },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
     )
@@ -78,9 +86,16 @@ def measure(runs: int, tiny: bool = False) -> dict:
         "alice": {"median": a, "min": min(alice), "max": max(alice), "n": runs},
         "naive": {"median": b, "min": min(baseline), "max": max(baseline), "n": runs},
         "target": 1.2,
-        "alice_median_s": a, "alice_min_s": min(alice), "alice_max_s": max(alice),
-        "bare_median_s": b, "bare_min_s": min(baseline), "bare_max_s": max(baseline),
-        "ratio": a / b, "runs": runs, "alice_runs": alice, "bare_runs": baseline,
+        "alice_median_s": a,
+        "alice_min_s": min(alice),
+        "alice_max_s": max(alice),
+        "bare_median_s": b,
+        "bare_min_s": min(baseline),
+        "bare_max_s": max(baseline),
+        "ratio": a / b,
+        "runs": runs,
+        "alice_runs": alice,
+        "bare_runs": baseline,
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
     }
 
@@ -90,8 +105,15 @@ def p1_figures(tiny: bool) -> dict:
     from common import figure
 
     r = measure(3 if tiny else 15)
-    row = figure("P1", "start-up: spawn → answered tools/list, vs a bare one-tool MCPServer", r["alice_runs"],
-                 r["bare_runs"], unit="s", target="≤ 1.2×", met=r["ratio"] <= 1.2)
+    row = figure(
+        "P1",
+        "start-up: spawn → answered tools/list, vs a bare one-tool MCPServer",
+        r["alice_runs"],
+        r["bare_runs"],
+        unit="s",
+        target="≤ 1.2×",
+        met=r["ratio"] <= 1.2,
+    )
     return {"figures": [row], "notes": "fresh processes, interleaved; no FAL_KEY (start-up must not need it)."}
 
 
@@ -101,8 +123,12 @@ def main() -> int:
     args = parser.parse_args()
     r = measure(args.runs)
     print(f"P1 start-up (spawn → tools/list), {r['runs']} interleaved runs, {r['machine']}")
-    print(f"  alice-mcp : median {r['alice_median_s']*1000:.0f} ms (min {r['alice_min_s']*1000:.0f}, max {r['alice_max_s']*1000:.0f})")
-    print(f"  bare MCP  : median {r['bare_median_s']*1000:.0f} ms (min {r['bare_min_s']*1000:.0f}, max {r['bare_max_s']*1000:.0f})")
+    print(
+        f"  alice-mcp : median {r['alice_median_s'] * 1000:.0f} ms (min {r['alice_min_s'] * 1000:.0f}, max {r['alice_max_s'] * 1000:.0f})"
+    )
+    print(
+        f"  bare MCP  : median {r['bare_median_s'] * 1000:.0f} ms (min {r['bare_min_s'] * 1000:.0f}, max {r['bare_max_s'] * 1000:.0f})"
+    )
     print(f"  ratio     : {r['ratio']:.2f}x (target ≤ 1.20x) {'OK' if r['ratio'] <= 1.2 else 'MISSED'}")
     return 0
 

@@ -78,7 +78,7 @@ def inprocess_env(alice_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
 def connect(request: pytest.FixtureRequest, inprocess_env: dict[str, str]) -> Callable[..., Client]:
     """A factory for in-memory clients of a fresh server, in both protocol eras (legacy = what Claude Desktop
     speaks). Use as ``async with connect() as client:`` (never yield an entered client from a fixture)."""
-    from alice_mcp.server import build_server
+    from alice_mcp.mcp.server import build_server
 
     def factory(**kwargs) -> Client:  # type: ignore[no-untyped-def]
         return Client(build_server(), mode=request.param, **kwargs)

@@ -82,7 +82,10 @@ def _write_tone(out, audio, seconds: float, tone_hz: float) -> None:  # type: ig
     while pts < total:
         count = min(samples_per_frame, total - pts)
         frame = av.AudioFrame(format="fltp", layout="stereo", samples=samples_per_frame)
-        values = [0.3 * math.sin(2 * math.pi * tone_hz * (pts + i) / rate) if i < count else 0.0 for i in range(samples_per_frame)]
+        values = [
+            0.3 * math.sin(2 * math.pi * tone_hz * (pts + i) / rate) if i < count else 0.0
+            for i in range(samples_per_frame)
+        ]
         data = struct.pack(f"{samples_per_frame}f", *values)
         for plane in frame.planes:
             plane.update(data)

@@ -32,7 +32,10 @@ async def test_local_clip_gets_a_soundtrack(connect, clip, twin, output_dir) -> 
     assert twin.state.submit_count() == 1
     upload = twin.state.uploads[0]
     assert upload.size == source.stat().st_size
-    assert upload.lifecycle == {"expiration_duration_seconds": 86400} or upload.lifecycle.get("expiration_duration_seconds") == 86400
+    assert (
+        upload.lifecycle == {"expiration_duration_seconds": 86400}
+        or upload.lifecycle.get("expiration_duration_seconds") == 86400
+    )
     payload = twin.state.submits[0].payload
     assert payload["video_url"] == upload.url and payload["seed"] == 42
     assert files_in(output_dir) == [out.name]
@@ -85,8 +88,12 @@ async def test_preset_fills_in_and_explicit_values_win(connect, clip, twin) -> N
 async def test_output_path_inside_the_folder_and_never_overwritten(connect, clip, twin, output_dir) -> None:
     source = clip()
     async with connect() as client:
-        first = await client.call_tool("add_audio_to_video", {"video": str(source), "prompt": "x", "duration": 1, "output_path": "mine.mp4"})
-        second = await client.call_tool("add_audio_to_video", {"video": str(source), "prompt": "x", "duration": 1, "output_path": "mine.mp4"})
+        first = await client.call_tool(
+            "add_audio_to_video", {"video": str(source), "prompt": "x", "duration": 1, "output_path": "mine.mp4"}
+        )
+        second = await client.call_tool(
+            "add_audio_to_video", {"video": str(source), "prompt": "x", "duration": 1, "output_path": "mine.mp4"}
+        )
     assert Path(first.structured_content["output_path"]) == output_dir.resolve() / "mine.mp4"
     assert Path(second.structured_content["output_path"]) == output_dir.resolve() / "mine-2.mp4"
     assert files_in(output_dir) == ["mine-2.mp4", "mine.mp4"]

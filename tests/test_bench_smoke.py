@@ -26,8 +26,20 @@ def test_tiny_bench_run_reports_every_scenario_without_errors(tmp_path: Path) ->
     out = tmp_path / "BENCHMARKS.md"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "FAL_"))}
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--tiny", "--out", str(out), "--keep", str(tmp_path / "media")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--tiny",
+            "--out",
+            str(out),
+            "--keep",
+            str(tmp_path / "media"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = out.read_text()

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from alice_mcp.config import load_settings
-from alice_mcp.core import AliceCore
-from alice_mcp.endpoints import MMAUDIO_TEXT
-from alice_mcp.errors import AliceError
+from alice_mcp.adapters.settings import load_settings
+from alice_mcp.data.endpoints import MMAUDIO_TEXT
+from alice_mcp.data.errors import AliceError
+from alice_mcp.engine.core import AliceCore
 from tests.conftest import files_in
 from tests.test_stdout_purity import _messages, _run
 
@@ -82,7 +82,7 @@ async def test_the_generic_run_path_checks_every_submit(inprocess_env, twin, mon
 
 @pytest.mark.parametrize("value", ["-1", "nan", "inf", "lots"])
 def test_malformed_limits_stop_the_server_from_guessing(monkeypatch, value) -> None:
-    from alice_mcp.errors import ConfigError
+    from alice_mcp.data.errors import ConfigError
 
     monkeypatch.setenv("ALICE_DAILY_BUDGET_USD", value)
     with pytest.raises(ConfigError) as bad:
@@ -103,14 +103,24 @@ async def test_paid_results_carry_their_cost_in_structured_content_and_meta(conn
 
 def test_cost_meta_is_on_the_wire_as_underscore_meta(alice_env, clip, twin) -> None:
     env = {**alice_env, "PATH": "/usr/bin:/bin"}
-    stdout, stderr = _run(env, _messages(
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
-            "name": "generate_audio", "arguments": {"prompt": "x", "duration": 2}}},
-    ), {1, 2})
+    stdout, stderr = _run(
+        env,
+        _messages(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "generate_audio", "arguments": {"prompt": "x", "duration": 2}},
+            },
+        ),
+        {1, 2},
+    )
     answer = next(json.loads(line) for line in stdout if line.strip() and json.loads(line).get("id") == 2)
     assert answer["result"]["isError"] is False, answer
     assert answer["result"]["_meta"]["cost"] == {"usd": 0.002, "provider": "fal", "model": MMAUDIO_TEXT.id} | (
-        {"today_usd": answer["result"]["_meta"]["cost"]["today_usd"]} if "today_usd" in answer["result"]["_meta"]["cost"] else {}
+        {"today_usd": answer["result"]["_meta"]["cost"]["today_usd"]}
+        if "today_usd" in answer["result"]["_meta"]["cost"]
+        else {}
     )
     assert "meta" not in answer["result"]
 
@@ -125,7 +135,10 @@ async def test_estimates_say_what_the_limits_mean(connect, twin, monkeypatch) ->
     assert any("ALICE_MAX_COST_PER_CALL_USD" in n for n in over.structured_content["notes"])
     assert any("asked to approve" in n for n in ask.structured_content["notes"])
     assert not any("refused" in n or "approve" in n for n in fine.structured_content["notes"])
-    assert "Spent today: $0 of the $25 daily budget (ALICE_DAILY_BUDGET_USD); $25 left." in fine.structured_content["notes"]
+    assert (
+        "Spent today: $0 of the $25 daily budget (ALICE_DAILY_BUDGET_USD); $25 left."
+        in fine.structured_content["notes"]
+    )
     assert twin.state.submit_count() == 0
 
 
@@ -139,7 +152,9 @@ async def test_daily_budget_counts_todays_recorded_spend(connect, twin, monkeypa
     async with connect() as client:
         first, second, third = await _audio(client), await _audio(client), await _audio(client)
     assert first.is_error is False and second.is_error is False, second.content[0].text
-    assert first.structured_content["spent_today_usd"] == 0.002 and second.structured_content["spent_today_usd"] == 0.004
+    assert (
+        first.structured_content["spent_today_usd"] == 0.002 and second.structured_content["spent_today_usd"] == 0.004
+    )
     assert second.meta["cost"]["today_usd"] == 0.004
     assert third.is_error is True
     text = third.content[0].text
@@ -148,12 +163,21 @@ async def test_daily_budget_counts_todays_recorded_spend(connect, twin, monkeypa
 
 
 async def test_yesterdays_spend_does_not_count(connect, twin, monkeypatch, inprocess_env) -> None:
-    from alice_mcp.ledger import Ledger
-    from alice_mcp.spend import start_of_today
+    from alice_mcp.adapters.ledger import Ledger
+    from alice_mcp.engine.spend import start_of_today
 
     ledger = Ledger(load_settings().ledger_path())
-    old = ledger.create_job(kind="generate_audio", endpoint=MMAUDIO_TEXT.id, request={}, settings={}, wanted_path="/x",
-                            cost_usd=100.0, input_fingerprint=None, cache_key=None, owner=None)
+    old = ledger.create_job(
+        kind="generate_audio",
+        endpoint=MMAUDIO_TEXT.id,
+        request={},
+        settings={},
+        wanted_path="/x",
+        cost_usd=100.0,
+        input_fingerprint=None,
+        cache_key=None,
+        owner=None,
+    )
     ledger.update(old.id, submitted_at=start_of_today() - 60)  # one minute before midnight
     ledger.close()
     monkeypatch.setenv("ALICE_DAILY_BUDGET_USD", "1")
@@ -171,8 +195,10 @@ async def test_concurrent_calls_cannot_overrun_the_budget_together(connect, twin
     async with connect() as client:
         async with anyio.create_task_group() as tg:
             for _ in range(5):
+
                 async def one() -> None:
                     results.append(await _audio(client))
+
                 tg.start_soon(one)
     ok = [r for r in results if not r.is_error]
     refused = [r for r in results if r.is_error]
@@ -183,12 +209,19 @@ async def test_concurrent_calls_cannot_overrun_the_budget_together(connect, twin
 def test_the_budget_survives_a_restart(alice_env, twin) -> None:
     """The spend lives in the ledger: a new server process (same data folder) still counts it."""
     env = {**alice_env, "PATH": "/usr/bin:/bin", "ALICE_DAILY_BUDGET_USD": "0.003"}
-    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
-        "name": "generate_audio", "arguments": {"prompt": "x", "duration": 2}}}
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "generate_audio", "arguments": {"prompt": "x", "duration": 2}},
+    }
     answers = []
     for _ in range(2):
         stdout, stderr = _run(env, _messages(call), {1, 2})
         answers.append(next(json.loads(line) for line in stdout if line.strip() and json.loads(line).get("id") == 2))
     assert answers[0]["result"]["isError"] is False, answers[0]
-    assert answers[1]["result"]["isError"] is True and "ALICE_DAILY_BUDGET_USD" in answers[1]["result"]["content"][0]["text"]
+    assert (
+        answers[1]["result"]["isError"] is True
+        and "ALICE_DAILY_BUDGET_USD" in answers[1]["result"]["content"][0]["text"]
+    )
     assert twin.state.submit_count() == 1

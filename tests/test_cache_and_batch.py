@@ -10,10 +10,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from alice_mcp.config import Settings
-from alice_mcp.core import AliceCore
-from alice_mcp.ledger import Ledger
-from alice_mcp.models import VideoAudioRequest
+from alice_mcp.adapters.ledger import Ledger
+from alice_mcp.adapters.settings import Settings
+from alice_mcp.engine.core import AliceCore
+from alice_mcp.engine.models import VideoAudioRequest
 from tests.conftest import files_in
 
 
@@ -90,9 +90,11 @@ async def test_concurrent_calls_respect_the_cap_on_fal_jobs(inprocess_env, clip,
     async with core.serving():
         async with anyio.create_task_group() as tg:
             for n in range(2):
+
                 async def one(n: int = n) -> None:
                     request = VideoAudioRequest(video=str(clip(f"c{n}.mp4")), values={"prompt": "x", "duration": 1})
                     results.append(await core.add_audio_to_video(request, wait_seconds=30))
+
                 tg.start_soon(one)
     await core.aclose()
     assert [r.status for r in results] == ["completed", "completed"]
@@ -125,9 +127,16 @@ async def test_batch_returns_running_items_with_job_ids(connect, clip, twin) -> 
     twin.state.run_seconds = 2.0
     videos = [str(clip(f"v{n}.mp4", seconds=1)) for n in range(3)]
     async with connect() as client:
-        data = _ok(await client.call_tool("add_audio_to_videos", {"videos": videos, "prompt": "x", "duration": 1, "wait_seconds": 0.2}))
+        data = _ok(
+            await client.call_tool(
+                "add_audio_to_videos", {"videos": videos, "prompt": "x", "duration": 1, "wait_seconds": 0.2}
+            )
+        )
         assert data["running"] == 3 and all(i["job_id"] for i in data["items"]) and "get_generation" in data["message"]
-        finals = [_ok(await client.call_tool("get_generation", {"job_id": i["job_id"], "wait_seconds": 20})) for i in data["items"]]
+        finals = [
+            _ok(await client.call_tool("get_generation", {"job_id": i["job_id"], "wait_seconds": 20}))
+            for i in data["items"]
+        ]
     assert [f["status"] for f in finals] == ["completed"] * 3
     assert twin.state.submit_count() == 3
 
@@ -136,8 +145,17 @@ def test_spend_since_counts_submitted_and_maybe_submitted_jobs(tmp_path: Path) -
     ledger = Ledger(tmp_path / "ledger.sqlite3")
 
     def job(cost: float) -> str:
-        return ledger.create_job(kind="t", endpoint="e", request={}, settings={}, wanted_path="/x", cost_usd=cost,
-                                 input_fingerprint=None, cache_key=None, owner=None).id
+        return ledger.create_job(
+            kind="t",
+            endpoint="e",
+            request={},
+            settings={},
+            wanted_path="/x",
+            cost_usd=cost,
+            input_fingerprint=None,
+            cache_key=None,
+            owner=None,
+        ).id
 
     t0 = time.time()
     done, unknown, refused, never = job(0.01), job(0.02), job(0.04), job(0.08)

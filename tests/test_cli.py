@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from alice_mcp.cli_progress import ProgressRenderer
-from alice_mcp.progress import Progress
+from alice_mcp.cli.progress_bar import ProgressRenderer
+from alice_mcp.data.progress import Progress
 from tests.conftest import ALICE_BIN, FAKE_KEY, files_in
 from tests.media import describe
 
@@ -27,11 +27,17 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess
 
 def test_add_audio_prints_the_path_and_shows_progress_on_stderr(alice_env, clip, twin, output_dir) -> None:
     source = clip("rain.mp4")
-    proc = run_cli(alice_env, "add-audio", str(source), "--preset", "rain-metal-roof", "--duration", "2", "--seed", "11")
+    proc = run_cli(
+        alice_env, "add-audio", str(source), "--preset", "rain-metal-roof", "--duration", "2", "--seed", "11"
+    )
     assert proc.returncode == 0, proc.stderr
     out = Path(proc.stdout.strip())
     assert proc.stdout == f"{out}\n"  # stdout holds the path and nothing else
-    assert out.parent == output_dir.resolve() and out.exists() and describe(out).audio_duration == pytest.approx(2, abs=0.2)
+    assert (
+        out.parent == output_dir.resolve()
+        and out.exists()
+        and describe(out).audio_duration == pytest.approx(2, abs=0.2)
+    )
     for stage in ("Uploading", "Queued at fal", "Downloading", "Saved"):
         assert stage in proc.stderr, (stage, proc.stderr)
     percents = [int(line[1:4]) for line in proc.stderr.splitlines() if line.startswith("[") and "%]" in line]
@@ -43,24 +49,65 @@ def test_add_audio_prints_the_path_and_shows_progress_on_stderr(alice_env, clip,
 
 def test_json_result_and_every_table_flag_reaches_fal(alice_env, clip, twin) -> None:
     proc = run_cli(
-        alice_env, "add-audio", str(clip()), "--prompt", "door creak", "--negative-prompt", "music", "--duration", "1.5",
-        "--num-steps", "10", "--cfg-strength", "3", "--seed", "5", "--mask-away-clip", "--output", "door.mp4", "--json",
+        alice_env,
+        "add-audio",
+        str(clip()),
+        "--prompt",
+        "door creak",
+        "--negative-prompt",
+        "music",
+        "--duration",
+        "1.5",
+        "--num-steps",
+        "10",
+        "--cfg-strength",
+        "3",
+        "--seed",
+        "5",
+        "--mask-away-clip",
+        "--output",
+        "door.mp4",
+        "--json",
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert Path(result["output_path"]).name == "door.mp4" and result["seed"] == 5 and result["cost_usd"] == pytest.approx(0.0015)
+    assert (
+        Path(result["output_path"]).name == "door.mp4"
+        and result["seed"] == 5
+        and result["cost_usd"] == pytest.approx(0.0015)
+    )
     payload = twin.state.submits[0].payload
-    assert {k: payload[k] for k in ("prompt", "negative_prompt", "duration", "num_steps", "cfg_strength", "seed", "mask_away_clip")} == {
-        "prompt": "door creak", "negative_prompt": "music", "duration": 1.5, "num_steps": 10, "cfg_strength": 3.0,
-        "seed": 5, "mask_away_clip": True,
+    assert {
+        k: payload[k]
+        for k in ("prompt", "negative_prompt", "duration", "num_steps", "cfg_strength", "seed", "mask_away_clip")
+    } == {
+        "prompt": "door creak",
+        "negative_prompt": "music",
+        "duration": 1.5,
+        "num_steps": 10,
+        "cfg_strength": 3.0,
+        "seed": 5,
+        "mask_away_clip": True,
     }
 
 
 def test_media_option_flags_are_derived_from_the_pipeline_model(alice_env, clip, twin, output_dir) -> None:
     source = clip("long.mp4", seconds=3.0)
     proc = run_cli(
-        alice_env, "add-audio", str(source), "--prompt", "birds", "--start-time", "1", "--duration", "1.5",
-        "--quality", "draft", "--audio-format", "wav", "--json",
+        alice_env,
+        "add-audio",
+        str(source),
+        "--prompt",
+        "birds",
+        "--start-time",
+        "1",
+        "--duration",
+        "1.5",
+        "--quality",
+        "draft",
+        "--audio-format",
+        "wav",
+        "--json",
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -77,7 +124,9 @@ def test_text_to_audio_and_generate_video(alice_env, twin, output_dir) -> None:
     audio = run_cli(alice_env, "text-to-audio", "--preset", "campfire", "--duration", "2", "-q")
     assert audio.returncode == 0, audio.stderr
     assert audio.stdout.strip().endswith(".flac") and audio.stderr == ""  # --quiet: nothing on stderr
-    video = run_cli(alice_env, "generate-video", "--prompt", "a fox in snow", "--aspect-ratio", "1:1", "--json", "--yes")
+    video = run_cli(
+        alice_env, "generate-video", "--prompt", "a fox in snow", "--aspect-ratio", "1:1", "--json", "--yes"
+    )
     assert video.returncode == 0, video.stderr
     result = json.loads(video.stdout)
     assert result["duration"] == "5" and result["cost_usd"] == pytest.approx(1.40)
@@ -135,7 +184,10 @@ def test_ctrl_c_cancels_the_fal_job_and_leaves_no_file(alice_env, clip, twin, ou
     twin.state.run_seconds = 30
     proc = subprocess.Popen(
         [str(ALICE_BIN), "add-audio", str(clip()), "--prompt", "x", "--duration", "1"],
-        env=alice_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=alice_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 30
     while not twin.state.submits and time.monotonic() < deadline:
@@ -168,20 +220,33 @@ def test_presets_estimate_and_doctor(alice_env, clip, twin) -> None:
     checks = {c["name"]: c for c in report["checks"]}
     assert checks["FAL_KEY"]["level"] == "ok" and "libx264 (encode)" in checks["codecs"]["detail"]
     assert alice_env["ALICE_OUTPUT_DIR"] in checks["output folder"]["detail"]
-    assert alice_env["ALICE_DATA_DIR"] in checks["data folder"]["detail"] and "ledger.sqlite3" in checks["job ledger"]["detail"]
+    assert (
+        alice_env["ALICE_DATA_DIR"] in checks["data folder"]["detail"]
+        and "ledger.sqlite3" in checks["job ledger"]["detail"]
+    )
     assert FAKE_KEY not in doctor.stdout + doctor.stderr
     assert twin.state.requests == []  # doctor, presets and estimate are offline
 
 
 def test_doctor_fails_without_a_key() -> None:
-    proc = subprocess.run([str(ALICE_BIN), "doctor"], env={"HOME": "/nonexistent", "ALICE_OUTPUT_DIR": "/tmp"},
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [str(ALICE_BIN), "doctor"],
+        env={"HOME": "/nonexistent", "ALICE_OUTPUT_DIR": "/tmp"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 4 and "[FAIL] FAL_KEY" in proc.stdout
 
 
 def test_python_dash_m_is_the_same_command(alice_env) -> None:
-    proc = subprocess.run([sys.executable, "-m", "alice_mcp", "estimate", "--duration", "8", "--json"],
-                          env=alice_env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "alice_mcp", "estimate", "--duration", "8", "--json"],
+        env=alice_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0 and json.loads(proc.stdout)["usd"] == pytest.approx(0.008)
 
 
@@ -189,8 +254,10 @@ async def test_terminal_progress_is_one_redrawn_monotonic_bar() -> None:
     stream = io.StringIO()
     renderer = ProgressRenderer(stream, tty=True)
     for event in (
-        Progress("uploading", "Uploading clip.mp4", 0.5), Progress("queued", "Queued at fal (position 2)", 0.0),
-        Progress("uploading", "late event", 0.0), Progress("done", "Saved /x.mp4", 1.0),
+        Progress("uploading", "Uploading clip.mp4", 0.5),
+        Progress("queued", "Queued at fal (position 2)", 0.0),
+        Progress("uploading", "late event", 0.0),
+        Progress("done", "Saved /x.mp4", 1.0),
     ):
         await renderer(event)
     renderer.close()
@@ -208,7 +275,9 @@ def test_jobs_and_job_read_the_ledger(alice_env, clip, twin) -> None:
     made = json.loads(first.stdout)
     again = run_cli(alice_env, "add-audio", str(source), "--prompt", "rain", "--duration", "1", "--seed", "4")
     assert again.returncode == 0 and again.stdout.strip() == made["output_path"] and "cached" in again.stderr
-    forced = run_cli(alice_env, "add-audio", str(source), "--prompt", "rain", "--duration", "1", "--seed", "4", "--force")
+    forced = run_cli(
+        alice_env, "add-audio", str(source), "--prompt", "rain", "--duration", "1", "--seed", "4", "--force"
+    )
     assert forced.returncode == 0 and forced.stdout.strip() != made["output_path"]
     assert twin.state.submit_count() == 2  # the cached repeat paid nothing
 
@@ -235,8 +304,12 @@ def test_jobs_and_job_read_the_ledger(alice_env, clip, twin) -> None:
 
 def test_job_wait_finishes_a_job_whose_process_was_killed(alice_env, clip, twin, output_dir) -> None:
     twin.state.run_seconds = 2.0
-    proc = subprocess.Popen([str(ALICE_BIN), "add-audio", str(clip()), "--prompt", "x", "--duration", "1"],
-                            env=alice_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(ALICE_BIN), "add-audio", str(clip()), "--prompt", "x", "--duration", "1"],
+        env=alice_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while not twin.state.submits and time.monotonic() < deadline:
         time.sleep(0.05)

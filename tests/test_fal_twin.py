@@ -114,7 +114,13 @@ async def test_simple_upload_roundtrip_with_lifecycle(tw: FalTwin, tmp_path: Pat
         part = await hc.get(url, headers={"Range": "bytes=10-19"})
         assert (part.status_code, part.content, part.headers["content-type"]) == (206, data[10:20], "video/mp4")
     (up,) = tw.state.uploads
-    assert (up.kind, up.file_name, up.content_type, up.size, up.url) == ("cdn", "sound check.mp4", "video/mp4", len(data), url)
+    assert (up.kind, up.file_name, up.content_type, up.size, up.url) == (
+        "cdn",
+        "sound check.mp4",
+        "video/mp4",
+        len(data),
+        url,
+    )
     assert up.lifecycle == {"expiration_duration_seconds": 86400}
     assert tw.state.uploaded_bytes() == len(data)
 
@@ -135,8 +141,9 @@ async def test_multipart_upload_over_100mib_in_a_separate_twin_process(tmp_path:
         for offset in (0, 10 * 1024 * 1024 - 7, 64 * 1024 * 1024, 105 * 1024 * 1024 - 4096):
             f.seek(offset)
             f.write(os.urandom(4096))
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fal_twin"], cwd=Path(__file__).parent.parent,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fal_twin"], cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, text=True
+    )
     try:
         env = {}
         for line in proc.stdout:
@@ -201,7 +208,9 @@ async def test_uplink_throttle_slows_uploads_but_not_other_requests(tw: FalTwin,
     await asyncio.sleep(0.1)
     async with httpx.AsyncClient() as hc:
         t1 = time.monotonic()
-        assert (await hc.get("https://queue.fal.run/fal-ai/mmaudio-v2/requests/nope/status", headers=AUTH)).status_code == 404
+        assert (
+            await hc.get("https://queue.fal.run/fal-ai/mmaudio-v2/requests/nope/status", headers=AUTH)
+        ).status_code == 404
         assert time.monotonic() - t1 < 0.25  # the twin stays responsive while throttling
     await upload
     assert time.monotonic() - t0 >= 0.3
@@ -257,8 +266,11 @@ async def test_copy_mode_and_public_url_input(tw: FalTwin, clip) -> None:
 async def test_bad_inputs_complete_and_fail_on_result(tw: FalTwin) -> None:
     fc = client()
     junk = tw.public_url("junk.mp4", b"definitely not a video" * 100)
-    for video_url, error_type in (("https://elsewhere.example.org/a.mp4", "file_download_error"),
-                                  ("data:video/mp4;base64,AAAA", "file_download_error"), (junk, "video_decode_error")):
+    for video_url, error_type in (
+        ("https://elsewhere.example.org/a.mp4", "file_download_error"),
+        ("data:video/mp4;base64,AAAA", "file_download_error"),
+        (junk, "video_decode_error"),
+    ):
         handle = await fc.submit(MM, {"video_url": video_url, "prompt": "x", "duration": 2})
         with pytest.raises(FalClientHTTPError) as err:
             await handle.get()
@@ -312,8 +324,15 @@ async def test_422_format_on_the_runner_and_at_submit(tw: FalTwin) -> None:
     with pytest.raises(FalClientHTTPError) as err:
         await fc.subscribe(T2A, {"prompt": "x", "duration": 45})
     assert err.value.status_code == 422
-    assert err.value.message == [{"type": "less_than_equal", "loc": ["body", "duration"],
-                                  "msg": "Input should be less than or equal to 30", "input": 45, "ctx": {"le": 30.0}}]
+    assert err.value.message == [
+        {
+            "type": "less_than_equal",
+            "loc": ["body", "duration"],
+            "msg": "Input should be less than or equal to 30",
+            "input": 45,
+            "ctx": {"le": 30.0},
+        }
+    ]
     assert tw.state.submit_count() == 0 and len(tw.state.rejected_submits) == 1 and tw.state.billed_seconds() == 0
     tw.state.validate_at = "submit"
     tw.state.schema_overrides = {"duration": {"le": 10}}
@@ -321,9 +340,15 @@ async def test_422_format_on_the_runner_and_at_submit(tw: FalTwin) -> None:
         await fc.submit(MM, {"duration": 12, "seed": 70000, "num_steps": "7"})
     assert err.value.status_code == 422
     got = {(tuple(e["loc"]), e["type"]) for e in err.value.message}
-    assert got == {(("body", "video_url"), "missing"), (("body", "prompt"), "missing"),
-                   (("body", "seed"), "less_than_equal"), (("body", "duration"), "less_than_equal")}
-    assert [e["msg"] for e in err.value.message if e["loc"][-1] == "duration"] == ["Input should be less than or equal to 10"]
+    assert got == {
+        (("body", "video_url"), "missing"),
+        (("body", "prompt"), "missing"),
+        (("body", "seed"), "less_than_equal"),
+        (("body", "duration"), "less_than_equal"),
+    }
+    assert [e["msg"] for e in err.value.message if e["loc"][-1] == "duration"] == [
+        "Input should be less than or equal to 10"
+    ]
     assert len(tw.state.rejected_submits) == 1 and tw.state.submit_count() == 0
 
 
@@ -376,7 +401,11 @@ async def test_fail_next_jobs(tw: FalTwin) -> None:
     handle = await fc.submit(T2A, {"prompt": "x", "duration": 1})
     with pytest.raises(FalClientHTTPError) as err:
         await handle.get()
-    assert (err.value.status_code, err.value.message, err.value.error_type) == (500, "GPU ran out of memory", "runner_server_error")
+    assert (err.value.status_code, err.value.message, err.value.error_type) == (
+        500,
+        "GPU ran out of memory",
+        "runner_server_error",
+    )
     status = await handle.status()
     assert (status.error, status.error_type) == ("GPU ran out of memory", "runner_server_error")
     assert (await fc.subscribe(T2A, {"prompt": "x", "duration": 1}))["audio"]  # only the next n fail
@@ -412,7 +441,10 @@ async def test_fault_shapes_seen_by_raw_httpx(tw: FalTwin) -> None:
         assert r.status_code == 503 and "x-fal-request-id" in r.headers and r.json()["error_type"]
         tw.state.add_fault(Fault("status", 500))
         r = await hc.get(url, headers=AUTH)
-        assert r.json() == {"detail": "Internal Server Error", "error_type": "internal_error"} and "x-fal-request-id" in r.headers
+        assert (
+            r.json() == {"detail": "Internal Server Error", "error_type": "internal_error"}
+            and "x-fal-request-id" in r.headers
+        )
         tw.state.add_fault("status", "reset")
         with pytest.raises(httpx.TransportError):
             await hc.get(url, headers=AUTH)

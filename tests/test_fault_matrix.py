@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from alice_mcp.config import Settings
-from alice_mcp.core import AliceCore
-from alice_mcp.errors import AliceError
-from alice_mcp.ledger import Ledger
-from alice_mcp.models import VideoAudioRequest
+from alice_mcp.adapters.ledger import Ledger
+from alice_mcp.adapters.settings import Settings
+from alice_mcp.data.errors import AliceError
+from alice_mcp.engine.core import AliceCore
+from alice_mcp.engine.models import VideoAudioRequest
 from tests.conftest import files_in
 
 STAGES = ["token", "upload", "submit", "status", "result", "download"]
@@ -61,8 +61,12 @@ async def test_fault_cell(stage: str, mode: object, fast_env, clip, twin, output
     assert files_in(output_dir) == [Path(result.output_path).name]
 
 
-@pytest.mark.parametrize("stage, left_as", [("status", "running"), ("result", "completed_at_fal"), ("download", "completed_at_fal")])
-async def test_a_persistent_fault_fails_clearly_and_the_job_is_kept(stage, left_as, fast_env, clip, twin, output_dir) -> None:
+@pytest.mark.parametrize(
+    "stage, left_as", [("status", "running"), ("result", "completed_at_fal"), ("download", "completed_at_fal")]
+)
+async def test_a_persistent_fault_fails_clearly_and_the_job_is_kept(
+    stage, left_as, fast_env, clip, twin, output_dir
+) -> None:
     twin.state.add_fault(stage, 503, times=1000)
     _, error, core = await _run(clip())
     assert error is not None and "job_" in error.message and "get_generation" in error.message

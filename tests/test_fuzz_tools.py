@@ -25,18 +25,38 @@ BASE_TOOLS = {"add_audio_to_video", "generate_audio", "estimate_cost", "list_aud
 NAN, INF = "__NaN__", "__Infinity__"  # placeholders: JSON has no literal for these, Python's encoder writes them
 
 scalars = st.one_of(
-    st.none(), st.booleans(),
+    st.none(),
+    st.booleans(),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False, allow_infinity=False),
     st.sampled_from([NAN, INF, -1, 0, 1e308, -1e-308, 65536, 31, 2**53 + 1]),
     st.text(max_size=40),
-    st.sampled_from([
-        "x" * 100_000, "\u202e\u0000\ufeff", "😀" * 3000, "../../.ssh/id_rsa", "~/.aws/credentials", "/dev/zero",
-        "file:///etc/shadow", "https://169.254.169.254/latest", "C:\\Windows\\win.ini", "tavern", "${user_config.x}",
-        "NaN", "1e309", "-0", " ", "",
-    ]),
+    st.sampled_from(
+        [
+            "x" * 100_000,
+            "\u202e\u0000\ufeff",
+            "😀" * 3000,
+            "../../.ssh/id_rsa",
+            "~/.aws/credentials",
+            "/dev/zero",
+            "file:///etc/shadow",
+            "https://169.254.169.254/latest",
+            "C:\\Windows\\win.ini",
+            "tavern",
+            "${user_config.x}",
+            "NaN",
+            "1e309",
+            "-0",
+            " ",
+            "",
+        ]
+    ),
 )
-junk = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+junk = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
 
 
 def arguments_for(known: list[str]) -> st.SearchStrategy[Any]:
@@ -57,13 +77,30 @@ class StdioServer:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.stderr = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([str(ALICE_BIN)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, text=True, encoding="utf-8", env=env)
+        self.proc = subprocess.Popen(
+            [str(ALICE_BIN)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            encoding="utf-8",
+            env=env,
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
         self.next_id = 100
-        self.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "fuzz", "version": "1"}}})
+        self.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "fuzz", "version": "1"},
+                },
+            }
+        )
         assert "result" in self.answer(1)
         self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
 
@@ -95,8 +132,14 @@ class StdioServer:
 
     def call(self, name: Any, arguments: Any) -> dict:
         self.next_id += 1
-        self.send({"jsonrpc": "2.0", "id": self.next_id, "method": "tools/call",
-                   "params": {"name": name, "arguments": arguments}})
+        self.send(
+            {
+                "jsonrpc": "2.0",
+                "id": self.next_id,
+                "method": "tools/call",
+                "params": {"name": name, "arguments": arguments},
+            }
+        )
         return self.answer(self.next_id)
 
     def close(self) -> str:
@@ -138,8 +181,14 @@ def test_fuzzed_tool_calls_always_get_well_formed_answers(server) -> None:
     first = server.next_id
 
     # No shrinking: each step would be another call to the live server; a failure reports the generated call as is.
-    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-              phases=[Phase.explicit, Phase.generate], database=None)
+    @settings(
+        max_examples=300,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        database=None,
+    )
     @given(call=calls_for(tools))
     def fuzz_once(call: tuple[Any, Any]) -> None:
         name, arguments = call
@@ -157,8 +206,10 @@ def test_an_unparseable_line_does_not_kill_the_server(server) -> None:
     # A line that is not JSON (or a lone surrogate escape, which the SDK's parser rejects) is dropped by the SDK's
     # stdio transport without an answer (it cannot know the id); the server carries on.
     assert server.proc.stdin is not None
-    server.proc.stdin.write('not json\n{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": '
-                            '"list_audio_presets", "arguments": {"a": "\\ud800"}}}\n')
+    server.proc.stdin.write(
+        'not json\n{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": '
+        '"list_audio_presets", "arguments": {"a": "\\ud800"}}}\n'
+    )
     server.proc.stdin.flush()
     assert server.call("list_audio_presets", {})["result"]["isError"] is False
 

@@ -44,7 +44,10 @@ def http_server(alice_env) -> Iterator[tuple[str, subprocess.Popen, Path]]:
     with errors.open("w") as err:
         proc = subprocess.Popen(
             [str(ALICE_BIN), "serve", "--transport", "http", "--port", str(port)],
-            env=alice_env, stdout=subprocess.PIPE, stderr=err, text=True,
+            env=alice_env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
         )
     try:
         _wait_for_port(port, proc)
@@ -67,7 +70,8 @@ async def test_tools_prompts_and_resources_over_http(http_server, mode, clip, tw
         tools = {t.name for t in (await client.list_tools()).tools}
         assert {"add_audio_to_video", "generate_audio", "generate_video", "estimate_cost"} <= tools
         result = await client.call_tool(
-            "add_audio_to_video", {"video": str(clip()), "preset": "tavern", "duration": 2, "seed": 3},
+            "add_audio_to_video",
+            {"video": str(clip()), "preset": "tavern", "duration": 2, "seed": 3},
             progress_callback=on_progress,
         )
         presets = await client.read_resource("alice://presets")
@@ -83,9 +87,16 @@ async def test_tools_prompts_and_resources_over_http(http_server, mode, clip, tw
 
 def test_the_http_server_keeps_stdout_clean_and_checks_the_host_header(http_server) -> None:
     url, proc, errors = http_server
-    evil = httpx.post(url, headers={"Host": "evil.example", "Content-Type": "application/json",
-                                    "Accept": "application/json, text/event-stream"},
-                      json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, timeout=10)
+    evil = httpx.post(
+        url,
+        headers={
+            "Host": "evil.example",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        },
+        json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+        timeout=10,
+    )
     assert evil.status_code in (400, 403, 421)  # DNS-rebinding protection on loopback
     proc.terminate()
     stdout, _ = proc.communicate(timeout=15)
@@ -96,7 +107,10 @@ def test_the_http_server_keeps_stdout_clean_and_checks_the_host_header(http_serv
 def test_a_non_loopback_host_is_refused_without_allow_remote(alice_env) -> None:
     proc = subprocess.run(
         [str(ALICE_BIN), "serve", "--transport", "http", "--host", "0.0.0.0", "--port", str(_free_port())],
-        env=alice_env, capture_output=True, text=True, timeout=60,
+        env=alice_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 4
     assert "Refusing to listen on 0.0.0.0" in proc.stderr and "--allow-remote" in proc.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from alice_mcp.ledger import Ledger
+from alice_mcp.adapters.ledger import Ledger
 from tests.conftest import files_in
 
 
@@ -23,7 +23,11 @@ def _ok(result):  # type: ignore[no-untyped-def]
 
 async def test_every_transition_is_in_the_ledger(connect, clip, twin, inprocess_env, output_dir) -> None:
     async with connect() as client:
-        data = _ok(await client.call_tool("add_audio_to_video", {"video": str(clip()), "prompt": "rain", "duration": 1, "seed": 7}))
+        data = _ok(
+            await client.call_tool(
+                "add_audio_to_video", {"video": str(clip()), "prompt": "rain", "duration": 1, "seed": 7}
+            )
+        )
     assert data["status"] == "completed" and data["job_id"].startswith("job_")
     ledger = ledger_of(inprocess_env)
     record = ledger.get(data["job_id"])
@@ -37,10 +41,14 @@ async def test_every_transition_is_in_the_ledger(connect, clip, twin, inprocess_
     assert statuses == ["pending", "submitting", "running", "completed_at_fal", "completed"]
 
 
-async def test_bounded_wait_returns_running_then_get_generation_returns_the_file(connect, clip, twin, output_dir) -> None:
+async def test_bounded_wait_returns_running_then_get_generation_returns_the_file(
+    connect, clip, twin, output_dir
+) -> None:
     twin.state.run_seconds = 1.5
     async with connect() as client:
-        first = await client.call_tool("add_audio_to_video", {"video": str(clip()), "prompt": "rain", "duration": 1, "wait_seconds": 0.2})
+        first = await client.call_tool(
+            "add_audio_to_video", {"video": str(clip()), "prompt": "rain", "duration": 1, "wait_seconds": 0.2}
+        )
         data = _ok(first)
         assert data["status"] == "running" and data["output_path"] is None and data["video_url"] is None
         assert "get_generation" in data["message"] and data["job_id"] in data["message"]
@@ -57,7 +65,11 @@ async def test_get_generation_reports_where_a_running_job_is(connect, clip, twin
     twin.state.queue_seconds = 0.3
     twin.state.run_seconds = 3.0
     async with connect() as client:
-        job_id = _ok(await client.call_tool("add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 1.0}))["job_id"]
+        job_id = _ok(
+            await client.call_tool(
+                "add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 1.0}
+            )
+        )["job_id"]
         status = _ok(await client.call_tool("get_generation", {"job_id": job_id, "wait_seconds": 0.3}))
         await client.call_tool("cancel_generation", {"job_id": job_id})
     assert status["status"] == "running" and status["request_id"] == twin.state.submits[0].request_id
@@ -83,14 +95,22 @@ async def test_list_generations_with_cost_output_and_status_filter(connect, clip
     assert listing["count"] == 2 and listing["total_cost_usd"] == pytest.approx(0.003)
     newest, oldest = listing["jobs"]
     assert newest["status"] == "failed" and "GPU on fire" in newest["error"] and newest["prompt"] == "b"
-    assert oldest["job_id"] == one["job_id"] and oldest["output_path"] == one["output_path"] and oldest["cost_usd"] == pytest.approx(0.002)
+    assert (
+        oldest["job_id"] == one["job_id"]
+        and oldest["output_path"] == one["output_path"]
+        and oldest["cost_usd"] == pytest.approx(0.002)
+    )
     assert [j["job_id"] for j in only_failed["jobs"]] == [newest["job_id"]]
 
 
 async def test_cancel_generation_cancels_at_fal(connect, clip, twin, inprocess_env, output_dir) -> None:
     twin.state.run_seconds = 5.0
     async with connect() as client:
-        job_id = _ok(await client.call_tool("add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 0.5}))["job_id"]
+        job_id = _ok(
+            await client.call_tool(
+                "add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 0.5}
+            )
+        )["job_id"]
         cancelled = _ok(await client.call_tool("cancel_generation", {"job_id": job_id}))
         later = _ok(await client.call_tool("get_generation", {"job_id": job_id, "wait_seconds": 1}))
     request_id = twin.state.submits[0].request_id
@@ -126,7 +146,11 @@ async def test_client_cancel_of_the_call_cancels_the_fal_job(connect, clip, twin
 async def test_a_new_server_resumes_a_job_the_previous_one_left(connect, clip, twin, output_dir) -> None:
     twin.state.run_seconds = 1.5
     async with connect() as client:
-        job_id = _ok(await client.call_tool("add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 0.3}))["job_id"]
+        job_id = _ok(
+            await client.call_tool(
+                "add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 0.3}
+            )
+        )["job_id"]
     # the first server is gone (its background task stopped); the job is still at fal
     assert twin.state.cancels == []
     async with connect() as client:
@@ -136,7 +160,9 @@ async def test_a_new_server_resumes_a_job_the_previous_one_left(connect, clip, t
     assert files_in(output_dir) == [Path(done["output_path"]).name]
 
 
-async def test_download_failure_leaves_completed_at_fal_and_get_generation_retries(connect, clip, twin, inprocess_env, output_dir) -> None:
+async def test_download_failure_leaves_completed_at_fal_and_get_generation_retries(
+    connect, clip, twin, inprocess_env, output_dir
+) -> None:
     twin.state.add_fault("download", 503, times=50)
     async with connect() as client:
         failed = await client.call_tool("add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1})
@@ -153,7 +179,9 @@ async def test_download_failure_leaves_completed_at_fal_and_get_generation_retri
     assert files_in(output_dir) == [Path(done["output_path"]).name]
 
 
-async def test_validation_422_at_result_time_is_a_failure_never_retried(connect, clip, twin, inprocess_env, output_dir) -> None:
+async def test_validation_422_at_result_time_is_a_failure_never_retried(
+    connect, clip, twin, inprocess_env, output_dir
+) -> None:
     twin.state.schema_overrides = {"duration": {"le": 5}}
     async with connect() as client:
         failed = await client.call_tool(
@@ -161,14 +189,21 @@ async def test_validation_422_at_result_time_is_a_failure_never_retried(connect,
         )
         assert failed.is_error and "422" in failed.content[0].text and "`duration`" in failed.content[0].text
         job_id = ledger_of(inprocess_env).recent(1)[0].id
-        results_fetched = sum(1 for r in twin.state.requests if r.path.endswith(twin.state.rejected_submits[0].request_id))
+        results_fetched = sum(
+            1 for r in twin.state.requests if r.path.endswith(twin.state.rejected_submits[0].request_id)
+        )
         again = _ok(await client.call_tool("get_generation", {"job_id": job_id, "wait_seconds": 5}))
     assert again["status"] == "failed" and again["error_code"] == "fal_validation"
-    assert sum(1 for r in twin.state.requests if r.path.endswith(twin.state.rejected_submits[0].request_id)) == results_fetched
+    assert (
+        sum(1 for r in twin.state.requests if r.path.endswith(twin.state.rejected_submits[0].request_id))
+        == results_fetched
+    )
     assert twin.state.submit_count(include_rejected=True) == 1 and files_in(output_dir) == []
     async with connect() as client:  # a restart does not pick it up either
         await anyio.sleep(0.3)
-        assert _ok(await client.call_tool("get_generation", {"job_id": job_id, "wait_seconds": 0}))["status"] == "failed"
+        assert (
+            _ok(await client.call_tool("get_generation", {"job_id": job_id, "wait_seconds": 0}))["status"] == "failed"
+        )
     assert twin.state.submit_count(include_rejected=True) == 1
 
 
@@ -190,8 +225,16 @@ async def test_get_generation_relays_progress_monotonically(connect, clip, twin)
         seen.append((progress, message))
 
     async with connect() as client:
-        job_id = _ok(await client.call_tool("add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 0}))["job_id"]
-        done = _ok(await client.call_tool("get_generation", {"job_id": job_id, "wait_seconds": 20}, progress_callback=on_progress))
+        job_id = _ok(
+            await client.call_tool(
+                "add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 0}
+            )
+        )["job_id"]
+        done = _ok(
+            await client.call_tool(
+                "get_generation", {"job_id": job_id, "wait_seconds": 20}, progress_callback=on_progress
+            )
+        )
     assert done["status"] == "completed"
     values = [p for p, _ in seen]
     assert values == sorted(values) and values[-1] == 100
@@ -212,7 +255,11 @@ async def test_unusable_data_folder_fails_before_anything_is_paid(connect, clip,
 async def test_cancel_while_uploading_never_submits(connect, clip, twin, inprocess_env, output_dir) -> None:
     twin.state.uplink_bytes_per_second = 20_000  # the ~15 kB clip takes most of a second to upload
     async with connect() as client:
-        job_id = _ok(await client.call_tool("add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 0.1}))["job_id"]
+        job_id = _ok(
+            await client.call_tool(
+                "add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 0.1}
+            )
+        )["job_id"]
         cancelled = _ok(await client.call_tool("cancel_generation", {"job_id": job_id}))
         await anyio.sleep(1.5)
     assert cancelled["status"] == "cancelled" and cancelled["request_id"] is None
@@ -220,11 +267,19 @@ async def test_cancel_while_uploading_never_submits(connect, clip, twin, inproce
     assert ledger_of(inprocess_env).get(job_id).status == "cancelled" and files_in(output_dir) == []
 
 
-async def test_a_job_cancelled_in_the_ledger_by_another_process_is_never_submitted(connect, clip, twin, inprocess_env) -> None:
+async def test_a_job_cancelled_in_the_ledger_by_another_process_is_never_submitted(
+    connect, clip, twin, inprocess_env
+) -> None:
     twin.state.uplink_bytes_per_second = 20_000
     async with connect() as client:
-        job_id = _ok(await client.call_tool("add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 0.1}))["job_id"]
-        ledger_of(inprocess_env).update(job_id, status="cancelled", message="cancelled elsewhere")  # as another process would
+        job_id = _ok(
+            await client.call_tool(
+                "add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 0.1}
+            )
+        )["job_id"]
+        ledger_of(inprocess_env).update(
+            job_id, status="cancelled", message="cancelled elsewhere"
+        )  # as another process would
         status = _ok(await client.call_tool("get_generation", {"job_id": job_id, "wait_seconds": 3}))
         await anyio.sleep(1.5)
     assert status["status"] == "cancelled"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from mcp.types import ElicitResult
 
 from tests.conftest import files_in
@@ -37,7 +36,9 @@ async def test_video_then_its_sound_through_mcp_tools(connect, twin, output_dir)
         sound = await client.call_tool(
             "add_audio_to_video", {"video": video_path.as_uri(), "preset": "rain-metal-roof", "duration": 5}
         )
-    assert estimate.structured_content["usd"] == pytest.approx(1.40) and estimate.structured_content["endpoint"] == KLING
+    assert (
+        estimate.structured_content["usd"] == pytest.approx(1.40) and estimate.structured_content["endpoint"] == KLING
+    )
     assert len(questions) == 1 and "$1.4000" in questions[0]  # only Kling is over the threshold
     data = video.structured_content
     assert data["duration"] == "5" and data["cost_usd"] == pytest.approx(1.40) and data["endpoint"] == KLING
@@ -46,7 +47,9 @@ async def test_video_then_its_sound_through_mcp_tools(connect, twin, output_dir)
     assert sound.is_error is False, sound.content[0].text
     final = Path(sound.structured_content["output_path"])
     info = describe(final)
-    assert info.video[:2] == (360, 640) and info.audio_duration == pytest.approx(5.0, abs=0.3) and audio_rms(final) > 0.01
+    assert (
+        info.video[:2] == (360, 640) and info.audio_duration == pytest.approx(5.0, abs=0.3) and audio_rms(final) > 0.01
+    )
     kling, mmaudio = twin.state.submits
     assert kling.endpoint == KLING and kling.payload["duration"] == "5"  # int 5 from the caller, string on the wire
     assert kling.payload["negative_prompt"] == "blur, distort, and low quality" and kling.payload["cfg_scale"] == 0.5
@@ -72,7 +75,9 @@ async def test_generate_video_refuses_what_kling_does_not_take(connect, twin) ->
 
 async def test_the_seeds_pro_model_name_is_never_sent_to_fal(connect, twin) -> None:
     async with connect() as client:
-        result = await client.call_tool("estimate_cost", {"model": "fal-ai/kling-video/v2.1/pro/text-to-video", "duration": 10})
+        result = await client.call_tool(
+            "estimate_cost", {"model": "fal-ai/kling-video/v2.1/pro/text-to-video", "duration": 10}
+        )
         unknown = await client.call_tool("estimate_cost", {"model": "sora", "duration": 5})
     assert result.structured_content["endpoint"] == KLING and result.structured_content["usd"] == pytest.approx(2.80)
     assert unknown.is_error is True and "kling-v2.1-pro-text" in unknown.content[0].text
@@ -89,5 +94,7 @@ async def test_a_long_kling_job_returns_a_job_id_and_finishes_in_the_background(
     assert "get_generation" in started.content[0].text
     done = finished.structured_content
     assert done["status"] == "completed" and done["tool"] == "generate_video" and done["endpoint"] == KLING
-    assert Path(done["output_path"]).parent == output_dir.resolve() and describe(Path(done["output_path"])).video[:2] == (640, 360)
+    assert Path(done["output_path"]).parent == output_dir.resolve() and describe(Path(done["output_path"])).video[
+        :2
+    ] == (640, 360)
     assert done["cost_usd"] == pytest.approx(1.40) and twin.state.submit_count() == 1

@@ -20,10 +20,12 @@ async def test_a_job_collected_later_is_finished_from_the_original(connect, clip
     twin.state.run_seconds = 1.0
     source = clip("scene.mkv", seconds=2.0, size=(320, 240), fps=30)
     async with connect() as client:
-        started = _ok(await client.call_tool(
-            "add_audio_to_video",
-            {"video": str(source), "prompt": "rain", "audio_format": "wav", "wait_seconds": 0},
-        ))
+        started = _ok(
+            await client.call_tool(
+                "add_audio_to_video",
+                {"video": str(source), "prompt": "rain", "audio_format": "wav", "wait_seconds": 0},
+            )
+        )
         assert started["status"] == "running" and started["output_path"] is None
         assert started["media"]["upload_method"] in ("as_is", "cut", "proxy")
         done = _ok(await client.call_tool("get_generation", {"job_id": started["job_id"], "wait_seconds": 30}))

@@ -22,7 +22,7 @@ AUDIO_CODEC = {"mp4": "aac", "mov": "aac", "mkv": "aac", "webm": "opus"}
 @pytest.fixture
 def legacy(inprocess_env: dict[str, str]):  # type: ignore[no-untyped-def]
     """One in-memory client in the era hosts speak (the heavier media tests run once, not per era)."""
-    from alice_mcp.server import build_server
+    from alice_mcp.mcp.server import build_server
 
     return lambda: Client(build_server(), mode="legacy")
 
@@ -153,7 +153,9 @@ async def test_generated_track_is_exported_next_to_the_video(legacy, clip, twin,
 
 async def test_mix_keeps_the_clips_own_sound_at_the_given_levels(legacy, clip, twin) -> None:
     source = clip("tone.mov", seconds=2.0, with_audio=True)
-    only_original = await _call(legacy, video=str(source), original_audio="mix", original_level=1.0, generated_level=0.0)
+    only_original = await _call(
+        legacy, video=str(source), original_audio="mix", original_level=1.0, generated_level=0.0
+    )
     assert audio_rms(Path(only_original["output_path"])) == pytest.approx(audio_rms(source), rel=0.15)
     mixed = await _call(legacy, video=str(source), original_audio="mix")
     replaced = await _call(legacy, video=str(source))
@@ -168,11 +170,20 @@ async def test_mix_on_a_silent_clip_is_ignored_with_a_note(legacy, clip, twin) -
     assert audio_rms(Path(data["output_path"])) > 0.01
 
 
-@pytest.mark.parametrize(("quality", "num_steps", "preset", "expected"), [
-    ("draft", None, None, 10), ("high", None, None, 50), ("high", 30, None, 30), ("draft", None, "footsteps-door", 10),
-    (None, None, "footsteps-door", 30), ("balanced", None, None, 25),
-])
-async def test_quality_tiers_set_steps_and_explicit_steps_win(legacy, clip, twin, quality, num_steps, preset, expected) -> None:
+@pytest.mark.parametrize(
+    ("quality", "num_steps", "preset", "expected"),
+    [
+        ("draft", None, None, 10),
+        ("high", None, None, 50),
+        ("high", 30, None, 30),
+        ("draft", None, "footsteps-door", 10),
+        (None, None, "footsteps-door", 30),
+        ("balanced", None, None, 25),
+    ],
+)
+async def test_quality_tiers_set_steps_and_explicit_steps_win(
+    legacy, clip, twin, quality, num_steps, preset, expected
+) -> None:
     arguments = {"video": str(clip(seconds=1.0)), "quality": quality, "num_steps": num_steps, "preset": preset}
     data = await _call(legacy, **{k: v for k, v in arguments.items() if v is not None})
     assert twin.state.submits[0].payload["num_steps"] == expected == data["num_steps"]
@@ -204,7 +215,9 @@ async def test_a_paid_result_is_kept_when_the_original_cannot_be_reassembled(leg
 
     async with legacy() as client:
         result = await client.call_tool(
-            "add_audio_to_video", {"video": str(source), "prompt": "x", "audio_format": "wav"}, progress_callback=on_progress
+            "add_audio_to_video",
+            {"video": str(source), "prompt": "x", "audio_format": "wav"},
+            progress_callback=on_progress,
         )
     assert result.is_error is False, result.content[0].text
     data = result.structured_content
@@ -244,7 +257,9 @@ async def test_b_frame_clip_cut_mid_gop_keeps_every_frame_decodable(legacy, clip
     assert audio_s == pytest.approx(video_s, abs=0.05)  # AAC ends on a whole 1024-sample frame
 
 
-async def test_cancelling_while_the_proxy_is_made_uploads_nothing_and_leaves_nothing(legacy, clip, twin, output_dir, tmp_path) -> None:
+async def test_cancelling_while_the_proxy_is_made_uploads_nothing_and_leaves_nothing(
+    legacy, clip, twin, output_dir, tmp_path
+) -> None:
     import anyio
 
     source = clip("slow.mp4", seconds=2.0, size=(1920, 1080), fps=60, gop=120)
@@ -256,9 +271,13 @@ async def test_cancelling_while_the_proxy_is_made_uploads_nothing_and_leaves_not
 
     async with legacy() as client:
         async with anyio.create_task_group() as tasks:
+
             async def call() -> None:
-                await client.call_tool("add_audio_to_video", {"video": str(source), "prompt": "x", "start_time": 0.5},
-                                       progress_callback=on_progress)
+                await client.call_tool(
+                    "add_audio_to_video",
+                    {"video": str(source), "prompt": "x", "start_time": 0.5},
+                    progress_callback=on_progress,
+                )
 
             tasks.start_soon(call)
             with anyio.fail_after(30):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from alice_mcp.errors import InputError
-from alice_mcp.media_plan import choose_duration, proxy_geometry
-from alice_mcp.probe import probe_video
+from alice_mcp.data.errors import InputError
+from alice_mcp.media.plan import choose_duration, proxy_geometry
+from alice_mcp.media.probe import probe_video
 from tests.media import make_audio_only, make_clip, make_still_image
 
 
@@ -28,7 +28,12 @@ def _truncated(path: Path, keep: float) -> Path:
 @pytest.mark.parametrize(
     ("make", "expected"),
     [
-        (lambda folder: (folder / "notes.mp4").write_text("just some text, not a video\n" * 50) and folder / "notes.mp4", "not a video FFmpeg can read"),
+        (
+            lambda folder: (
+                (folder / "notes.mp4").write_text("just some text, not a video\n" * 50) and folder / "notes.mp4"
+            ),
+            "not a video FFmpeg can read",
+        ),
         (lambda folder: make_still_image(folder / "photo.mp4"), "still image"),
         (lambda folder: make_audio_only(folder / "song.mp4"), "no video stream"),
         (lambda folder: (folder / "empty.mp4").write_bytes(b"") or folder / "empty.mp4", "empty"),
@@ -104,8 +109,15 @@ def test_probe_reports_what_the_planner_needs(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("clip_s", "start", "requested", "end", "billed"),
-    [(10.0, 0.0, None, 10.0, 10.0), (45.0, 0.0, None, 30.0, 30.0), (45.0, 40.0, None, 45.0, 5.0),
-     (10.0, 2.0, 30.0, 10.0, 8.0), (0.5, 0.0, None, 0.5, 1.0), (None, 0.0, None, 8.0, 8.0), (20.0, 0.0, 4.0, 4.0, 4.0)],
+    [
+        (10.0, 0.0, None, 10.0, 10.0),
+        (45.0, 0.0, None, 30.0, 30.0),
+        (45.0, 40.0, None, 45.0, 5.0),
+        (10.0, 2.0, 30.0, 10.0, 8.0),
+        (0.5, 0.0, None, 0.5, 1.0),
+        (None, 0.0, None, 8.0, 8.0),
+        (20.0, 0.0, 4.0, 4.0, 4.0),
+    ],
 )
 def test_duration_rule(clip_s, start, requested, end, billed) -> None:
     got_end, got_billed, _ = choose_duration(clip_s, start, requested, 8.0)
@@ -119,19 +131,32 @@ def test_start_at_the_end_is_an_input_error() -> None:
 
 @pytest.mark.parametrize(
     ("size", "fps", "expected_size", "expected_fps"),
-    [((3840, 2160), 60.0, (854, 480), 30.0), ((1080, 1920), 30.0, (480, 854), 30.0), ((320, 240), 50.0, (320, 240), 25.0),
-     ((1920, 1080), 24.0, (854, 480), 24.0), ((1920, 1080), 120.0, (854, 480), 30.0)],
+    [
+        ((3840, 2160), 60.0, (854, 480), 30.0),
+        ((1080, 1920), 30.0, (480, 854), 30.0),
+        ((320, 240), 50.0, (320, 240), 25.0),
+        ((1920, 1080), 24.0, (854, 480), 24.0),
+        ((1920, 1080), 120.0, (854, 480), 30.0),
+    ],
 )
 def test_proxy_geometry(size, fps, expected_size, expected_fps) -> None:
     assert proxy_geometry(*size, fps) == (expected_size, pytest.approx(expected_fps))
 
 
 def _info(width: int, height: int, fps: float, mbps: float, seconds: float) -> "VideoInfo":
-    from alice_mcp.probe import VideoInfo
+    from alice_mcp.media.probe import VideoInfo
 
-    return VideoInfo(container="mov,mp4,m4a,3gp,3g2,mj2", duration=seconds, width=width, height=height, fps=fps,
-                     video_codec="h264", has_audio=True, size_bytes=int(mbps * 125_000 * seconds),
-                     bit_rate=int(mbps * 1e6))
+    return VideoInfo(
+        container="mov,mp4,m4a,3gp,3g2,mj2",
+        duration=seconds,
+        width=width,
+        height=height,
+        fps=fps,
+        video_codec="h264",
+        has_audio=True,
+        size_bytes=int(mbps * 125_000 * seconds),
+        bit_rate=int(mbps * 1e6),
+    )
 
 
 @pytest.mark.parametrize(
@@ -147,6 +172,6 @@ def _info(width: int, height: int, fps: float, mbps: float, seconds: float) -> "
     ],
 )
 def test_upload_rule(info, start, end, keyframe, expected) -> None:
-    from alice_mcp.media_plan import choose_upload
+    from alice_mcp.media.plan import choose_upload
 
     assert choose_upload(info, start, end, keyframe, ".mp4") == expected

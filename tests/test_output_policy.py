@@ -13,7 +13,9 @@ from tests.conftest import files_in
 
 async def _add(connect, clip, **args):  # type: ignore[no-untyped-def]
     async with connect() as client:
-        return await client.call_tool("add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, **args})
+        return await client.call_tool(
+            "add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, **args}
+        )
 
 
 def _refused_before_paying(result, twin) -> str:  # type: ignore[no-untyped-def]
@@ -85,7 +87,9 @@ async def test_unwritable_folder_is_reported_before_paying(connect, clip, twin, 
     assert f"The output folder {target} is not writable" in text and "ALICE_OUTPUT_DIR" in text
 
 
-async def test_unsubstituted_placeholder_is_ignored_not_created(connect, clip, twin, home, tmp_path, monkeypatch, caplog) -> None:
+async def test_unsubstituted_placeholder_is_ignored_not_created(
+    connect, clip, twin, home, tmp_path, monkeypatch, caplog
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ALICE_OUTPUT_DIR", "${user_config.output_dir}")
     monkeypatch.setenv("ALICE_ALLOWED_DIRS", "${user_config.allowed_dirs}")

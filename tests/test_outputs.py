@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from alice_mcp.errors import InputError
-from alice_mcp.outputs import partial_file, publish, target_path
+from alice_mcp.adapters.output_policy import partial_file, publish, target_path
+from alice_mcp.data.errors import InputError
 
 
 def test_publish_never_overwrites(tmp_path: Path) -> None:

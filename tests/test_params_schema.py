@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alice_mcp.params import AudioSettings, TABLE_FIELDS, fal_payload
+from alice_mcp.data.params import TABLE_FIELDS, AudioSettings, fal_payload
 
 TABLE = {
     "duration": {"minimum": 1, "maximum": 30, "default": 8.0},
@@ -71,8 +71,19 @@ async def test_annotations_and_output_schemas(connect) -> None:
         assert tools[name].annotations.read_only_hint is True
         assert tools[name].annotations.open_world_hint is False
     out = paid.output_schema["properties"]
-    for field in ("output_path", "video_url", "request_id", "seed", "duration", "num_steps", "cfg_strength",
-                  "prompt", "negative_prompt", "cost_usd", "elapsed_s"):
+    for field in (
+        "output_path",
+        "video_url",
+        "request_id",
+        "seed",
+        "duration",
+        "num_steps",
+        "cfg_strength",
+        "prompt",
+        "negative_prompt",
+        "cost_usd",
+        "elapsed_s",
+    ):
         assert field in out, field
 
 
@@ -80,7 +91,13 @@ def test_fal_payload_is_derived_from_the_table() -> None:
     settings = AudioSettings(prompt="rain", seed=7)
     body = fal_payload(settings, video_url="https://x.test/a.mp4")
     assert body == {
-        "prompt": "rain", "negative_prompt": "", "duration": 8.0, "num_steps": 25, "cfg_strength": 4.5,
-        "seed": 7, "mask_away_clip": False, "video_url": "https://x.test/a.mp4",
+        "prompt": "rain",
+        "negative_prompt": "",
+        "duration": 8.0,
+        "num_steps": 25,
+        "cfg_strength": 4.5,
+        "seed": 7,
+        "mask_away_clip": False,
+        "video_url": "https://x.test/a.mp4",
     }
     assert "seed" not in fal_payload(AudioSettings(prompt="rain"))

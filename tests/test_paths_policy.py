@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from mcp.types import ListRootsResult, Root
 
-from alice_mcp.errors import InputError
-from alice_mcp.paths import ReadPolicy, is_inside, roots_to_paths
+from alice_mcp.adapters.read_policy import ReadPolicy, is_inside, roots_to_paths
+from alice_mcp.data.errors import InputError
 from tests.conftest import files_in
 
 
@@ -112,8 +112,13 @@ async def test_the_servers_data_folder_is_refused(connect, home, clip, twin, mon
 # ------------------------------------------------------------------------------------------- Windows strings
 @pytest.mark.parametrize(
     "video",
-    ["C:\\Users\\me\\.ssh\\id_rsa", "C:/Users/me/clip.mp4", "file:///C:/Users/me/clip.mp4",
-     "file:///c%3A/Users/me/clip.mp4", "\\\\server\\share\\clip.mp4"],
+    [
+        "C:\\Users\\me\\.ssh\\id_rsa",
+        "C:/Users/me/clip.mp4",
+        "file:///C:/Users/me/clip.mp4",
+        "file:///c%3A/Users/me/clip.mp4",
+        "\\\\server\\share\\clip.mp4",
+    ],
 )
 @pytest.mark.skipif(os.name == "nt", reason="Windows strings are foreign paths only on POSIX")
 async def test_windows_strings_are_refused_clearly(connect, twin, video) -> None:
@@ -154,7 +159,9 @@ async def test_sockets_are_refused(connect, home, twin, tmp_path) -> None:
 
 
 # ---------------------------------------------------------------------------------------- second gate: content
-@pytest.mark.parametrize("content", [b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEA\n", b"", b"\x00" * 4096])
+@pytest.mark.parametrize(
+    "content", [b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEA\n", b"", b"\x00" * 4096]
+)
 async def test_content_that_is_not_video_is_never_uploaded(connect, home, twin, content) -> None:
     disguised = home / "holiday.mp4"
     disguised.write_bytes(content)
@@ -257,7 +264,9 @@ async def test_a_batch_never_lists_a_folder_it_may_not_read(connect, home, clip,
     hidden.mkdir()
     shutil.copy(clip(), hidden / "secret-name.mp4")
     async with connect() as client:
-        result = await client.call_tool("add_audio_to_videos", {"videos": [str(hidden), str(outside.parent)], "prompt": "x"})
+        result = await client.call_tool(
+            "add_audio_to_videos", {"videos": [str(hidden), str(outside.parent)], "prompt": "x"}
+        )
     items = result.structured_content["items"]
     assert [i["video"] for i in items] == [str(hidden), str(outside.parent)]
     assert "hidden" in items[0]["error"] and "outside the folders" in items[1]["error"]

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-USE_CASES = ["tavern", "bird", "rain", "city", "horror", "door", "fight", "orchestral", "electronic", "lo-fi",
-             "narration", "sfx"]
+USE_CASES = [
+    "tavern",
+    "bird",
+    "rain",
+    "city",
+    "horror",
+    "door",
+    "fight",
+    "orchestral",
+    "electronic",
+    "lo-fi",
+    "narration",
+    "sfx",
+]
 
 
 async def test_presets_cover_the_use_cases(connect) -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 from mcp import MCPError
 
-from alice_mcp.presets import PRESETS
+from alice_mcp.data.presets import PRESETS
 
 
 async def test_soundtrack_clip_guides_preset_estimate_call_report(connect) -> None:
@@ -36,7 +36,11 @@ async def test_preset_resources(connect) -> None:
     assert "alice://presets" in static and "alice://presets/{preset_id}" in templates
     assert [p["id"] for p in everything["presets"]] == [p.id for p in PRESETS]
     horror = json.loads(one.contents[0].text)
-    assert horror["id"] == "horror" and horror["settings"] == {"cfg_strength": 5.5} and one.contents[0].mime_type == "application/json"
+    assert (
+        horror["id"] == "horror"
+        and horror["settings"] == {"cfg_strength": 5.5}
+        and one.contents[0].mime_type == "application/json"
+    )
     assert "Unknown preset 'disco'" in str(missing.value) and "tavern" in str(missing.value)
 
 

@@ -15,7 +15,7 @@ from tests.media import audio_rms, describe
 KLING = "fal-ai/kling-video/v2.1/master/text-to-video"
 
 # The seed guide's example, verbatim except for the import line.
-SEED_EXAMPLE = '''
+SEED_EXAMPLE = """
 from alice_mcp import AliceOrchestrator, GenerationRequest, GenerationType
 alice = AliceOrchestrator()
 request = GenerationRequest(
@@ -26,10 +26,10 @@ request = GenerationRequest(
 )
 result = await alice.generate_creative_asset(request)
 print(f"Video with audio saved to: {result.file_path}")
-'''
+"""
 
 # The guide's two-step workflow: a Kling video first, then its sound.
-SEED_WORKFLOW = '''
+SEED_WORKFLOW = """
 from alice_mcp import AliceOrchestrator, GenerationRequest, GenerationType
 alice = AliceOrchestrator()
 video_request = GenerationRequest(
@@ -47,7 +47,7 @@ audio_request = GenerationRequest(
 )
 final_result = await alice.generate_creative_asset(audio_request)
 print(f"Final video saved to: {final_result.file_path}")
-'''
+"""
 
 
 async def run_snippet(code: str) -> dict:
@@ -84,7 +84,9 @@ async def test_guide_workflow_kling_video_then_its_sound(inprocess_env, twin, ou
     assert [s.endpoint for s in twin.state.submits] == [KLING, "fal-ai/mmaudio-v2"]
     kling_payload = twin.state.submits[0].payload
     assert kling_payload["duration"] == "5"  # a string on the wire, as fal's schema demands
-    assert kling_payload["aspect_ratio"] == "16:9" and kling_payload["negative_prompt"] == "blur, distort, and low quality"
+    assert (
+        kling_payload["aspect_ratio"] == "16:9" and kling_payload["negative_prompt"] == "blur, distort, and low quality"
+    )
     assert video_result.cost_usd == pytest.approx(1.40) and video_result.parameters["duration"] == "5"
     assert describe(video_result.file_path).video[:2] == (640, 360)
     upload = twin.state.uploads[0]  # the Kling file, uploaded because video_url was a file:// URI
@@ -98,20 +100,37 @@ async def test_guide_workflow_kling_video_then_its_sound(inprocess_env, twin, ou
     await namespace["alice"].aclose()
 
 
-async def test_reference_asset_relative_to_the_scripts_cwd_is_uploaded(inprocess_env, twin, clip, home, monkeypatch) -> None:
+async def test_reference_asset_relative_to_the_scripts_cwd_is_uploaded(
+    inprocess_env, twin, clip, home, monkeypatch
+) -> None:
     from alice_mcp import AliceOrchestrator, GenerationRequest, GenerationType
 
     source = clip("walk.mp4")
     monkeypatch.chdir(home)
     async with AliceOrchestrator() as alice:
-        result = await alice.generate_creative_asset(GenerationRequest(
-            prompt="footsteps", generation_type=GenerationType.AUDIO, reference_assets=["clips/walk.mp4"],
-            parameters={"duration": 2, "seed": 7, "cfg_strength": 3.0, "negative_prompt": "music", "mask_away_clip": True},
-        ))
+        result = await alice.generate_creative_asset(
+            GenerationRequest(
+                prompt="footsteps",
+                generation_type=GenerationType.AUDIO,
+                reference_assets=["clips/walk.mp4"],
+                parameters={
+                    "duration": 2,
+                    "seed": 7,
+                    "cfg_strength": 3.0,
+                    "negative_prompt": "music",
+                    "mask_away_clip": True,
+                },
+            )
+        )
     assert twin.state.uploads[0].size == source.stat().st_size
     payload = twin.state.submits[0].payload
     assert payload["video_url"] == twin.state.uploads[0].url
-    assert (payload["seed"], payload["cfg_strength"], payload["negative_prompt"], payload["mask_away_clip"]) == (7, 3.0, "music", True)
+    assert (payload["seed"], payload["cfg_strength"], payload["negative_prompt"], payload["mask_away_clip"]) == (
+        7,
+        3.0,
+        "music",
+        True,
+    )
     assert result.parameters["video_url"] == str(source) and result.parameters["seed"] == 7
 
 
@@ -120,10 +139,13 @@ async def test_media_options_go_through_parameters(inprocess_env, twin, clip) ->
 
     source = clip("segment.mp4", seconds=3.0)
     async with AliceOrchestrator() as alice:
-        result = await alice.generate_creative_asset(GenerationRequest(
-            prompt="birds", reference_assets=[source],
-            parameters={"start_time": 1.0, "duration": 1.5, "quality": "draft", "audio_format": "flac"},
-        ))
+        result = await alice.generate_creative_asset(
+            GenerationRequest(
+                prompt="birds",
+                reference_assets=[source],
+                parameters={"start_time": 1.0, "duration": 1.5, "quality": "draft", "audio_format": "flac"},
+            )
+        )
         with pytest.raises(AliceError, match="`start_time`"):
             await alice.generate_creative_asset(GenerationRequest(prompt="birds", parameters={"start_time": 1.0}))
     assert twin.state.submits[0].payload["num_steps"] == 10 and twin.state.submit_count() == 1
@@ -138,12 +160,16 @@ async def test_audio_without_a_video_is_text_to_audio(inprocess_env, twin, outpu
     events = []
     async with AliceOrchestrator() as alice:
         result = await alice.generate_creative_asset(
-            GenerationRequest(prompt="thunder", generation_type=GenerationType.AUDIO, model="mmaudio-v2", parameters={"duration": 2}),
+            GenerationRequest(
+                prompt="thunder", generation_type=GenerationType.AUDIO, model="mmaudio-v2", parameters={"duration": 2}
+            ),
             progress=events.append,
         )
     assert twin.state.submits[0].endpoint == "fal-ai/mmaudio-v2/text-to-audio"
     assert result.file_path.suffix == ".flac" and describe(result.file_path).audio_codec == "flac"
-    assert 0 <= result.parameters["seed"] <= 65535 and result.parameters["seed"] == twin.state.submits[0].payload["seed"]
+    assert (
+        0 <= result.parameters["seed"] <= 65535 and result.parameters["seed"] == twin.state.submits[0].payload["seed"]
+    )
     stages = [e.stage for e in events]
     assert stages[0] == "checking" and stages[-1] == "done" and "generating" in stages
 
@@ -162,7 +188,9 @@ async def test_audio_without_a_video_is_text_to_audio(inprocess_env, twin, outpu
         ("audio", None, {"video_url": "ftp://x/y.mp4"}, ["ftp"]),
     ],
 )
-async def test_bad_input_raises_a_clear_error_naming_the_field(inprocess_env, twin, kind, model, parameters, expected) -> None:
+async def test_bad_input_raises_a_clear_error_naming_the_field(
+    inprocess_env, twin, kind, model, parameters, expected
+) -> None:
     from alice_mcp import AliceError, AliceOrchestrator, GenerationRequest, GenerationType
 
     request = GenerationRequest(prompt="x", generation_type=GenerationType(kind), model=model, parameters=parameters)
@@ -187,7 +215,9 @@ async def test_estimate_before_paying(inprocess_env, twin) -> None:
     from alice_mcp import AliceOrchestrator, GenerationRequest, GenerationType
 
     alice = AliceOrchestrator()
-    video = await alice.estimate_cost(GenerationRequest(prompt="x", generation_type=GenerationType.VIDEO, parameters={"duration": "10"}))
+    video = await alice.estimate_cost(
+        GenerationRequest(prompt="x", generation_type=GenerationType.VIDEO, parameters={"duration": "10"})
+    )
     audio = await alice.estimate_cost(GenerationRequest(prompt="x", parameters={"duration": 12}), count=3)
     assert video.usd == pytest.approx(2.80) and video.endpoint == KLING
     assert audio.usd == pytest.approx(0.036) and audio.endpoint == "fal-ai/mmaudio-v2/text-to-audio"
@@ -212,7 +242,9 @@ async def test_settings_can_be_overridden_in_code(inprocess_env, twin, tmp_path)
     async with AliceOrchestrator(output_dir=str(elsewhere)) as alice:
         result = await alice.generate_creative_asset(GenerationRequest(prompt="wind", parameters={"duration": 1}))
     assert result.file_path.parent == elsewhere.resolve()
-    with pytest.raises(AliceError, match="duration`: Input should be less than or equal to 30 \\(allowed: from 1 to 30\\); got 99"):
+    with pytest.raises(
+        AliceError, match="duration`: Input should be less than or equal to 30 \\(allowed: from 1 to 30\\); got 99"
+    ):
         async with AliceOrchestrator() as alice:
             await alice.generate_creative_asset(GenerationRequest(prompt="wind", parameters={"duration": 99}))
     with pytest.raises(AliceError, match="poll_interval_s"):
@@ -234,7 +266,7 @@ async def test_a_repeated_seeded_request_is_served_from_the_ledger(inprocess_env
 
 async def test_a_failed_job_raises_its_own_error(inprocess_env, twin) -> None:
     from alice_mcp import AliceOrchestrator, GenerationRequest
-    from alice_mcp.errors import FalJobFailed
+    from alice_mcp.data.errors import FalJobFailed
 
     twin.state.fail_next_jobs(1, error="GPU ran out of memory", error_type="runner_server_error")
     async with AliceOrchestrator() as alice:

@@ -11,7 +11,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from alice_mcp.ledger import Ledger
+from alice_mcp.adapters.ledger import Ledger
 from tests.conftest import files_in, stdio_params
 from tests.media import describe
 
@@ -41,7 +41,9 @@ async def test_sigkill_mid_job_then_restart_returns_the_file(alice_env, clip, tw
             async with anyio.create_task_group() as tg:
 
                 async def call() -> None:
-                    await client.call_tool("add_audio_to_video", {"video": str(source), "prompt": "rain", "duration": 1})
+                    await client.call_tool(
+                        "add_audio_to_video", {"video": str(source), "prompt": "rain", "duration": 1}
+                    )
 
                 tg.start_soon(call)
                 await _until(lambda: _running(ledger))

@@ -19,13 +19,21 @@ ID_SECRET_KEY = "twin-id-4242:twin-secret-9e1d77"
 
 
 def _video_call(call_id: int, video: str, **args) -> dict:  # type: ignore[no-untyped-def]
-    return {"jsonrpc": "2.0", "id": call_id, "method": "tools/call", "params": {
-        "name": "add_audio_to_video", "arguments": {"video": video, "prompt": "x", "duration": 1, **args}}}
+    return {
+        "jsonrpc": "2.0",
+        "id": call_id,
+        "method": "tools/call",
+        "params": {"name": "add_audio_to_video", "arguments": {"video": video, "prompt": "x", "duration": 1, **args}},
+    }
 
 
 def _audio_call(call_id: int, **args) -> dict:  # type: ignore[no-untyped-def]
-    return {"jsonrpc": "2.0", "id": call_id, "method": "tools/call", "params": {
-        "name": "generate_audio", "arguments": {"prompt": "x", "duration": 1, **args}}}
+    return {
+        "jsonrpc": "2.0",
+        "id": call_id,
+        "method": "tools/call",
+        "params": {"name": "generate_audio", "arguments": {"prompt": "x", "duration": 1, **args}},
+    }
 
 
 SCENARIOS: dict[str, Callable] = {
@@ -33,7 +41,9 @@ SCENARIOS: dict[str, Callable] = {
     "fal_401": lambda twin: setattr(twin.state, "valid_keys", {"someone-else"}),
     "fal_403": lambda twin: setattr(twin.state, "forbidden_keys", {FAKE_KEY, ID_SECRET_KEY}),
     "fal_422": lambda twin: setattr(twin.state, "schema_overrides", {"duration": {"le": 0.5}}),
-    "job_failed": lambda twin: twin.state.fail_next_jobs(2, error="CUDA out of memory", error_type="runner_server_error"),
+    "job_failed": lambda twin: twin.state.fail_next_jobs(
+        2, error="CUDA out of memory", error_type="runner_server_error"
+    ),
     "submit_reset": lambda twin: twin.state.add_fault("submit", "reset", times=2),
     "submit_500": lambda twin: twin.state.add_fault("submit", 500, times=2),
     "status_500": lambda twin: twin.state.add_fault("status", 500, times=20),
@@ -43,7 +53,9 @@ SCENARIOS: dict[str, Callable] = {
     "upload_500": lambda twin: twin.state.add_fault("upload", 500, times=20),
 }
 RECOVERS = {"success", "upload_reset_once"}
-CASES = [(FAKE_KEY, name) for name in SCENARIOS] + [(ID_SECRET_KEY, name) for name in ("success", "fal_401", "submit_500")]
+CASES = [(FAKE_KEY, name) for name in SCENARIOS] + [
+    (ID_SECRET_KEY, name) for name in ("success", "fal_401", "submit_500")
+]
 
 
 def _scan(env: dict[str, str], requests: list[dict], secrets: list[str]) -> list[dict]:
@@ -59,8 +71,13 @@ def _scan(env: dict[str, str], requests: list[dict], secrets: list[str]) -> list
 @pytest.mark.parametrize("key, scenario", CASES)
 def test_the_key_never_leaves_the_process(alice_env, clip, twin, scenario, key) -> None:
     SCENARIOS[scenario](twin)
-    env = {**alice_env, "FAL_KEY": key, "ALICE_LOG_LEVEL": "DEBUG", "PATH": "/usr/bin:/bin",
-           "ALICE_HTTP_TIMEOUT_S": "5"}
+    env = {
+        **alice_env,
+        "FAL_KEY": key,
+        "ALICE_LOG_LEVEL": "DEBUG",
+        "PATH": "/usr/bin:/bin",
+        "ALICE_HTTP_TIMEOUT_S": "5",
+    }
     answers = _scan(env, [_video_call(2, str(clip())), _audio_call(3)], [key, key.split(":")[-1]])
     by_id = {a.get("id"): a for a in answers}
     if scenario in RECOVERS:
@@ -72,8 +89,13 @@ def test_the_key_never_leaves_the_process(alice_env, clip, twin, scenario, key) 
 def test_the_key_stays_secret_on_refusals_and_config_errors(alice_env, tmp_path, twin) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    env = {**alice_env, "ALICE_LOG_LEVEL": "DEBUG", "PATH": "/usr/bin:/bin",
-           "ALICE_CONFIRM_SPEND_ABOVE_USD": "0.0001", "ALICE_OUTPUT_DIR": str(blocker / "out")}
+    env = {
+        **alice_env,
+        "ALICE_LOG_LEVEL": "DEBUG",
+        "PATH": "/usr/bin:/bin",
+        "ALICE_CONFIRM_SPEND_ABOVE_USD": "0.0001",
+        "ALICE_OUTPUT_DIR": str(blocker / "out"),
+    }
     answers = _scan(env, [_video_call(2, "/etc/passwd"), _audio_call(3), _video_call(4, "ftp://x/y.mp4")], [FAKE_KEY])
     assert all(a["result"]["isError"] for a in answers if a.get("id") in (2, 3, 4))
 

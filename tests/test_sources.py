@@ -6,9 +6,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from alice_mcp.errors import InputError
-from alice_mcp.paths import ReadPolicy
-from alice_mcp.sources import RemoteVideo, file_uri_to_path, parse_video_argument, resolve_video
+from alice_mcp.adapters.read_policy import ReadPolicy
+from alice_mcp.adapters.sources import RemoteVideo, file_uri_to_path, parse_video_argument, resolve_video
+from alice_mcp.data.errors import InputError
 
 
 @pytest.mark.parametrize(

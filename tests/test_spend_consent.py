@@ -37,7 +37,9 @@ class User:
 async def _add(connect, video, user=None, **extra):  # type: ignore[no-untyped-def]
     kwargs = {"elicitation_callback": user} if user is not None else {}
     async with connect(**kwargs) as client:
-        return await client.call_tool("add_audio_to_video", {"video": str(video), "prompt": "x", "duration": 2, **extra})
+        return await client.call_tool(
+            "add_audio_to_video", {"video": str(video), "prompt": "x", "duration": 2, **extra}
+        )
 
 
 async def test_accept_runs_the_job_after_asking_first(connect, clip, twin, output_dir) -> None:
@@ -51,10 +53,15 @@ async def test_accept_runs_the_job_after_asking_first(connect, clip, twin, outpu
 
 @pytest.mark.parametrize(
     "action, approve, words",
-    [("decline", True, "You declined the spend"), ("cancel", True, "was cancelled"),
-     ("accept", False, "chose not to approve")],
+    [
+        ("decline", True, "You declined the spend"),
+        ("cancel", True, "was cancelled"),
+        ("accept", False, "chose not to approve"),
+    ],
 )
-async def test_no_approval_means_nothing_uploaded_or_submitted(connect, clip, twin, output_dir, action, approve, words) -> None:
+async def test_no_approval_means_nothing_uploaded_or_submitted(
+    connect, clip, twin, output_dir, action, approve, words
+) -> None:
     user = User(twin, action, approve)
     result = await _add(connect, clip(), user)
     assert result.is_error is True
@@ -74,8 +81,12 @@ async def test_client_without_elicitation_fails_closed_and_names_the_setting(con
 
 @pytest.mark.parametrize(
     "forged",
-    [{"guard": {"roots": None, "confirm": True}}, {"approve": True}, {"confirm": True, "consent": "yes"},
-     {"answer": {"action": "accept", "content": {"approve": True}}}],
+    [
+        {"guard": {"roots": None, "confirm": True}},
+        {"approve": True},
+        {"confirm": True, "consent": "yes"},
+        {"answer": {"action": "accept", "content": {"approve": True}}},
+    ],
 )
 async def test_no_argument_stands_in_for_the_users_answer(connect, clip, twin, forged) -> None:
     declined = await _add(connect, clip(), User(twin, "decline"), **forged)
@@ -141,10 +152,10 @@ async def test_consent_over_real_stdio(alice_env, clip, twin, mode) -> None:
 
 async def test_python_api_confirm_callback(inprocess_env, clip, twin) -> None:
     """The core asks the face's callback with the quote; no callback above the threshold fails closed."""
-    from alice_mcp.config import load_settings
-    from alice_mcp.core import AliceCore
-    from alice_mcp.errors import AliceError
-    from alice_mcp.models import VideoAudioRequest
+    from alice_mcp.adapters.settings import load_settings
+    from alice_mcp.data.errors import AliceError
+    from alice_mcp.engine.core import AliceCore
+    from alice_mcp.engine.models import VideoAudioRequest
 
     asked = []
 
@@ -168,8 +179,10 @@ async def test_python_api_confirm_callback(inprocess_env, clip, twin) -> None:
 async def test_a_batch_never_asks_and_refuses_jobs_that_need_approval(connect, clip, twin) -> None:
     user = User(twin)
     async with connect(elicitation_callback=user) as client:
-        result = await client.call_tool("add_audio_to_videos", {"videos": [str(clip("a.mp4")), str(clip("b.mp4", seconds=1.5))],
-                                                                "prompt": "x", "duration": 2})
+        result = await client.call_tool(
+            "add_audio_to_videos",
+            {"videos": [str(clip("a.mp4")), str(clip("b.mp4", seconds=1.5))], "prompt": "x", "duration": 2},
+        )
     assert result.is_error is False, result.content[0].text
     items = result.structured_content["items"]
     assert [i["status"] for i in items] == ["failed", "failed"]
@@ -188,8 +201,13 @@ def test_the_command_line_asks_on_a_terminal(alice_env, twin, answer, approved) 
 
     env = {**alice_env, "ALICE_CONFIRM_SPEND_ABOVE_USD": "0.001"}
     master, slave = os.openpty()
-    proc = subprocess.Popen([str(ALICE_BIN), "text-to-audio", "--prompt", "rain", "--duration", "2"], env=env,
-                            stdin=slave, stderr=slave, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(ALICE_BIN), "text-to-audio", "--prompt", "rain", "--duration", "2"],
+        env=env,
+        stdin=slave,
+        stderr=slave,
+        stdout=subprocess.PIPE,
+    )
     os.close(slave)
     seen = b""
     while b"Approve? [y/N]" not in seen:

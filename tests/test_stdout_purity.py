@@ -12,8 +12,16 @@ from tests.conftest import ALICE_BIN
 
 def _messages(*requests: dict) -> str:
     lines = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "purity", "version": "1"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "purity", "version": "1"},
+            },
+        },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         *requests,
     ]
@@ -24,8 +32,12 @@ def _run(env: dict[str, str], stdin: str, expected_ids: set[int], *command: str)
     """Feed ``stdin``, keep it open until every expected id is answered, then close it; return stdout lines, stderr."""
     errfile = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(
-        list(command) or [str(ALICE_BIN)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errfile,
-        text=True, env=env,
+        list(command) or [str(ALICE_BIN)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=errfile,
+        text=True,
+        env=env,
     )
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(stdin)
@@ -50,11 +62,24 @@ def test_stdout_carries_only_json_rpc(alice_env, clip) -> None:
     env = {**alice_env, "PYTHONUNBUFFERED": "1", "ALICE_LOG_LEVEL": "DEBUG", "PATH": "/usr/bin:/bin"}
     requests = [
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "estimate_cost", "arguments": {"duration": 8}}},
-        {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {
-            "name": "add_audio_to_video", "arguments": {"video": "/no/such/file.mp4", "prompt": "x"}}},
-        {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
-            "name": "add_audio_to_video", "arguments": {"video": str(clip()), "prompt": "x", "duration": 1}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tools/call",
+            "params": {"name": "estimate_cost", "arguments": {"duration": 8}},
+        },
+        {
+            "jsonrpc": "2.0",
+            "id": 4,
+            "method": "tools/call",
+            "params": {"name": "add_audio_to_video", "arguments": {"video": "/no/such/file.mp4", "prompt": "x"}},
+        },
+        {
+            "jsonrpc": "2.0",
+            "id": 5,
+            "method": "tools/call",
+            "params": {"name": "add_audio_to_video", "arguments": {"video": str(clip()), "prompt": "x", "duration": 1}},
+        },
     ]
     for command in ([str(ALICE_BIN)], [sys.executable, "-m", "alice_mcp"]):
         stdout, stderr = _run(env, _messages(*requests), {1, 2, 3, 4, 5}, *command)

@@ -4,7 +4,6 @@ should not be, and no partial file is left in the output folder."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 

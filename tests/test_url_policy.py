@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from alice_mcp.logs import RedactingFormatter
-from alice_mcp.urls import redact_urls
+from alice_mcp.adapters.logs import RedactingFormatter
+from alice_mcp.adapters.url_policy import redact_urls
 from tests.conftest import files_in
 from tests.test_stdout_purity import _messages, _run
 
@@ -70,10 +70,18 @@ def test_signed_urls_are_logged_as_their_host_only(alice_env, clip, twin) -> Non
     url = twin.public_url("signed.mp4", clip().read_bytes()) + "?X-Amz-Signature=0ddba11c0ffee"
     twin.state.add_fault("download", 500, times=1)  # the error message (and its log line) names fal's result URL
     env = {**alice_env, "ALICE_LOG_LEVEL": "INFO", "PATH": "/usr/bin:/bin"}
-    stdout, stderr = _run(env, _messages(
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
-            "name": "add_audio_to_video", "arguments": {"video": url, "prompt": "x", "duration": 1}}},
-    ), {1, 2})
+    stdout, stderr = _run(
+        env,
+        _messages(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "add_audio_to_video", "arguments": {"video": url, "prompt": "x", "duration": 1}},
+            },
+        ),
+        {1, 2},
+    )
     answer = next(line for line in stdout if '"id": 2' in line or '"id":2' in line)
     assert "v3.fal.media/files/" in answer or "fal.media/" in answer  # the user still gets the full result URL
     assert "0ddba11c0ffee" not in stderr and "/files/" not in stderr
@@ -95,15 +103,22 @@ def test_debug_lines_keep_urls_but_never_the_key() -> None:
     assert formatter.format(info) == "INFO GET https://h/…"
 
 
-@pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data", "https://127.0.0.1:8443/admin",
-                                    "https://[::1]/x", "ftp://example.org/x"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://169.254.169.254/latest/meta-data",
+        "https://127.0.0.1:8443/admin",
+        "https://[::1]/x",
+        "ftp://example.org/x",
+    ],
+)
 def test_the_header_probe_never_follows_a_redirect_inward(target) -> None:
     """A public link that redirects to this machine or a private network is refused, and the inner URL is never hit."""
     import respx
     from httpx import Response
 
-    from alice_mcp.errors import InputError
-    from alice_mcp.remote_probe import probe_url
+    from alice_mcp.data.errors import InputError
+    from alice_mcp.media.remote_probe import probe_url
 
     with respx.mock(assert_all_called=False) as router:
         router.get("https://cdn.example.org/clip.mp4").mock(return_value=Response(302, headers={"Location": target}))

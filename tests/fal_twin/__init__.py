@@ -34,8 +34,17 @@ from .storage import FileStore, StorageApi
 from .synth import make_clip, probe
 
 __all__ = [
-    "FalTwin", "Fault", "TwinState", "SubmitRecord", "UploadRecord", "RequestRecord", "Job",
-    "HOSTNAMES", "make_clip", "probe", "DEFAULT_KEY",
+    "FalTwin",
+    "Fault",
+    "TwinState",
+    "SubmitRecord",
+    "UploadRecord",
+    "RequestRecord",
+    "Job",
+    "HOSTNAMES",
+    "make_clip",
+    "probe",
+    "DEFAULT_KEY",
 ]
 
 DEFAULT_KEY = "twin-key"
@@ -143,7 +152,11 @@ class FalTwin:
         self.store.clear(keep_public=True)
 
     def public_url(
-        self, name: str, data: bytes | str | os.PathLike, content_type: str | None = None, host: str = "media.example.test"
+        self,
+        name: str,
+        data: bytes | str | os.PathLike,
+        content_type: str | None = None,
+        host: str = "media.example.test",
     ) -> str:
         """Host ``data`` (bytes, or a file path: copied) at
         ``https://<host>/<name>`` and return that URL. ``host`` is one of the

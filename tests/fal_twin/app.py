@@ -107,7 +107,11 @@ class TwinApp:
                 return self._fault("status", req) or await self.queue.status(req, app, rest[0])
             if len(rest) == 3 and rest[1:] == ["status", "stream"] and req.method == "GET":
                 # the stream is one of fal's two status endpoints: "status" faults apply to it as well as "stream" ones
-                return self._fault("stream", req) or self._fault("status", req) or await self.queue.stream(req, app, rest[0])
+                return (
+                    self._fault("stream", req)
+                    or self._fault("status", req)
+                    or await self.queue.stream(req, app, rest[0])
+                )
             if len(rest) == 2 and rest[1] == "cancel" and req.method == "PUT":
                 return await self.queue.cancel(req, app, rest[0])
             return json_response(404, {"detail": "Not Found"})

@@ -62,10 +62,19 @@ QUEUE_BASE = "https://queue.fal.run"
 KNOWN_APPS = ("fal-ai/mmaudio-v2", "fal-ai/kling-video")
 #: status codes of fal's request-level error types (reference §3.3)
 ERROR_STATUS = {
-    "request_timeout": 504, "startup_timeout": 504, "runner_scheduling_failure": 503,
-    "runner_connection_timeout": 503, "runner_disconnected": 503, "runner_connection_refused": 503,
-    "runner_connection_error": 503, "runner_incomplete_response": 502, "runner_server_error": 500,
-    "internal_error": 500, "client_disconnected": 499, "client_cancelled": 499, "bad_request": 400,
+    "request_timeout": 504,
+    "startup_timeout": 504,
+    "runner_scheduling_failure": 503,
+    "runner_connection_timeout": 503,
+    "runner_disconnected": 503,
+    "runner_connection_refused": 503,
+    "runner_connection_error": 503,
+    "runner_incomplete_response": 502,
+    "runner_server_error": 500,
+    "internal_error": 500,
+    "client_disconnected": 499,
+    "client_cancelled": 499,
+    "bad_request": 400,
 }
 CANCELLED = ("Request cancelled by the client", "client_cancelled")
 
@@ -120,8 +129,14 @@ class Job:
             at = start + self.run_seconds * k / 6
             if at <= now or self._phase(now) == "COMPLETED":
                 step = max(1, round(steps * k / 5))
-                logs.append({"message": f"Generating {what}: step {step}/{steps}", "level": "INFO",
-                             "source": "user", "timestamp": _iso(at)})
+                logs.append(
+                    {
+                        "message": f"Generating {what}: step {step}/{steps}",
+                        "level": "INFO",
+                        "source": "user",
+                        "timestamp": _iso(at),
+                    }
+                )
         return logs
 
     def status_json(self, with_logs: bool, now: float | None = None) -> tuple[int, dict]:
@@ -198,16 +213,28 @@ class QueueApi:
                 await asyncio.sleep(0.02)
             return job.result_response()
         _, body = job.status_json(False)
-        body = {"status": "IN_QUEUE", "request_id": job.request_id, **job.urls,
-                "queue_position": body.get("queue_position", 0)}
+        body = {
+            "status": "IN_QUEUE",
+            "request_id": job.request_id,
+            **job.urls,
+            "queue_position": body.get("queue_position", 0),
+        }
         return json_response(200, body, [("x-fal-request-id", job.request_id)])
 
     def _enqueue(self, req: Request, endpoint: str, payload: Any, clean: dict | None, detail: list | None) -> Job:
         state = self.state
         parts = endpoint.split("/")
-        job = Job(new_request_id(), endpoint, "/".join(parts[:2]), payload, clean,
-                  float(state.queue_seconds), 0.0 if detail else float(state.run_seconds),
-                  generation=state.generation, detail_422=detail)
+        job = Job(
+            new_request_id(),
+            endpoint,
+            "/".join(parts[:2]),
+            payload,
+            clean,
+            float(state.queue_seconds),
+            0.0 if detail else float(state.run_seconds),
+            generation=state.generation,
+            detail_422=detail,
+        )
         if detail is None:
             failure = state.pop_failure()
             job.failure = (failure.error, failure.error_type) if failure else None
@@ -241,17 +268,45 @@ class QueueApi:
         if job.endpoint == schemas.MMAUDIO:
             src = self.store.resolve(inp["video_url"])
             if src is None:
-                job.error = (422, [{"loc": ["body", "video_url"], "msg": "Failed to download the file. Please check if the URL is accessible.",
-                                    "type": "file_download_error", "input": inp["video_url"]}], None, None)
+                job.error = (
+                    422,
+                    [
+                        {
+                            "loc": ["body", "video_url"],
+                            "msg": "Failed to download the file. Please check if the URL is accessible.",
+                            "type": "file_download_error",
+                            "input": inp["video_url"],
+                        }
+                    ],
+                    None,
+                    None,
+                )
                 return
-            self._produce(job, "mmaudio_output.mp4", "video/mp4", "video", lambda dst: synth.mmaudio_video(
-                src.path, dst, float(inp["duration"]), inp["seed"], inp["prompt"], self.state.result_video))
+            self._produce(
+                job,
+                "mmaudio_output.mp4",
+                "video/mp4",
+                "video",
+                lambda dst: synth.mmaudio_video(
+                    src.path, dst, float(inp["duration"]), inp["seed"], inp["prompt"], self.state.result_video
+                ),
+            )
         elif job.endpoint == schemas.TEXT_TO_AUDIO:
-            self._produce(job, "mmaudio_output.flac", "audio/flac", "audio", lambda dst: synth.text_to_audio(
-                dst, float(inp["duration"]), inp["seed"], inp["prompt"]))
+            self._produce(
+                job,
+                "mmaudio_output.flac",
+                "audio/flac",
+                "audio",
+                lambda dst: synth.text_to_audio(dst, float(inp["duration"]), inp["seed"], inp["prompt"]),
+            )
         else:
-            self._produce(job, "output.mp4", "video/mp4", "video", lambda dst: synth.kling_video(
-                dst, int(inp["duration"]), inp["aspect_ratio"], len(inp["prompt"])))
+            self._produce(
+                job,
+                "output.mp4",
+                "video/mp4",
+                "video",
+                lambda dst: synth.kling_video(dst, int(inp["duration"]), inp["aspect_ratio"], len(inp["prompt"])),
+            )
 
     def _produce(self, job: Job, name: str, content_type: str, key: str, render: Any) -> None:
         dst = self.store.new_path(os.path.splitext(name)[1])
@@ -259,8 +314,19 @@ class QueueApi:
             render(dst)
         except synth.InputError as exc:
             os.unlink(dst)
-            job.error = (422, [{"loc": ["body", "video_url"], "msg": exc.msg, "type": exc.error_type,
-                                "input": (job.input or {}).get("video_url")}], None, None)
+            job.error = (
+                422,
+                [
+                    {
+                        "loc": ["body", "video_url"],
+                        "msg": exc.msg,
+                        "type": exc.error_type,
+                        "input": (job.input or {}).get("video_url"),
+                    }
+                ],
+                None,
+                None,
+            )
             return
         if job.generation != self.state.generation:  # twin was reset meanwhile
             os.unlink(dst)
@@ -308,8 +374,15 @@ class QueueApi:
                     return
                 await asyncio.sleep(0.05)
 
-        return Response(200, headers=[("content-type", "text/event-stream"), ("cache-control", "no-cache"),
-                                      ("x-fal-request-id", request_id)], stream=events())
+        return Response(
+            200,
+            headers=[
+                ("content-type", "text/event-stream"),
+                ("cache-control", "no-cache"),
+                ("x-fal-request-id", request_id),
+            ],
+            stream=events(),
+        )
 
     async def result(self, req: Request, app: str, request_id: str) -> Response:
         _, err = fal_key(req, self.state)

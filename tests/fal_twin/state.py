@@ -22,9 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-FAULT_KINDS = frozenset(
-    {"token", "upload", "submit", "status", "result", "download", "cancel", "stream"}
-)
+FAULT_KINDS = frozenset({"token", "upload", "submit", "status", "result", "download", "cancel", "stream"})
 FAULT_MODES = frozenset({429, 500, 502, 503, 504, "reset", "timeout"})
 
 #: Endpoints whose requested ``duration`` is billed per second ($0.001/s).
@@ -194,7 +192,9 @@ class TwinState:
         return None
 
     # --------------------------------------------------------------- failures
-    def fail_next_jobs(self, n: int = 1, error: str = "Internal Server Error", error_type: str = "internal_error") -> None:
+    def fail_next_jobs(
+        self, n: int = 1, error: str = "Internal Server Error", error_type: str = "internal_error"
+    ) -> None:
         """The next ``n`` accepted (valid) jobs end COMPLETED with this error.
 
         Their status JSON carries ``error``/``error_type``; their result GET

@@ -109,7 +109,9 @@ class FileStore:
     def cdn_url(file_id: str, name: str) -> str:
         return f"{CDN_BASE}/files/{file_id}/{quote(name)}"
 
-    def register(self, url: str, path: str, content_type: str, lifecycle: dict | None = None, public: bool = False) -> StoredFile:
+    def register(
+        self, url: str, path: str, content_type: str, lifecycle: dict | None = None, public: bool = False
+    ) -> StoredFile:
         parts = urlsplit(url)
         sf = StoredFile(path, content_type, os.path.getsize(path), _expiry(lifecycle), public)
         with self._lock:
@@ -213,7 +215,9 @@ class StorageApi:
         with self.state.lock:
             self.state.cdn_tokens[token] = expires
         expires_at = dt.datetime.fromtimestamp(expires, dt.timezone.utc).isoformat()
-        return json_response(200, {"token": token, "token_type": "Bearer", "base_url": CDN_BASE, "expires_at": expires_at})
+        return json_response(
+            200, {"token": token, "token_type": "Bearer", "base_url": CDN_BASE, "expires_at": expires_at}
+        )
 
     async def storage_initiate(self, req: Request) -> Response:
         _, err = fal_key(req, self.state)
@@ -224,7 +228,10 @@ class StorageApi:
         except ValueError:
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("file_name"), str):
-            return json_response(422, {"detail": [{"type": "missing", "loc": ["body", "file_name"], "msg": "Field required", "input": body}]})
+            return json_response(
+                422,
+                {"detail": [{"type": "missing", "loc": ["body", "file_name"], "msg": "Field required", "input": body}]},
+            )
         name = os.path.basename(body["file_name"]) or "upload.bin"
         file_id, sig = self.store.new_id(), secrets.token_hex(16)
         self._gcs_pending[file_id] = {
@@ -241,12 +248,16 @@ class StorageApi:
         segs = req.path.strip("/").split("/")
         pending = self._gcs_pending.get(segs[1]) if len(segs) >= 3 else None
         if pending is None or req.query.get("X-Goog-Signature") != pending["sig"]:
-            return Response(403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>", [("content-type", "application/xml")])
+            return Response(
+                403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>", [("content-type", "application/xml")]
+            )
         path = self.store.new_path()
         size, _ = await receive_to_file(req, path)
         content_type = req.headers.get("content-type") or pending["content_type"]
         self.store.register(pending["file_url"], path, content_type, pending["lifecycle"])
-        self.state.add_upload(UploadRecord("storage", pending["name"], content_type, size, pending["file_url"], pending["lifecycle"]))
+        self.state.add_upload(
+            UploadRecord("storage", pending["name"], content_type, size, pending["file_url"], pending["lifecycle"])
+        )
         return Response(200)
 
     # ----------------------------------------------------------- v3.fal.media
@@ -335,7 +346,9 @@ class StorageApi:
             _unlink(path)
         mp.parts.clear()
         mp.completed = True
-        self.state.add_upload(UploadRecord("multipart", mp.name, mp.content_type, os.path.getsize(final), mp.url, lifecycle))
+        self.state.add_upload(
+            UploadRecord("multipart", mp.name, mp.content_type, os.path.getsize(final), mp.url, lifecycle)
+        )
         return json_response(200, {"access_url": mp.url})
 
 

@@ -93,7 +93,9 @@ def _x264(container: av.container.OutputContainer, rate: Fraction, width: int, h
     return stream
 
 
-def _reencode(inp: av.container.InputContainer, vs: av.stream.Stream, out: av.container.OutputContainer, duration: float) -> float:
+def _reencode(
+    inp: av.container.InputContainer, vs: av.stream.Stream, out: av.container.OutputContainer, duration: float
+) -> float:
     rate = vs.average_rate or vs.guessed_rate or Fraction(25)
     width, height = vs.codec_context.width // 2 * 2, vs.codec_context.height // 2 * 2
     if width < 2 or height < 2:
@@ -110,9 +112,11 @@ def _reencode(inp: av.container.InputContainer, vs: av.stream.Stream, out: av.co
             rel = t - t0
             if rel >= duration - 1e-6:
                 break
-            img = frame.reformat(width=width, height=height, format="yuv420p") if (
-                frame.width != width or frame.height != height or frame.format.name != "yuv420p"
-            ) else frame
+            img = (
+                frame.reformat(width=width, height=height, format="yuv420p")
+                if (frame.width != width or frame.height != height or frame.format.name != "yuv420p")
+                else frame
+            )
             pts = max(prev_pts + 1, int(round(rel * float(rate))))
             img.pts, img.time_base = pts, Fraction(1) / Fraction(rate)
             img.pict_type = av.video.frame.PictureType.NONE
@@ -131,7 +135,9 @@ def _reencode(inp: av.container.InputContainer, vs: av.stream.Stream, out: av.co
     return min(duration, last_t + 1 / float(rate))
 
 
-def _copy(inp: av.container.InputContainer, vs: av.stream.Stream, out: av.container.OutputContainer, duration: float) -> float:
+def _copy(
+    inp: av.container.InputContainer, vs: av.stream.Stream, out: av.container.OutputContainer, duration: float
+) -> float:
     ov = out.add_stream_from_template(vs)
     tb = vs.time_base
     start = vs.start_time or 0
@@ -226,7 +232,9 @@ def kling_video(dst: str, seconds: int, aspect_ratio: str, seed: int) -> float:
     return float(seconds)
 
 
-def make_clip(path: str, seconds: float = 3.0, width: int = 320, height: int = 240, fps: int = 24, audio: bool = False) -> str:
+def make_clip(
+    path: str, seconds: float = 3.0, width: int = 320, height: int = 240, fps: int = 24, audio: bool = False
+) -> str:
     """Write a small H.264 MP4 test clip (optionally with an AAC track)."""
     with av.open(path, "w", format="mp4") as out:
         stream = _x264(out, Fraction(fps), width, height)
@@ -252,9 +260,14 @@ def probe(path: str) -> dict:
             vs = c.streams.video[0]
             rate = vs.average_rate or 25
             frames = sum(1 for _ in c.decode(vs))
-            info["video"] = {"codec": vs.codec_context.name, "width": vs.codec_context.width,
-                             "height": vs.codec_context.height, "fps": float(rate), "frames": frames,
-                             "seconds": frames / float(rate)}
+            info["video"] = {
+                "codec": vs.codec_context.name,
+                "width": vs.codec_context.width,
+                "height": vs.codec_context.height,
+                "fps": float(rate),
+                "frames": frames,
+                "seconds": frames / float(rate),
+            }
     with av.open(path) as c:
         if c.streams.audio:
             st = c.streams.audio[0]
@@ -266,7 +279,12 @@ def probe(path: str) -> dict:
                     arr = array.array("h", bytes(out.planes[0])[: out.samples * 4])
                     if arr:
                         peak = max(peak, max(abs(min(arr)), abs(max(arr))) / 32768.0)
-            info["audio"] = {"codec": st.codec_context.name, "rate": st.codec_context.sample_rate,
-                             "channels": st.codec_context.channels, "samples": samples,
-                             "seconds": samples / float(st.codec_context.sample_rate), "peak": peak}
+            info["audio"] = {
+                "codec": st.codec_context.name,
+                "rate": st.codec_context.sample_rate,
+                "channels": st.codec_context.channels,
+                "samples": samples,
+                "seconds": samples / float(st.codec_context.sample_rate),
+                "peak": peak,
+            }
     return info

@@ -1,0 +1,421 @@
+"""The job ledger: an embedded SQLite database (stdlib ``sqlite3``, WAL) in ``ALICE_DATA_DIR/ledger.sqlite3``.
+
+One row per generation, written BEFORE anything is paid and updated at every transition, so a paid job survives a
+crash, a restart or a lost connection. Also kept here: each job's status history, the upload cache (content hash →
+fal URL + expiry) and a stat-keyed cache of file digests.
+
+Contract:
+
+* Methods are synchronous and thread-safe (one connection, one lock); async callers run them in a worker thread
+  (:class:`AsyncLedger` does that for every method).
+* A job's status only moves forward: once it is terminal (``completed``, ``failed``, ``cancelled``,
+  ``submit_unknown``) :meth:`Ledger.update` leaves it alone and returns ``None``.
+* Several processes may share one ledger (WAL + ``busy_timeout``); :meth:`Ledger.claim` decides which process follows
+  a job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+import anyio
+
+from alice_mcp.data.errors import ConfigError
+
+PENDING, SUBMITTING, RUNNING, COMPLETED_AT_FAL = "pending", "submitting", "running", "completed_at_fal"
+COMPLETED, FAILED, CANCELLED, SUBMIT_UNKNOWN = "completed", "failed", "cancelled", "submit_unknown"
+ACTIVE = (PENDING, SUBMITTING, RUNNING, COMPLETED_AT_FAL)
+TERMINAL = (COMPLETED, FAILED, CANCELLED, SUBMIT_UNKNOWN)
+STATUSES = ACTIVE + TERMINAL
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    status TEXT NOT NULL,
+    request_json TEXT NOT NULL,
+    settings_json TEXT NOT NULL,
+    payload_json TEXT,
+    input_fingerprint TEXT,
+    cache_key TEXT,
+    wanted_path TEXT NOT NULL,
+    cost_usd REAL NOT NULL,
+    request_id TEXT,
+    status_url TEXT,
+    response_url TEXT,
+    cancel_url TEXT,
+    file_url TEXT,
+    output_path TEXT,
+    details_json TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    error_code TEXT,
+    queue_position INTEGER,
+    last_log TEXT,
+    owner TEXT,
+    heartbeat_at REAL,
+    tail_attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    submitted_at REAL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status);
+CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs(created_at);
+CREATE INDEX IF NOT EXISTS jobs_by_cache_key ON jobs(cache_key) WHERE cache_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS job_events (
+    job_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    status TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_events_by_job ON job_events(job_id, at);
+CREATE TABLE IF NOT EXISTS uploads (
+    digest TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    expires_at REAL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS file_digests (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    digest TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One ledger row. Times are epoch seconds; ``request``/``settings``/``payload``/``details`` are decoded JSON."""
+
+    id: str
+    kind: str
+    endpoint: str
+    status: str
+    request: dict
+    settings: dict
+    payload: Optional[dict]
+    input_fingerprint: Optional[str]
+    cache_key: Optional[str]
+    wanted_path: str
+    cost_usd: float
+    request_id: Optional[str]
+    status_url: Optional[str]
+    response_url: Optional[str]
+    cancel_url: Optional[str]
+    file_url: Optional[str]
+    output_path: Optional[str]
+    details: dict
+    error: Optional[str]
+    error_code: Optional[str]
+    queue_position: Optional[int]
+    last_log: Optional[str]
+    owner: Optional[str]
+    heartbeat_at: Optional[float]
+    tail_attempts: int
+    created_at: float
+    updated_at: float
+    submitted_at: Optional[float]
+    finished_at: Optional[float]
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "JobRecord":
+        data = dict(row)
+        for name in ("request", "settings", "payload", "details"):
+            raw = data.pop(f"{name}_json")
+            data[name] = json.loads(raw) if raw else ({} if name != "payload" else None)
+        return cls(**data)
+
+
+_JSON_FIELDS = {"request", "settings", "payload", "details"}
+_COLUMNS = {f.name for f in fields(JobRecord)}
+
+
+def _epoch(when: dt.datetime | float) -> float:
+    if isinstance(when, dt.datetime):
+        return when.timestamp()  # naive datetimes are local time, as datetime.timestamp() defines
+    return float(when)
+
+
+class Ledger:
+    """The SQLite ledger at ``path`` (created with its folder if missing). Raises :class:`ConfigError` if unusable."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10.0)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(
+                f"The job ledger {path} cannot be opened ({exc}). Set ALICE_DATA_DIR to a folder you can write to, "
+                "in the server's env block, and restart the host.",
+                code="ledger_unusable",
+            ) from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ------------------------------------------------------------------------------------------------------- jobs
+    def create_job(
+        self,
+        *,
+        kind: str,
+        endpoint: str,
+        request: dict,
+        settings: dict,
+        wanted_path: str,
+        cost_usd: float,
+        input_fingerprint: str | None,
+        cache_key: str | None,
+        owner: str | None,
+        details: dict | None = None,
+    ) -> JobRecord:
+        """Write a new ``pending`` job (before anything is uploaded or paid) and return it."""
+        job_id = "job_" + secrets.token_hex(6)
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO jobs (id, kind, endpoint, status, request_json, settings_json, input_fingerprint, "
+                "cache_key, wanted_path, cost_usd, details_json, owner, heartbeat_at, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    kind,
+                    endpoint,
+                    PENDING,
+                    json.dumps(request),
+                    json.dumps(settings),
+                    input_fingerprint,
+                    cache_key,
+                    wanted_path,
+                    cost_usd,
+                    json.dumps(details or {}),
+                    owner,
+                    now,
+                    now,
+                    now,
+                ),
+            )
+            self._event(job_id, PENDING, "Job recorded", now)
+            return self._get(job_id)  # type: ignore[return-value]
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            return self._get(job_id)
+
+    def update(
+        self, job_id: str, *, status: str | None = None, message: str | None = None, **values: Any
+    ) -> JobRecord | None:
+        """Set ``values`` (JobRecord field names) and optionally a new ``status`` with a history ``message``.
+
+        Applies only while the job is active; returns the updated record, or ``None`` when the job is unknown or
+        already terminal (its outcome is never overwritten).
+        """
+        unknown = set(values) - _COLUMNS
+        if unknown or (status is not None and status not in STATUSES):
+            raise ValueError(f"bad ledger update: {sorted(unknown) or status}")
+        now = time.time()
+        columns = {
+            (f"{k}_json" if k in _JSON_FIELDS else k): (json.dumps(v) if k in _JSON_FIELDS else v)
+            for k, v in values.items()
+        }
+        if status is not None:
+            columns["status"] = status
+            if status in TERMINAL:
+                columns.setdefault("finished_at", now)
+        columns["updated_at"] = now
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        marks = ", ".join("?" for _ in ACTIVE)
+        with self._lock:
+            cursor = self._db.execute(
+                f"UPDATE jobs SET {assignments} WHERE id = ? AND status IN ({marks})",
+                (*columns.values(), job_id, *ACTIVE),
+            )
+            if cursor.rowcount == 0:
+                return None
+            if status is not None:
+                self._event(job_id, status, message or status, now)
+            return self._get(job_id)
+
+    def add_details(self, job_id: str, details: dict) -> None:
+        """Merge ``details`` into the job's free-form details (notes, upload facts), whatever its status."""
+        with self._lock:
+            record = self._get(job_id)
+            if record is None:
+                return
+            self._db.execute(
+                "UPDATE jobs SET details_json = ? WHERE id = ?", (json.dumps({**record.details, **details}), job_id)
+            )
+
+    def note(self, job_id: str, message: str) -> None:
+        """Add a line to the job's history without changing its status."""
+        with self._lock:
+            record = self._get(job_id)
+            if record is not None:
+                self._event(job_id, record.status, message, time.time())
+
+    def events(self, job_id: str) -> list[tuple[float, str, str]]:
+        """The job's history: (time, status, message), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT at, status, message FROM job_events WHERE job_id = ? ORDER BY at, rowid", (job_id,)
+            )
+            return [(r["at"], r["status"], r["message"]) for r in rows]
+
+    def recent(self, limit: int = 20, status: str | None = None) -> list[JobRecord]:
+        """The newest jobs first, optionally only those with ``status``."""
+        with self._lock:
+            if status is None:
+                rows = self._db.execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
+            else:
+                rows = self._db.execute(
+                    "SELECT * FROM jobs WHERE status = ? ORDER BY created_at DESC LIMIT ?", (status, limit)
+                )
+            return [JobRecord.from_row(r) for r in rows]
+
+    def active_jobs(self) -> list[JobRecord]:
+        """Every job not yet terminal, oldest first."""
+        marks = ", ".join("?" for _ in ACTIVE)
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM jobs WHERE status IN ({marks}) ORDER BY created_at", ACTIVE)
+            return [JobRecord.from_row(r) for r in rows]
+
+    def find_cached(self, cache_key: str) -> JobRecord | None:
+        """The newest completed job made from the same deterministic request, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM jobs WHERE cache_key = ? AND status = ? ORDER BY finished_at DESC LIMIT 1",
+                (cache_key, COMPLETED),
+            ).fetchone()
+            return JobRecord.from_row(row) if row else None
+
+    def claim(self, job_id: str, owner: str, owner_is_alive: Callable[[str, Optional[float]], bool]) -> bool:
+        """Make ``owner`` the process that follows an active job, unless another live process already does
+        (``owner_is_alive(owner, heartbeat_at)`` decides)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT owner, status, heartbeat_at FROM jobs WHERE id = ?", (job_id,)
+                ).fetchone()
+                if row is None or row["status"] not in ACTIVE:
+                    return False
+                if row["owner"] not in (None, owner) and owner_is_alive(row["owner"], row["heartbeat_at"]):
+                    return False
+                self._db.execute(
+                    "UPDATE jobs SET owner = ?, heartbeat_at = ? WHERE id = ?", (owner, time.time(), job_id)
+                )
+                return True
+            finally:
+                self._db.execute("COMMIT")
+
+    def release(self, job_id: str, owner: str) -> None:
+        """``owner`` stopped following the job (it is still active): any process may take it over."""
+        with self._lock:
+            self._db.execute("UPDATE jobs SET owner = NULL WHERE id = ? AND owner = ?", (job_id, owner))
+
+    def heartbeat(self, owner: str, job_ids: Iterable[str]) -> None:
+        """Tell other processes that ``owner`` is still following these jobs."""
+        now = time.time()
+        with self._lock:
+            self._db.executemany(
+                "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND owner = ?", [(now, j, owner) for j in job_ids]
+            )
+
+    def spend_since(self, when: dt.datetime | float) -> float:
+        """USD of jobs submitted to fal at or after ``when`` (a datetime or epoch seconds).
+
+        Counts every job whose submit was sent, including ``submit_unknown`` (fal may have accepted it) and jobs that
+        later failed or were cancelled (fal may bill them): the conservative sum for spend caps. A submit that provably
+        never reached fal does not count.
+        """
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM jobs WHERE submitted_at IS NOT NULL AND submitted_at >= ?",
+                (_epoch(when),),
+            ).fetchone()
+            return round(float(row["usd"]), 6)
+
+    # ---------------------------------------------------------------------------------------------------- uploads
+    def upload_url(self, digest: str, valid_until: float) -> str | None:
+        """fal's URL of content already uploaded, if it stays valid until ``valid_until`` (epoch seconds)."""
+        with self._lock:
+            row = self._db.execute("SELECT url, expires_at FROM uploads WHERE digest = ?", (digest,)).fetchone()
+        if row is None or (row["expires_at"] is not None and row["expires_at"] < valid_until):
+            return None
+        return str(row["url"])
+
+    def record_upload(self, digest: str, size: int, url: str, expires_at: float | None) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO uploads (digest, size, url, expires_at, created_at) VALUES (?, ?, ?, ?, ?)",
+                (digest, size, url, expires_at, time.time()),
+            )
+
+    def forget_upload(self, url: str) -> None:
+        """Drop a cached upload fal could not use any more."""
+        with self._lock:
+            self._db.execute("DELETE FROM uploads WHERE url = ?", (url,))
+
+    def known_digest(self, path: str, size: int, mtime_ns: int, inode: int) -> str | None:
+        """The content digest recorded for this exact file version (same path, size, mtime and inode)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT digest FROM file_digests WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
+                (path, size, mtime_ns, inode),
+            ).fetchone()
+        return str(row["digest"]) if row else None
+
+    def record_digest(self, path: str, size: int, mtime_ns: int, inode: int, digest: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, inode, digest) VALUES (?, ?, ?, ?, ?)",
+                (path, size, mtime_ns, inode, digest),
+            )
+
+    # ---------------------------------------------------------------------------------------------------- helpers
+    def _get(self, job_id: str) -> JobRecord | None:
+        row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return JobRecord.from_row(row) if row else None
+
+    def _event(self, job_id: str, status: str, message: str, at: float) -> None:
+        self._db.execute(
+            "INSERT INTO job_events (job_id, at, status, message) VALUES (?, ?, ?, ?)", (job_id, at, status, message)
+        )
+
+
+class AsyncLedger:
+    """The same methods as :class:`Ledger`, awaited: each call runs in a worker thread, off the event loop."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.sync = ledger
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self.sync, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await anyio.to_thread.run_sync(functools.partial(method, *args, **kwargs))
+
+        return call

@@ -1,0 +1,109 @@
+"""Where results are written: the output folder, unique names, and atomic publication.
+
+Contract: a result appears in the output folder only complete, under a name no other file had (never overwriting),
+via a hidden temporary file in the same folder and an atomic link/rename. A failed write leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from alice_mcp.data.errors import InputError, OutputError
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+TEMP_PREFIX = ".alice-partial-"
+
+
+def ensure_output_dir(folder: Path) -> Path:
+    """Create ``folder`` if needed and prove it is writable; raises :class:`OutputError` before anything is paid."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=TEMP_PREFIX, delete=True):
+            pass
+    except OSError as exc:
+        reason = "it is on a read-only file system" if exc.errno == errno.EROFS else (exc.strerror or str(exc))
+        raise OutputError(
+            f"The output folder {folder} is not writable ({reason}). Set ALICE_OUTPUT_DIR to a folder you can write "
+            "to, in the server's env block, and restart the host.",
+            code="output_not_writable",
+        ) from None
+    return folder.resolve()
+
+
+def safe_stem(name: str, fallback: str = "video") -> str:
+    """A file-name-safe stem (ASCII letters, digits, ``._-``), at most 60 characters."""
+    stem = _UNSAFE.sub("-", name).strip("-.")[:60]
+    return stem or fallback
+
+
+def target_path(folder: Path, output_path: str | None, default_name: str) -> Path:
+    """The wanted path of a result inside ``folder``.
+
+    ``output_path`` may be a bare file name, a path relative to the output folder, or an absolute path inside it.
+    Anything resolving outside the folder is refused (results are only ever written there).
+    """
+    if not output_path:
+        return folder / default_name
+    wanted = Path(output_path).expanduser()
+    candidate = wanted if wanted.is_absolute() else folder / wanted
+    resolved = Path(os.path.realpath(candidate))
+    if resolved == folder or resolved.is_dir():  # a folder: the result goes inside it under its default name
+        resolved = resolved / default_name
+    elif resolved.suffix == "":
+        resolved = resolved.with_suffix(Path(default_name).suffix)
+    if folder not in resolved.parents:
+        raise InputError(
+            f"output_path {output_path!r} resolves to {resolved}, outside the output folder {folder}. "
+            "Give a file name (or a path inside that folder), or change ALICE_OUTPUT_DIR.",
+            code="output_outside",
+        )
+    if resolved.name.startswith("."):
+        raise InputError(
+            f"output_path {output_path!r} names a hidden file; give a name that does not start with a dot.",
+            code="output_hidden",
+        )
+    return resolved
+
+
+@contextlib.contextmanager
+def partial_file(folder: Path, suffix: str) -> Iterator[Path]:
+    """A hidden temporary path in ``folder``; it is removed on exit unless it was published (renamed away)."""
+    path = folder / f"{TEMP_PREFIX}{secrets.token_hex(6)}{suffix}"
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def publish(temp: Path, wanted: Path) -> Path:
+    """Move ``temp`` to ``wanted``, or to ``stem-2.ext``, ``stem-3.ext``… if taken. Never overwrites.
+
+    Uses a hard link (atomic, fails if the name exists) and falls back to an exclusive create + rename on file
+    systems without hard links. Returns the final path.
+    """
+    wanted.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        final = wanted if attempt == 1 else wanted.with_name(f"{wanted.stem}-{attempt}{wanted.suffix}")
+        try:
+            os.link(temp, final)
+        except FileExistsError:
+            continue
+        except OSError:
+            try:
+                fd = os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                continue
+            os.close(fd)
+            os.replace(temp, final)
+            return final
+        temp.unlink()
+        return final
+    raise OutputError(f"Could not find a free file name for {wanted} (1000 versions exist).")

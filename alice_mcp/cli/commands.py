@@ -1,0 +1,249 @@
+"""What each ``alice-mcp`` subcommand does: build the core's request from the parsed flags, run it, print the result.
+
+stdout carries only the result (a path, a price, a table; or the result model as JSON with ``--json``); progress and
+messages go to stderr. Errors are raised (:class:`~alice_mcp.data.errors.AliceError`) and turned into exit codes by
+:mod:`alice_mcp.cli.main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any, Awaitable, Callable
+
+from pydantic import BaseModel
+
+from alice_mcp.adapters.settings import load_settings
+from alice_mcp.cli.flags import model_values
+from alice_mcp.cli.progress_bar import ProgressRenderer
+from alice_mcp.engine.models import (
+    AudioRequest,
+    CostEstimate,
+    GenerationList,
+    GenerationResult,
+    GenerationStatus,
+    PresetInfo,
+    PresetList,
+    VideoAudioRequest,
+    VideoRequest,
+    VideoResult,
+)
+
+CoreCall = Callable[[Any, ProgressRenderer], Awaitable[BaseModel]]
+
+
+def emit(args: argparse.Namespace, result: BaseModel, human: str) -> None:
+    """Print ``result`` as JSON (``--json``) or ``human`` text on stdout."""
+    if getattr(args, "json", False):
+        print(result.model_dump_json(indent=2))
+    elif human:
+        print(human)
+
+
+def note(args: argparse.Namespace, message: str) -> None:
+    """A message for the person at the terminal (stderr), unless ``--quiet``."""
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
+def confirm_spend(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """How the command line approves a cost above ``ALICE_CONFIRM_SPEND_ABOVE_USD``: ``--yes``; else a question on
+    the terminal; without a terminal it is refused (nothing is submitted) with a message saying what to do."""
+    from alice_mcp.engine.spend import SpendNotApproved, approved_by_caller
+
+    if getattr(args, "yes", False):
+        return approved_by_caller
+
+    async def ask(quote) -> bool:  # type: ignore[no-untyped-def]
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise SpendNotApproved(
+                f"Not submitted: this job costs ${quote.usd:.4f} ({quote.formula}), above ALICE_CONFIRM_SPEND_ABOVE_USD, "
+                "and there is no terminal to ask on. Pass --yes to approve it, or the operator can raise "
+                "ALICE_CONFIRM_SPEND_ABOVE_USD. Nothing was charged.",
+                code="approval_unavailable",
+            )
+        print(
+            f"This job costs ${quote.usd:.4f} at fal ({quote.endpoint}: {quote.formula}). Approve? [y/N] ",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+        answer = await asyncio.to_thread(sys.stdin.readline)
+        return answer.strip().lower() in ("y", "yes")
+
+    return ask
+
+
+def _run_with_core(args: argparse.Namespace, call: CoreCall) -> BaseModel:
+    """Run one core call with a progress renderer on stderr; the core's connections and ledger are closed afterwards.
+
+    A paid job runs to its end in this process (the core's job manager is not started, so no other job is resumed
+    here); Ctrl-C cancels it at fal.
+    """
+    from alice_mcp.engine.core import AliceCore
+
+    async def go() -> BaseModel:
+        core = AliceCore(load_settings())
+        renderer = ProgressRenderer(sys.stderr, enabled=not getattr(args, "quiet", False))
+        try:
+            return await call(core, renderer)
+        finally:
+            renderer.close()
+            await core.aclose()
+
+    return asyncio.run(go())
+
+
+def add_audio(args: argparse.Namespace) -> int:
+    request = VideoAudioRequest(
+        video=args.video,
+        preset=args.preset,
+        values=model_values(args, args.table_fields),
+        output_path=args.output,
+        options=model_values(args, args.option_fields),
+    )
+    result = _run_with_core(
+        args, lambda core, sink: core.add_audio_to_video(request, sink, force=args.force, confirm=confirm_spend(args))
+    )
+    _report_generation(args, result)  # type: ignore[arg-type]
+    return 0
+
+
+def text_to_audio(args: argparse.Namespace) -> int:
+    request = AudioRequest(
+        preset=args.preset, values=model_values(args, args.table_fields), output_path=args.output, quality=args.quality
+    )
+    result = _run_with_core(
+        args, lambda core, sink: core.generate_audio(request, sink, force=args.force, confirm=confirm_spend(args))
+    )
+    _report_generation(args, result)  # type: ignore[arg-type]
+    return 0
+
+
+def generate_video(args: argparse.Namespace) -> int:
+    request = VideoRequest(values=model_values(args, args.table_fields), output_path=args.output)
+    result: VideoResult = _run_with_core(  # type: ignore[assignment]
+        args, lambda core, sink: core.generate_video(request, sink, confirm=confirm_spend(args))
+    )
+    note(
+        args,
+        f"alice-mcp: job {result.job_id}, {result.duration} s video ({result.aspect_ratio}, no sound), "
+        f"~${result.cost_usd:.2f}, {result.elapsed_s:.1f} s. "
+        f"Give it sound with: alice-mcp add-audio {result.output_path} --prompt ...",
+    )
+    emit(args, result, result.output_path or "")
+    return 0
+
+
+def _report_generation(args: argparse.Namespace, result: GenerationResult) -> None:
+    for line in getattr(result, "notes", None) or []:
+        note(args, f"note: {line}")
+    if result.cached:
+        note(
+            args,
+            f"alice-mcp: already made by job {result.job_id} with the same input, settings and seed "
+            f"{result.seed} (cached, $0); --force generates it again",
+        )
+    else:
+        note(
+            args,
+            f"alice-mcp: job {result.job_id}, {result.duration:g} s of audio, seed {result.seed}, "
+            f"~${result.cost_usd:.3f}, {result.elapsed_s:.1f} s",
+        )
+    emit(args, result, result.output_path or "")
+
+
+def presets(args: argparse.Namespace) -> int:
+    from alice_mcp.data.presets import PRESETS
+
+    listing = PresetList(presets=[PresetInfo(**p.model_dump()) for p in PRESETS])
+    width = max(len(p.id) for p in PRESETS)
+    emit(args, listing, "\n".join(f"{p.id:<{width}}  {p.title}: {p.use_for}" for p in PRESETS))
+    return 0
+
+
+def estimate(args: argparse.Namespace) -> int:
+    from alice_mcp.engine.core import AliceCore
+
+    async def go() -> CostEstimate:
+        core = AliceCore(load_settings())
+        try:
+            return await core.estimate_cost(
+                duration=args.duration, video=args.video, count=args.count, start_time=args.start_time, model=args.model
+            )
+        finally:
+            await core.aclose()
+
+    result = asyncio.run(go())
+    for line in result.notes:
+        note(args, f"note: {line}")
+    emit(args, result, f"${result.usd:g}  ({result.formula}; {result.endpoint})")
+    return 0
+
+
+def jobs(args: argparse.Namespace) -> int:
+    """The newest jobs in the ledger."""
+    listing: GenerationList = _run_with_core(args, lambda core, _: core.list_generations(args.limit, args.status))  # type: ignore[assignment]
+    lines = [
+        f"{job.job_id}  {job.status:<16} {job.created_at}  ${job.cost_usd:<8.3f} {job.output_path or job.prompt or ''}"
+        for job in listing.jobs
+    ]
+    if not listing.jobs:
+        note(args, "alice-mcp: no jobs in the ledger yet")
+    emit(args, listing, "\n".join(lines))
+    return 0
+
+
+def job(args: argparse.Namespace) -> int:
+    """One job's status; ``--wait`` waits for it (resuming it or retrying its download), ``--cancel`` cancels it."""
+
+    def call(core, sink):  # type: ignore[no-untyped-def]
+        if args.cancel:
+            return core.cancel_generation(args.job_id)
+        if args.wait:
+            return core.get_generation(args.job_id, args.wait, sink)
+        return core.generation_status(args.job_id)
+
+    status: GenerationStatus = _run_with_core(args, call)  # type: ignore[assignment]
+    if status.status != "completed":
+        note(args, f"alice-mcp: job {status.job_id} is {status.status}: {status.message}")
+    emit(args, status, status.output_path if status.status == "completed" else f"{status.status}: {status.message}")
+    return JOB_EXIT_CODES.get(status.status, 0)
+
+
+JOB_EXIT_CODES = {"failed": 5, "submit_unknown": 5, "cancelled": 7}
+"""`alice-mcp job`: a job that ended badly is reported with the exit code of its kind of failure (else 0)."""
+
+
+def doctor(args: argparse.Namespace) -> int:
+    from alice_mcp.cli.doctor import render_text, run_checks
+
+    report = run_checks()
+    emit(args, report, render_text(report))
+    return 0 if report.ok else 4
+
+
+def serve(args: argparse.Namespace) -> int:
+    if args.transport == "http":
+        from alice_mcp.mcp.http import run_http
+
+        run_http(args.host, args.port, args.path, allow_remote=args.allow_remote)
+        return 0
+    from alice_mcp.mcp.server import run_stdio
+
+    run_stdio()
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": serve,
+    "add-audio": add_audio,
+    "text-to-audio": text_to_audio,
+    "generate-video": generate_video,
+    "presets": presets,
+    "estimate": estimate,
+    "doctor": doctor,
+    "jobs": jobs,
+    "job": job,
+}

@@ -1,0 +1,244 @@
+"""The parameter table: the single source of every generation parameter's type, default, range and description.
+
+:class:`AudioSettings` is the table. Everything else is derived from it:
+
+* :data:`ARGS` — one ``Annotated`` type per parameter for the faces. An omitted argument arrives as ``None`` (so a
+  preset or the table default can fill it in), while the published JSON schema still shows the table's default and
+  range.
+* :func:`fal_payload` — the JSON body fal's MMAudio endpoints take.
+* :func:`settings_from` — table defaults ← preset values ← explicit values, validated into :class:`AudioSettings`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
+
+SEED_MAX = 65535
+PROMPT_MAX_CHARS = 2000
+
+
+class AudioSettings(BaseModel):
+    """One MMAudio V2 generation's settings, as fal's schema defines them (fal-platform reference §1.1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(
+        min_length=1,
+        max_length=PROMPT_MAX_CHARS,
+        description="What the audio should sound like, e.g. 'tavern ambience, murmuring crowd, clinking mugs'.",
+    )
+    negative_prompt: str = Field(
+        default="",
+        max_length=PROMPT_MAX_CHARS,
+        description="Sounds to steer away from, e.g. 'music, speech'.",
+    )
+    duration: float = Field(
+        default=8.0,
+        ge=1,
+        le=30,
+        description="Seconds of audio to generate (1-30). The result is never longer than the clip.",
+    )
+    num_steps: int = Field(
+        default=25,
+        ge=4,
+        le=50,
+        description="Sampling steps (4-50): fewer is faster, more is cleaner.",
+    )
+    cfg_strength: float = Field(
+        default=4.5,
+        ge=0,
+        le=20,
+        description="How strictly the audio follows the prompt (0-20).",
+    )
+    seed: Optional[int] = Field(
+        default=None,
+        ge=0,
+        le=SEED_MAX,
+        description="Random seed (0-65535). Omit it for a new variation; the seed used is always reported.",
+    )
+    mask_away_clip: bool = Field(
+        default=False,
+        description=(
+            "Drop the CLIP visual features so the audio follows the text prompt and the motion-sync features more "
+            "than what the picture shows. It does NOT keep the clip's original audio."
+        ),
+    )
+
+
+TABLE_FIELDS: tuple[str, ...] = tuple(AudioSettings.model_fields)
+
+#: Sampling steps of each ``quality`` tier; an explicit ``num_steps`` wins over the tier.
+QUALITY_STEPS: dict[str, int] = {"draft": 10, "balanced": 25, "high": 50}
+#: When no ``duration`` is given for a video: its remaining length from ``start_time``, at most this long.
+MAX_DURATION_S = 30.0
+MIN_DURATION_S = 1.0
+
+
+class PipelineOptions(BaseModel):
+    """How alice-mcp handles the clip around the generation: which part, how hard, what to give back.
+
+    These never reach fal as such: they decide the segment, the steps, and how the result is assembled locally.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_time: float = Field(
+        default=0.0,
+        ge=0,
+        le=86_400,
+        description="Where the soundtrack starts in the clip, in seconds (soundtrack a segment of a longer clip).",
+    )
+    quality: Optional[Literal["draft", "balanced", "high"]] = Field(
+        default=None,
+        description="draft = 10 sampling steps (quick preview), balanced = 25, high = 50. An explicit num_steps wins.",
+    )
+    audio_format: Literal["none", "wav", "flac", "m4a"] = Field(
+        default="none",
+        description="Also save the generated track alone next to the video, as wav, flac or m4a (none = don't).",
+    )
+    original_audio: Literal["replace", "mix"] = Field(
+        default="replace",
+        description="replace = only the generated audio; mix = keep the clip's own sound under it (local files).",
+    )
+    original_level: float = Field(
+        default=0.5,
+        ge=0,
+        le=2,
+        description="Gain of the clip's own sound when original_audio is mix (0 = silent, 1 = unchanged).",
+    )
+    generated_level: float = Field(
+        default=1.0,
+        ge=0,
+        le=2,
+        description="Gain of the generated audio in the result (0 = silent, 1 = unchanged).",
+    )
+
+
+PIPELINE_FIELDS: tuple[str, ...] = tuple(PipelineOptions.model_fields)
+
+
+def _optional_arg(name: str, model: type[BaseModel] = AudioSettings) -> Any:
+    """An ``Optional[...]`` argument type for a face, carrying the table's constraints and description.
+
+    The schema's ``default`` is the table default (what an omitted argument means); ``None`` at run time means
+    "not given", so a preset can fill it in.
+    """
+    field: FieldInfo = model.model_fields[name]
+    extra: dict[str, Any] = {}
+    if not field.is_required() and field.default is not None:
+        extra["default"] = field.default
+    return Annotated[  # type: ignore[valid-type]
+        Optional[field.annotation],  # type: ignore[name-defined]
+        *field.metadata,
+        Field(default=None, description=field.description, json_schema_extra=extra or None),
+    ]
+
+
+ARGS: dict[str, Any] = {name: _optional_arg(name) for name in TABLE_FIELDS}
+PIPELINE_ARGS: dict[str, Any] = {name: _optional_arg(name, PipelineOptions) for name in PIPELINE_FIELDS}
+#: ``duration`` for a video tool: no schema default, because an omitted duration means "the clip's length".
+VIDEO_DURATION_ARG: Any = Annotated[
+    Optional[float],
+    *AudioSettings.model_fields["duration"].metadata,
+    Field(
+        default=None,
+        description=(
+            "Seconds of audio to generate (1-30). Default: the clip's length from start_time, up to 30 s; "
+            "a longer value is shortened to what the clip has."
+        ),
+    ),
+]
+
+
+def pipeline_options_from(explicit: dict[str, Any]) -> PipelineOptions:
+    """Validate the given (non-``None``) pipeline options over their defaults; raises pydantic's ``ValidationError``."""
+    return PipelineOptions(**{k: v for k, v in explicit.items() if v is not None})
+
+
+def quality_values(quality: str | None) -> dict[str, Any]:
+    """The table values a ``quality`` tier sets (``{}`` for none)."""
+    return {"num_steps": QUALITY_STEPS[quality]} if quality else {}
+
+
+def optional_args(model: type[BaseModel]) -> dict[str, Any]:
+    """Face argument types for every field of another endpoint's parameter model, built like :data:`ARGS`."""
+    return {name: _optional_arg(name, model) for name in model.model_fields}
+
+
+def draw_seed() -> int:
+    """A fresh random seed in the table's range."""
+    return secrets.randbelow(SEED_MAX + 1)
+
+
+def settings_from(explicit: dict[str, Any], preset_values: dict[str, Any] | None = None) -> AudioSettings:
+    """Merge table defaults, then ``preset_values``, then the explicit (non-``None``) values; validate.
+
+    Raises pydantic's ``ValidationError`` for out-of-range or missing values (the caller turns it into an
+    :class:`~alice_mcp.data.errors.InputError`).
+    """
+    merged: dict[str, Any] = dict(preset_values or {})
+    merged.update({k: v for k, v in explicit.items() if v is not None})
+    return AudioSettings(**merged)
+
+
+def fal_payload(settings: AudioSettings, *, video_url: str | None = None) -> dict[str, Any]:
+    """The JSON body for ``fal-ai/mmaudio-v2`` (with ``video_url``) or its ``text-to-audio`` variant (without)."""
+    body: dict[str, Any] = settings.model_dump()
+    if body["seed"] is None:
+        del body["seed"]
+    if video_url is not None:
+        body["video_url"] = video_url
+    return body
+
+
+def allowed_range(name: str, model: type[BaseModel] = AudioSettings) -> str:
+    """The table's allowed values for ``name`` in words, e.g. ``"from 1 to 30"``; ``""`` if unconstrained."""
+    field = model.model_fields.get(name)
+    if field is None and model is AudioSettings:
+        field = PipelineOptions.model_fields.get(name)
+    if field is None:
+        return ""
+    low = high = None
+    for item in field.metadata:
+        low = getattr(item, "ge", low)
+        high = getattr(item, "le", high)
+    if low is not None and high is not None:
+        return f"from {low:g} to {high:g}"
+    return ""
+
+
+def _sentence(
+    field: str, message: str, given: Any = None, has_input: bool = False, model: type[BaseModel] = AudioSettings
+) -> str:
+    rng = allowed_range(field, model)
+    allowed = f" (allowed: {rng})" if rng else ""
+    got = f"; got {given!r}" if has_input else ""
+    return f"`{field}`: {message}{allowed}{got}"
+
+
+def describe_validation_error(exc: Any, model: type[BaseModel] = AudioSettings) -> str:
+    """One sentence naming each invalid field of ``model``, what is wrong, and the allowed range (pydantic errors)."""
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err.get("loc", ())) or "input"
+        parts.append(_sentence(field, err.get("msg", "invalid"), err.get("input"), "input" in err, model))
+    return "Invalid parameters: " + "; ".join(parts) + "."
+
+
+def describe_fal_validation(detail: Any) -> str:
+    """One sentence from fal's 422 ``detail`` (a list of ``{loc, msg, type, ctx?, input?}``) or a plain string."""
+    if isinstance(detail, list) and detail:
+        parts = []
+        for item in detail:
+            if not isinstance(item, dict):
+                parts.append(str(item)[:200])
+                continue
+            loc = [str(p) for p in item.get("loc", []) if p != "body"]
+            field = ".".join(loc) or "input"
+            parts.append(_sentence(field, str(item.get("msg", "invalid")), item.get("input"), "input" in item))
+        return "fal rejected the request (422): " + "; ".join(parts) + "."
+    return f"fal rejected the request (422): {str(detail)[:300]}"

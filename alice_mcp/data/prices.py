@@ -1,0 +1,85 @@
+"""Prices and the cost formula.
+
+The published prices live with each endpoint in :mod:`alice_mcp.data.endpoints` (fal-platform reference §2). When fal changes a price, the operator overrides it
+without a release through ``ALICE_PRICE_OVERRIDES`` (JSON: ``{"fal-ai/mmaudio-v2": 0.0012}`` for a per-second price,
+or a full rule object ``{"base_usd": 1.4, "base_seconds": 5, "usd_per_extra_second": 0.28}``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ValidationError
+
+from alice_mcp.data.errors import ConfigError
+
+
+class PriceRule(BaseModel):
+    """Cost of one job: ``base_usd`` covers the first ``base_seconds``; each further second costs
+    ``usd_per_extra_second``. A pure per-second price has ``base_usd = base_seconds = 0``."""
+
+    usd_per_extra_second: float
+    base_usd: float = 0.0
+    base_seconds: float = 0.0
+    source: str = ""
+
+    def cost(self, seconds: float) -> float:
+        extra = max(0.0, seconds - self.base_seconds)
+        return self.base_usd + extra * self.usd_per_extra_second
+
+    def formula(self, seconds: float) -> str:
+        if self.base_usd:
+            return (
+                f"${self.base_usd:g} for the first {self.base_seconds:g} s + "
+                f"{max(0.0, seconds - self.base_seconds):g} s x ${self.usd_per_extra_second:g}/s"
+            )
+        return f"{seconds:g} s x ${self.usd_per_extra_second:g}/s"
+
+
+def parse_overrides(raw: str | None) -> dict[str, PriceRule]:
+    """Parse ``ALICE_PRICE_OVERRIDES``; raises :class:`ConfigError` saying what is wrong with it."""
+    if not raw or not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        rules: dict[str, PriceRule] = {}
+        for endpoint, value in data.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                rule: dict[str, Any] = {"usd_per_extra_second": float(value)}
+            elif isinstance(value, dict):
+                rule = dict(value)
+            else:
+                raise ValueError(f"{endpoint}: expected a number or an object")
+            rule.setdefault("source", "operator override (ALICE_PRICE_OVERRIDES)")
+            parsed = PriceRule(**rule)
+            if min(parsed.usd_per_extra_second, parsed.base_usd, parsed.base_seconds) < 0 or not all(
+                math.isfinite(v) for v in (parsed.usd_per_extra_second, parsed.base_usd, parsed.base_seconds)
+            ):
+                raise ValueError(f"{endpoint}: prices must be finite and not negative")
+            rules[endpoint] = parsed
+        return rules
+    except (ValueError, ValidationError) as exc:
+        raise ConfigError(
+            f"ALICE_PRICE_OVERRIDES is not valid ({exc}). Example: '{{\"fal-ai/mmaudio-v2\": 0.001}}' (USD per second)."
+        ) from exc
+
+
+class PriceTable:
+    """The published prices with the operator's overrides applied."""
+
+    def __init__(self, published: Mapping[str, PriceRule], overrides: Mapping[str, PriceRule] | None = None) -> None:
+        self._rules = {**published, **(overrides or {})}
+
+    def rule(self, endpoint: str) -> PriceRule:
+        try:
+            return self._rules[endpoint]
+        except KeyError:
+            raise ConfigError(f"No price is known for fal endpoint {endpoint!r}; set ALICE_PRICE_OVERRIDES.") from None
+
+    def cost(self, endpoint: str, seconds: float, count: int = 1) -> float:
+        """USD for ``count`` jobs of ``seconds`` each, rounded to a tenth of a cent's hundredth."""
+        return round(self.rule(endpoint).cost(seconds) * count, 6)

@@ -1,0 +1,99 @@
+"""Cost estimates: what generations will cost before anything is uploaded or submitted.
+
+:func:`estimate_cost` prices ``count`` generations of any registered endpoint, from a ``duration`` or a local
+video's billed length; :func:`billed_duration` applies the same duration rule add_audio_to_video uses (probe, segment,
+30 s cap) without fetching URLs. Both read the core's price table, spend limits and read policy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import ValidationError
+
+from alice_mcp.adapters.sources import RemoteVideo, resolve_video
+from alice_mcp.data import params
+from alice_mcp.data.endpoints import MMAUDIO_VIDEO, Endpoint, resolve_endpoint
+from alice_mcp.data.errors import InputError
+from alice_mcp.engine.models import CostEstimate
+from alice_mcp.media.pipeline import plan_media
+
+if TYPE_CHECKING:
+    from alice_mcp.engine.core import AliceCore
+
+
+async def estimate_cost(
+    core: "AliceCore",
+    *,
+    duration: float | None,
+    video: str | None,
+    count: int,
+    start_time: float = 0.0,
+    model: str | None = None,
+    roots: list[str] | None = None,
+) -> CostEstimate:
+    """What ``count`` generations will cost, from ``duration`` or the length of ``video`` from ``start_time``.
+
+    ``model`` names the endpoint (an id or alias, see :func:`~alice_mcp.data.endpoints.resolve_endpoint`); the
+    default is MMAudio video-to-video.
+    """
+    endpoint = resolve_endpoint(model) if model else MMAUDIO_VIDEO
+    notes: list[str] = []
+    if duration is None and video and endpoint is MMAUDIO_VIDEO:
+        duration, more = await billed_duration(core, video, start_time, roots)
+        notes += more
+    elif video and endpoint is not MMAUDIO_VIDEO:
+        notes.append(f"{endpoint.id} takes no video; `video` was ignored.")
+    if duration is None:
+        duration = _default_seconds(endpoint)
+        notes.append(f"No duration or video given: assumed the default {duration:g} s.")
+    duration = _checked_seconds(endpoint, duration)
+    rule = core.prices.rule(endpoint.id)
+    total = core.prices.cost(endpoint.id, duration, count)
+    formula = rule.formula(duration) + (f" x {count} generations" if count != 1 else "") + f" = ${total:g}"
+    notes += await core.spend.limit_notes(endpoint.id, duration, count)
+    return CostEstimate(
+        usd=total,
+        endpoint=endpoint.id,
+        duration=duration,
+        count=count,
+        formula=formula,
+        price_source=rule.source,
+        notes=notes,
+    )
+
+
+async def billed_duration(
+    core: "AliceCore", video: str, start_time: float = 0.0, roots: list[str] | None = None
+) -> tuple[float | None, list[str]]:
+    """Seconds of audio a generation for a local ``video`` would bill: the same rule add_audio_to_video uses.
+    A URL is not fetched here (estimates stay offline)."""
+    source = resolve_video(video, core.read_policy(roots))
+    if isinstance(source, RemoteVideo):
+        return None, ["The length of a URL video is not probed for estimates; pass `duration` for an exact figure."]
+    options = core._pipeline_options({"start_time": start_time})
+    default = params.AudioSettings.model_fields["duration"].default
+    plan = await plan_media(source, options, requested_duration=None, default_duration=default)
+    clip = f"The clip is {plan.clip_duration:.2f} s long. " if plan.clip_duration is not None else ""
+    return plan.duration, [clip.strip()] + plan.notes if clip else plan.notes
+
+
+def _default_seconds(endpoint: Endpoint) -> float:
+    """What an omitted ``duration`` means for ``endpoint``: its parameter table's default."""
+    model = endpoint.input_model or params.AudioSettings
+    return float(model.model_fields["duration"].default)
+
+
+def _checked_seconds(endpoint: Endpoint, seconds: float) -> float:
+    """``seconds`` if ``endpoint``'s table allows it as a ``duration``; else :class:`InputError` saying what it allows."""
+    from pydantic import TypeAdapter
+
+    model = endpoint.input_model or params.AudioSettings
+    field = model.model_fields["duration"]
+    try:
+        TypeAdapter(Annotated[(field.annotation, *field.metadata)]).validate_python(seconds)
+    except ValidationError as exc:
+        rng = params.allowed_range("duration", model)
+        allowed = f" (allowed: {rng})" if rng else ""
+        raise InputError(f"`duration`: {exc.errors()[0]['msg']} for {endpoint.id}{allowed}; got {seconds!r}.") from None
+    return float(seconds)

@@ -1,0 +1,265 @@
+"""Request and result models shared by the core and every face. Results are the tools' output schemas."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, Field
+
+
+class VideoAudioRequest(BaseModel):
+    """What a face hands the core for one ``add_audio_to_video`` call.
+
+    ``values`` holds the table parameters the caller gave explicitly (``None`` or absent = not given); the core merges
+    them over the preset's and the table's defaults.
+    """
+
+    video: str
+    preset: Optional[str] = None
+    values: dict[str, Any] = Field(default_factory=dict)
+    output_path: Optional[str] = None
+    options: dict[str, Any] = Field(default_factory=dict)  # params.PipelineOptions fields; None = not given
+    roots: Optional[list[str]] = Field(
+        default=None, description="The client's MCP roots (file:// URIs): local files are read only inside them."
+    )
+
+
+class BatchRequest(BaseModel):
+    """Many videos with shared settings: ``videos`` holds paths, URLs or folders (their video files, not recursive)."""
+
+    videos: list[str]
+    preset: Optional[str] = None
+    values: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)  # params.PipelineOptions fields; None = not given
+    force: bool = False
+    roots: Optional[list[str]] = Field(
+        default=None, description="The client's MCP roots (file:// URIs): local files are read only inside them."
+    )
+
+
+class AudioRequest(BaseModel):
+    """What a face hands the core for one text-to-audio generation (no video)."""
+
+    preset: Optional[str] = None
+    values: dict[str, Any] = Field(default_factory=dict)
+    output_path: Optional[str] = None
+    quality: Optional[Literal["draft", "balanced", "high"]] = None
+
+
+class GenerationResult(BaseModel):
+    """What every MMAudio generation reports: where the file is, the job, the settings used, the cost.
+
+    A job still running after the call's wait has ``status="running"``, its ``job_id``, ``progress`` and a
+    ``message``; ``output_path`` and the URLs are empty until it completes.
+    """
+
+    job_id: str = Field(description="alice-mcp's id of the job: pass it to get_generation or cancel_generation.")
+    status: Literal["completed", "running"] = Field(
+        description="completed: the file is saved. running: still in progress; call get_generation with job_id."
+    )
+    cached: bool = Field(
+        default=False,
+        description="True: the same request (same input, settings and explicit seed) was made before; its file is "
+        "returned and nothing was paid.",
+    )
+    progress: Optional[float] = Field(default=None, description="How far a running job is, 0-100.")
+    message: Optional[str] = Field(default=None, description="For a running job: where it is and what to do next.")
+    output_path: Optional[str] = Field(default=None, description="Absolute path of the finished file on this machine.")
+    request_id: Optional[str] = Field(default=None, description="fal's request id of the job (once submitted).")
+    endpoint: str = Field(description="The fal endpoint that ran the job.")
+    preset: Optional[str] = Field(default=None, description="The preset used, if any.")
+    prompt: str
+    negative_prompt: str
+    duration: float = Field(description="Seconds of audio requested.")
+    num_steps: int
+    cfg_strength: float
+    seed: int = Field(description="The seed used; pass it again to reproduce this result.")
+    mask_away_clip: bool
+    cost_usd: float = Field(
+        description="Estimated cost of this call in USD (fal's published price x duration; 0 when cached)."
+    )
+    spent_today_usd: Optional[float] = Field(
+        default=None, description="Total recorded spend today (USD, since local midnight) on this server's fal jobs."
+    )
+    elapsed_s: float = Field(description="Wall time of the call in seconds.")
+
+
+class MediaReport(BaseModel):
+    """What alice-mcp did with the clip: what it found, which part it used, what it uploaded."""
+
+    clip_duration: Optional[float] = Field(
+        description="Length of the clip in seconds (None: a URL that could not be probed)."
+    )
+    width: Optional[int] = None
+    height: Optional[int] = None
+    fps: Optional[float] = None
+    has_audio: bool = Field(description="Whether the clip had its own sound.")
+    segment_start: float = Field(description="Where the soundtrack starts in the clip (s).")
+    segment_end: float = Field(description="Where it ends (s).")
+    upload_method: str = Field(
+        description="as_is (original file), cut (stream-copied segment), proxy (small re-encode), or url (fal fetched it)."
+    )
+    uploaded_bytes: int = Field(
+        description="Bytes sent to fal storage (0 when an earlier upload of the same content was reused)."
+    )
+    original_audio: str = Field(description="replace or mix.")
+
+
+class VideoAudioResult(GenerationResult):
+    """A video-with-audio generation (finished, or still running)."""
+
+    video_url: Optional[str] = Field(
+        default=None, description="fal's URL of its copy of the result (expires on fal's schedule)."
+    )
+    media: Optional[MediaReport] = Field(default=None, description="The clip, the segment and the upload.")
+    audio_path: Optional[str] = Field(
+        default=None, description="The generated track alone, if audio_format asked for it."
+    )
+    notes: list[str] = Field(default_factory=list, description="Things the user should know (clamped duration, …).")
+
+
+class AudioResult(GenerationResult):
+    """A finished text-to-audio generation (FLAC)."""
+
+    audio_url: Optional[str] = Field(
+        default=None, description="fal's URL of its copy of the audio (expires on fal's schedule)."
+    )
+
+
+class CostEstimate(BaseModel):
+    """An estimate of what generation(s) will cost before anything is submitted."""
+
+    usd: float = Field(description="Estimated total in USD.")
+    endpoint: str
+    duration: float = Field(description="Seconds of audio per generation the estimate assumes.")
+    count: int
+    formula: str = Field(description="How the number was computed.")
+    price_source: str = Field(description="Where the price comes from.")
+    notes: list[str] = Field(default_factory=list)
+
+
+class PresetInfo(BaseModel):
+    """One preset as the tools show it."""
+
+    id: str
+    title: str
+    use_for: str
+    prompt: str
+    negative_prompt: str
+    settings: dict[str, Any]
+
+
+class PresetList(BaseModel):
+    presets: list[PresetInfo]
+
+
+JobStatusName = Literal[
+    "pending", "submitting", "running", "completed_at_fal", "completed", "failed", "cancelled", "submit_unknown"
+]
+
+
+class GenerationStatus(BaseModel):
+    """A job as the ledger knows it, with live progress when it runs in this server."""
+
+    job_id: str
+    status: JobStatusName = Field(
+        description="pending (preparing/uploading), submitting, running (at fal), completed_at_fal (fal finished; "
+        "the file is not saved yet), completed, failed, cancelled, submit_unknown (fal may have accepted it; not re-sent)."
+    )
+    message: str = Field(description="What the status means and what to do next.")
+    tool: str = Field(description="The tool that started the job.")
+    endpoint: str
+    request_id: Optional[str] = Field(default=None, description="fal's request id, once submitted.")
+    output_path: Optional[str] = Field(default=None, description="Absolute path of the saved file (completed jobs).")
+    file_url: Optional[str] = Field(default=None, description="fal's URL of the result, once fal finished.")
+    cost_usd: float = Field(description="Estimated cost of the job in USD.")
+    progress: Optional[float] = Field(default=None, description="0-100 while the job runs in this server.")
+    stage: Optional[str] = Field(
+        default=None, description="checking, uploading, queued, generating, downloading, finishing."
+    )
+    queue_position: Optional[int] = None
+    last_log: Optional[str] = Field(default=None, description="fal's latest log line.")
+    error: Optional[str] = None
+    error_code: Optional[str] = None
+    created_at: str = Field(description="When the job was recorded (ISO 8601, UTC).")
+    updated_at: str
+    settings: dict[str, Any] = Field(default_factory=dict, description="The generation settings (prompt, seed, ...).")
+
+
+class GenerationSummary(BaseModel):
+    """One line of list_generations."""
+
+    job_id: str
+    status: JobStatusName
+    tool: str
+    created_at: str
+    cost_usd: float
+    output_path: Optional[str] = None
+    prompt: Optional[str] = None
+    error: Optional[str] = None
+
+
+class GenerationList(BaseModel):
+    jobs: list[GenerationSummary]
+    count: int
+    total_cost_usd: float = Field(description="Sum of the listed jobs' estimated costs.")
+
+
+class BatchItem(BaseModel):
+    """One video of a batch: its job, or why it could not start."""
+
+    video: str
+    job_id: Optional[str] = None
+    status: Literal["completed", "running", "failed"]
+    cached: bool = False
+    output_path: Optional[str] = None
+    cost_usd: float = 0.0
+    error: Optional[str] = None
+
+
+class BatchResult(BaseModel):
+    """add_audio_to_videos: the estimate given up front, then one entry per video."""
+
+    estimate_usd: float = Field(description="Estimated total for the videos that were started.")
+    count: int
+    completed: int
+    running: int
+    failed: int
+    items: list[BatchItem]
+    message: str
+
+
+class VideoRequest(BaseModel):
+    """What a face hands the core for one text-to-video generation (Kling). ``values`` holds the explicit
+    :class:`~alice_mcp.data.kling_params.KlingVideoSettings` fields (``None`` or absent = not given)."""
+
+    values: dict[str, Any] = Field(default_factory=dict)
+    output_path: Optional[str] = None
+
+
+class VideoResult(BaseModel):
+    """A text-to-video generation (an MP4 without sound; add_audio_to_video can give it one): the saved file, or the
+    job still running after the call's wait (``status="running"``, its ``job_id`` and a ``message``)."""
+
+    job_id: str = Field(description="alice-mcp's id of the job: pass it to get_generation or cancel_generation.")
+    status: Literal["completed", "running"] = Field(
+        description="completed: the file is saved. running: still in progress; call get_generation with job_id."
+    )
+    progress: Optional[float] = Field(default=None, description="How far a running job is, 0-100.")
+    message: Optional[str] = Field(default=None, description="For a running job: where it is and what to do next.")
+    output_path: Optional[str] = Field(default=None, description="Absolute path of the finished video on this machine.")
+    video_url: Optional[str] = Field(
+        default=None, description="fal's URL of its copy of the video (expires on fal's schedule)."
+    )
+    request_id: Optional[str] = Field(default=None, description="fal's request id of the job (once submitted).")
+    endpoint: str = Field(description="The fal endpoint that ran the job.")
+    prompt: str
+    negative_prompt: str
+    duration: str = Field(description='Length of the video in seconds, as fal takes it ("5" or "10").')
+    aspect_ratio: str
+    cfg_scale: float
+    cost_usd: float = Field(description="Estimated cost of this job in USD (fal's published price for its length).")
+    spent_today_usd: Optional[float] = Field(
+        default=None, description="Total recorded spend today (USD, since local midnight) on this server's fal jobs."
+    )
+    elapsed_s: float = Field(description="Wall time of the call in seconds.")

@@ -1,0 +1,65 @@
+"""Check a request before anyone is asked to pay for it: what it will cost, and whether it would fail anyway.
+
+A face that asks the user to approve a spend (the MCP face, through elicitation) asks BEFORE the core runs the
+request, so it needs the quote in advance. :func:`quote_request` computes it with the core's own rules (the
+settings merge, the read policy, the clip's billed length, the operator's limits) without uploading or submitting
+anything, and raises the :class:`~alice_mcp.data.errors.AliceError` the real call would raise, so nobody is asked to
+approve a request that cannot run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from alice_mcp.adapters.sources import LocalVideo, resolve_video
+from alice_mcp.data import params
+from alice_mcp.data.endpoints import Endpoint
+from alice_mcp.engine.estimates import billed_duration
+from alice_mcp.engine.spend import SpendQuote
+
+if TYPE_CHECKING:
+    from alice_mcp.engine.core import AliceCore
+
+
+async def quote_request(
+    core: "AliceCore",
+    endpoint: Endpoint,
+    preset: str | None,
+    values: dict,
+    *,
+    video: str | None = None,
+    roots: list[str] | None = None,
+    start_time: float | None = None,
+) -> SpendQuote:
+    """The spend a request will ask for, never below what its job will cost: a local clip's billed length follows
+    the same rule as ``add_audio_to_video`` (the clip is probed); a URL without ``duration`` counts the table's
+    maximum. Raises :class:`AliceError` when the request would fail (bad settings, refused path, over a limit)."""
+    settings = core.resolve_settings(preset, values)
+    seconds = settings.duration
+    if video is not None:
+        source = resolve_video(video, core.read_policy(roots))
+        if values.get("duration") is None and isinstance(source, LocalVideo):
+            billed, _ = await billed_duration(core, video, start_time or 0.0, roots)
+            seconds = billed if billed is not None else seconds
+        elif values.get("duration") is None:
+            seconds = longest_generation()
+    quote = await core.spend.quote(endpoint.id, core.prices.cost(endpoint.id, seconds), seconds)
+    core.spend.check_limits(quote)
+    return quote
+
+
+async def quote_video_generation(core: "AliceCore", values: dict) -> SpendQuote:
+    """The spend a text-to-video request will ask for (its settings checked); raises :class:`AliceError`."""
+    from alice_mcp.data.endpoints import KLING_TEXT_TO_VIDEO
+    from alice_mcp.data.kling_params import kling_settings_from
+
+    seconds = kling_settings_from(values).seconds()
+    quote = await core.spend.quote(KLING_TEXT_TO_VIDEO.id, core.prices.cost(KLING_TEXT_TO_VIDEO.id, seconds), seconds)
+    core.spend.check_limits(quote)
+    return quote
+
+
+def longest_generation() -> float:
+    """The table's longest generation, in seconds (the most any one MMAudio job can bill)."""
+    limits = params.AudioSettings.model_fields["duration"].metadata
+    return float(next(m.le for m in limits if getattr(m, "le", None) is not None))

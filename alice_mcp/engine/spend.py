@@ -1,0 +1,198 @@
+"""Spend only what the operator allows: the check every paid job passes right before it is submitted.
+
+:meth:`SpendGuard.authorize` estimates the job, then fails closed when it would break an operator limit
+(``ALICE_MAX_COST_PER_CALL_USD``, ``ALICE_DAILY_BUDGET_USD`` against today's recorded spend), and asks the face's
+``confirm`` callback when it costs more than ``ALICE_CONFIRM_SPEND_ABOVE_USD``. With no callback above that threshold
+it fails closed too. Limits come from the environment only; nothing a tool caller passes can raise them, and only
+the face's callback (the user, through MCP elicitation) can stand in for the user's answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import math
+from dataclasses import dataclass
+from typing import AsyncIterator, Awaitable, Callable, Optional
+
+from alice_mcp.data.errors import AliceError
+from alice_mcp.data.prices import PriceTable
+
+log = logging.getLogger(__name__)
+
+
+class SpendLimitError(AliceError):
+    """The job would break an operator spend limit; nothing was submitted."""
+
+    code = "spend_limit"
+
+
+class SpendNotApproved(AliceError):
+    """The job needs the user's approval and did not get it; nothing was submitted."""
+
+    code = "spend_not_approved"
+
+
+@dataclass(frozen=True)
+class SpendQuote:
+    """What one job will cost: ``usd`` for ``seconds`` on ``endpoint``, how it was computed, and what was already
+    spent today (before this job)."""
+
+    endpoint: str
+    seconds: float
+    usd: float
+    formula: str
+    spent_today_usd: float
+
+
+ConfirmSpend = Callable[[SpendQuote], Awaitable[bool]]
+"""A face's way to ask the user: ``True`` = approved. It may raise an :class:`AliceError` with a better message."""
+
+SpentToday = Callable[[], Awaitable[float]]
+"""Today's recorded spend in USD (from the ledger)."""
+
+
+async def approved_by_caller(quote: SpendQuote) -> bool:
+    """The ``confirm`` of a face whose caller is the person paying (the Python API; the command line with
+    ``--yes``): making the call is the approval. The operator's caps still apply."""
+    log.info("spend of $%.4f on %s approved by the caller", quote.usd, quote.endpoint)
+    return True
+
+
+def approve_up_to(usd: float, ask: Optional[ConfirmSpend] = None) -> ConfirmSpend:
+    """A callback that approves any quote up to ``usd`` (already approved once) and asks ``ask`` beyond it."""
+
+    async def confirm(quote: SpendQuote) -> bool:
+        if quote.usd <= usd + 1e-9:
+            return True
+        if ask is None:
+            raise SpendNotApproved(
+                f"Not submitted: this job now costs ${quote.usd:.4f}, more than the ${usd:.4f} that was approved. "
+                "Nothing was charged; call again to approve the new amount."
+            )
+        return await ask(quote)
+
+    return confirm
+
+
+def start_of_today() -> float:
+    """Epoch seconds of this machine's last local midnight: where "today" begins for the daily budget."""
+    now = dt.datetime.now().astimezone()
+    return now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+class SpendGuard:
+    """Checks a job against the operator's limits and the user's approval. One per core (settings are fixed).
+
+    ``spent_today`` reads today's recorded spend (the ledger); without it the daily budget cannot be checked.
+    """
+
+    def __init__(self, settings, prices: PriceTable, spent_today: Optional[SpentToday] = None) -> None:  # type: ignore[no-untyped-def]
+        self.max_per_call = settings.max_cost_per_call_usd
+        self.daily_budget = settings.daily_budget_usd
+        self.confirm_above = settings.confirm_spend_above_usd
+        self.prices = prices
+        self._spent_today = spent_today
+        self._submits = asyncio.Lock()
+
+    async def spent_today(self) -> Optional[float]:
+        """Today's recorded spend, or ``None`` when no ledger is wired."""
+        if self._spent_today is None:
+            return None
+        return round(float(await self._spent_today()), 6)
+
+    async def quote(self, endpoint: str, usd: float, seconds: Optional[float] = None) -> SpendQuote:
+        """The quote of one job of ``usd`` (``seconds`` long, when known) with today's spend so far (no checks)."""
+        formula = f"{self.prices.rule(endpoint).formula(seconds)} = ${usd:g}" if seconds is not None else f"${usd:g}"
+        today = await self.spent_today()
+        return SpendQuote(endpoint, seconds if seconds is not None else 0.0, usd, formula, today or 0.0)
+
+    def needs_approval(self, quote: SpendQuote) -> bool:
+        """True when the job costs more than ``ALICE_CONFIRM_SPEND_ABOVE_USD``."""
+        return self.confirm_above is not None and quote.usd > self.confirm_above + 1e-12
+
+    def check_limits(self, quote: SpendQuote) -> None:
+        """Raise :class:`SpendLimitError` when ``quote`` breaks the per-call cap or today's budget."""
+        if not math.isfinite(quote.usd) or quote.usd < 0:
+            raise SpendLimitError(
+                f"The estimate for this job is not a valid amount ({quote.usd}); nothing was submitted."
+            )
+        if self.max_per_call is not None and quote.usd > self.max_per_call + 1e-12:
+            raise SpendLimitError(
+                f"Not submitted: this job would cost ${quote.usd:.4f} ({quote.formula}), over this server's per-call "
+                f"limit of ${self.max_per_call:g} (ALICE_MAX_COST_PER_CALL_USD, set by the operator). Ask for less "
+                "(a shorter duration), or the operator can raise ALICE_MAX_COST_PER_CALL_USD in the server's env block.",
+            )
+        if self.daily_budget is not None and self._spent_today is not None:
+            if quote.spent_today_usd + quote.usd > self.daily_budget + 1e-12:
+                left = max(0.0, self.daily_budget - quote.spent_today_usd)
+                raise SpendLimitError(
+                    f"Not submitted: today's spend is ${quote.spent_today_usd:.4f} of this server's daily budget of "
+                    f"${self.daily_budget:g} (ALICE_DAILY_BUDGET_USD), and this job would cost ${quote.usd:.4f} "
+                    f"(${left:.4f} left). The budget starts again at local midnight; the operator can raise "
+                    "ALICE_DAILY_BUDGET_USD in the server's env block.",
+                )
+
+    async def limit_notes(self, endpoint: str, seconds: float, count: int = 1) -> list[str]:
+        """What the operator's limits mean for ``count`` jobs of ``seconds`` each, in sentences (for estimates)."""
+        quote = await self.quote(endpoint, self.prices.cost(endpoint, seconds), seconds)
+        notes: list[str] = []
+        if self.max_per_call is not None and quote.usd > self.max_per_call + 1e-12:
+            notes.append(
+                f"Each generation (${quote.usd:g}) is over this server's per-call limit of "
+                f"${self.max_per_call:g} (ALICE_MAX_COST_PER_CALL_USD) and would be refused."
+            )
+        elif self.needs_approval(quote):
+            notes.append(
+                f"Each generation (${quote.usd:g}) costs more than ${self.confirm_above:g}, so the user will "
+                "be asked to approve it (ALICE_CONFIRM_SPEND_ABOVE_USD)."
+            )
+        if self.daily_budget is not None and self._spent_today is not None:
+            left = max(0.0, self.daily_budget - quote.spent_today_usd)
+            notes.append(
+                f"Spent today: ${quote.spent_today_usd:g} of the ${self.daily_budget:g} daily budget "
+                f"(ALICE_DAILY_BUDGET_USD); ${left:g} left."
+            )
+            if quote.usd * count > left + 1e-12:
+                notes.append(
+                    "The total is more than what is left of today's budget: some generations would be refused."
+                )
+        return notes
+
+    async def authorize(
+        self, endpoint: str, usd: float, confirm: Optional[ConfirmSpend], seconds: Optional[float] = None
+    ) -> SpendQuote:
+        """Check a job of ``usd`` against the limits and get the user's approval when it costs more than the
+        threshold. Returns the quote; raises :class:`SpendLimitError` or :class:`SpendNotApproved` (nothing done)."""
+        quote = await self.quote(endpoint, usd, seconds)
+        self.check_limits(quote)
+        if self.needs_approval(quote):
+            if confirm is None:
+                raise SpendNotApproved(
+                    f"Not submitted: this job costs ${quote.usd:.4f} ({quote.formula}), above "
+                    f"${self.confirm_above:g} (ALICE_CONFIRM_SPEND_ABOVE_USD), so it needs the user's approval, and "
+                    "there is no way to ask for it here (this MCP client does not support elicitation). Nothing was "
+                    "charged. "
+                    "The operator can raise ALICE_CONFIRM_SPEND_ABOVE_USD (or set it to off) in the server's env "
+                    "block to allow such jobs without asking.",
+                    code="approval_unavailable",
+                )
+            if not await confirm(quote):
+                raise SpendNotApproved(
+                    f"Not submitted: the spend of ${quote.usd:.4f} ({quote.formula}) was not approved. "
+                    "Nothing was charged."
+                )
+            log.info("spend of $%.4f on %s approved by the user", quote.usd, endpoint)
+        return quote
+
+    @contextlib.asynccontextmanager
+    async def admit(self, endpoint: str, usd: float) -> AsyncIterator[SpendQuote]:
+        """The moment of a submit: re-check the limits against the spend recorded right now and hold the check until
+        the caller has recorded this job as submitted (in the ``async with`` body), so concurrent submits in this
+        process cannot together overrun the daily budget. Raises :class:`SpendLimitError` (nothing submitted)."""
+        async with self._submits:
+            quote = await self.quote(endpoint, usd)
+            self.check_limits(quote)
+            yield quote

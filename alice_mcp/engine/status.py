@@ -1,0 +1,178 @@
+"""Ledger records → the models faces return. Pure: no I/O.
+
+One record renders as a tool result (:func:`video_result`, :func:`audio_result`), a job status
+(:func:`generation_status`) or a list line (:func:`generation_summary`), with live progress when the job runs here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import TYPE_CHECKING, Any
+
+from alice_mcp.adapters.ledger import (
+    CANCELLED,
+    COMPLETED,
+    COMPLETED_AT_FAL,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SUBMIT_UNKNOWN,
+    SUBMITTING,
+    JobRecord,
+)
+from alice_mcp.engine.models import (
+    AudioResult,
+    GenerationStatus,
+    GenerationSummary,
+    MediaReport,
+    VideoAudioResult,
+    VideoResult,
+)
+
+if TYPE_CHECKING:
+    from alice_mcp.jobs.manager import JobManager
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _common(record: JobRecord, jobs: "JobManager", started: float, cached: bool) -> dict[str, Any]:
+    done = record.status == COMPLETED
+    live = jobs.live_state(record.id)
+    values: dict[str, Any] = {
+        **record.settings,
+        "job_id": record.id,
+        "status": "completed" if done else "running",
+        "cached": cached,
+        "output_path": record.output_path if done else None,
+        "request_id": record.request_id,
+        "endpoint": record.endpoint,
+        "preset": record.request.get("preset"),
+        "cost_usd": 0.0 if cached else record.cost_usd,
+        "elapsed_s": round(time.monotonic() - started, 3),
+    }
+    if not done:
+        values["progress"] = live[0] if live else None
+        values["message"] = running_message(record, live[2] if live else None)
+    return values
+
+
+def video_result(record: JobRecord, jobs: "JobManager", started: float, *, cached: bool = False) -> VideoAudioResult:
+    """An ``add_audio_to_video`` result: the saved file, or the running job (with what the media steps found)."""
+    details = record.details
+    notes = details.get("notes") or (details.get("media_plan") or {}).get("notes") or []
+    return VideoAudioResult(
+        **_common(record, jobs, started, cached),
+        video_url=record.file_url,
+        media=media_report(details),
+        notes=list(notes),
+        audio_path=details.get("audio_path") if record.status == COMPLETED else None,
+    )
+
+
+def media_report(details: dict[str, Any]) -> MediaReport | None:
+    """What the media steps found and did, from a job's recorded details (``None`` for jobs without a media plan)."""
+    plan = details.get("media_plan")
+    if not plan:
+        return None
+    return MediaReport(
+        clip_duration=plan.get("clip_duration"),
+        width=plan.get("width"),
+        height=plan.get("height"),
+        fps=plan.get("fps"),
+        has_audio=bool(plan.get("has_audio")),
+        segment_start=plan["start"],
+        segment_end=plan["end"],
+        upload_method=plan["upload_method"],
+        uploaded_bytes=int(details.get("uploaded_bytes") or 0),
+        original_audio=(details.get("pipeline_options") or {}).get("original_audio", "replace"),
+    )
+
+
+def audio_result(record: JobRecord, jobs: "JobManager", started: float, *, cached: bool = False) -> AudioResult:
+    """A ``generate_audio`` result: the saved file, or the running job."""
+    return AudioResult(**_common(record, jobs, started, cached), audio_url=record.file_url)
+
+
+def kling_video_result(record: JobRecord, jobs: "JobManager", started: float) -> VideoResult:
+    """A ``generate_video`` result: the saved video, or the running job."""
+    return VideoResult(**_common(record, jobs, started, False), video_url=record.file_url)
+
+
+def running_message(record: JobRecord, live_message: str | None) -> str:
+    """One sentence for the assistant about a job that is not finished yet."""
+    where = f" ({live_message})" if live_message else ""
+    return (
+        f"Still running{where}. The job continues in the background; call get_generation with "
+        f'job_id "{record.id}" to wait for the file (it is not paid again), or cancel_generation to stop it.'
+    )
+
+
+def status_message(record: JobRecord, live_message: str | None) -> str:
+    """What a job's status means and what to do next."""
+    job = f'job_id "{record.id}"'
+    if record.status == COMPLETED:
+        return f"Completed: the file is at {record.output_path}."
+    if record.status in (PENDING, SUBMITTING, RUNNING) and record.error and live_message is None:
+        return f"Interrupted while running: {record.error} Call get_generation with {job} again to resume it."
+    if record.status in (PENDING, SUBMITTING, RUNNING):
+        return running_message(record, live_message)
+    if record.status == COMPLETED_AT_FAL:
+        if record.error and live_message is None:
+            return (
+                f"fal finished the job, but saving the result failed: {record.error} Call get_generation with "
+                f"{job} again to retry the download; it is not generated or paid again."
+            )
+        if live_message is None:
+            return f"fal finished the job; the file is not saved yet. Call get_generation with {job} to save it."
+        return f"fal finished the job; saving the result ({live_message})."
+    if record.status == FAILED:
+        return f"Failed: {record.error}"
+    if record.status == CANCELLED:
+        return f"Cancelled: {record.error or 'on request'}"
+    if record.status == SUBMIT_UNKNOWN:
+        return f"Unknown whether fal accepted it: {record.error}"
+    return record.status
+
+
+def generation_status(record: JobRecord, jobs: "JobManager") -> GenerationStatus:
+    live = jobs.live_state(record.id)
+    percent, stage, message = live if live else (None, None, None)
+    if record.status == COMPLETED:
+        percent = 100.0
+    return GenerationStatus(
+        job_id=record.id,
+        status=record.status,
+        message=status_message(record, message),
+        tool=record.kind,  # type: ignore[arg-type]
+        endpoint=record.endpoint,
+        request_id=record.request_id,
+        output_path=record.output_path,
+        file_url=record.file_url,
+        cost_usd=record.cost_usd,
+        progress=percent,
+        stage=stage,
+        queue_position=record.queue_position if record.status == RUNNING else None,
+        last_log=record.last_log,
+        error=record.error,
+        error_code=record.error_code,
+        created_at=_iso(record.created_at),
+        updated_at=_iso(record.updated_at),
+        settings=record.settings,
+    )
+
+
+def generation_summary(record: JobRecord) -> GenerationSummary:
+    prompt = record.settings.get("prompt")
+    return GenerationSummary(
+        job_id=record.id,
+        status=record.status,
+        tool=record.kind,
+        created_at=_iso(record.created_at),  # type: ignore[arg-type]
+        cost_usd=record.cost_usd,
+        output_path=record.output_path,
+        prompt=prompt[:80] if isinstance(prompt, str) else None,
+        error=record.error,
+    )

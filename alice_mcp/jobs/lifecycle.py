@@ -1,0 +1,162 @@
+"""One paid fal job through the ledger: submit once → follow → fetch the result → download, each step recorded.
+
+The status a step leaves in the ledger says what a later call (or the next start-up) may still do:
+
+* ``submitting`` is written before the POST, which runs shielded from cancellation: its outcome is always recorded.
+  A submit that may have landed → ``submit_unknown`` (never re-sent); one that provably did not → ``failed``.
+* ``running`` (fal has it): lost contact with fal keeps it ``running`` — following resumes by request id.
+* ``completed_at_fal``: fal finished; fetching the result or downloading it failed transiently, so a later
+  ``get_generation`` (or start-up) retries — never re-submits. A final answer from fal's result endpoint (its 422 for
+  input the runner refused, any other non-transient 4xx) makes the job ``failed``: it is not retried.
+* ``completed``: the file is in the output folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import anyio
+
+from alice_mcp.adapters.ledger import (
+    CANCELLED,
+    COMPLETED,
+    COMPLETED_AT_FAL,
+    FAILED,
+    RUNNING,
+    SUBMIT_UNKNOWN,
+    SUBMITTING,
+)
+from alice_mcp.data.endpoints import ENDPOINTS
+from alice_mcp.data.errors import (
+    AliceError,
+    FalAuthError,
+    FalError,
+    FalJobFailed,
+    FalValidationError,
+    JobCancelled,
+    SubmitOutcomeUnknown,
+)
+from alice_mcp.data.progress import notify
+from alice_mcp.jobs.follow import deliver_result, fetch_output_url, follow_job
+from alice_mcp.jobs.state import JobContext, submission_of
+
+if TYPE_CHECKING:
+    from alice_mcp.adapters.fal import JobStatus
+    from alice_mcp.engine.core import AliceCore
+
+log = logging.getLogger(__name__)
+
+
+async def submit_and_finish(core: "AliceCore", job: JobContext, payload: dict) -> None:
+    """Submit ``payload`` to the job's endpoint exactly once (holding a fal slot until fal is done), then fetch and
+    download its output. Raises :class:`AliceError`; the ledger says what is left to do."""
+    endpoint = job.record.endpoint
+    async with job.fal_slot():
+        async with core.spend.admit(endpoint, job.record.cost_usd):  # limits re-checked until the submit is recorded
+            record = await job.update(
+                status=SUBMITTING, message="Submitting to fal", payload=payload, submitted_at=time.time()
+            )
+        if record.status != SUBMITTING:  # cancelled meanwhile (maybe by another process): never submit it
+            raise JobCancelled(f"Job {job.id} was {record.status} before it was submitted; nothing was billed.")
+        await notify(job.progress, "queued", "Submitting the job to fal", 0.0)
+        with anyio.CancelScope(shield=True):  # whatever happens, the submit's outcome is recorded
+            try:
+                submission = await core.gateway().submit(endpoint, payload)
+            except SubmitOutcomeUnknown as exc:
+                await job.update(status=SUBMIT_UNKNOWN, message=exc.message, error=exc.message, error_code=exc.code)
+                raise
+            except AliceError as exc:
+                await job.update(
+                    status=FAILED, message=exc.message, error=exc.message, error_code=exc.code, submitted_at=None
+                )
+                raise
+            await job.update(
+                status=RUNNING,
+                message=f"fal accepted it as request {submission.request_id}",
+                request_id=submission.request_id,
+                status_url=submission.status_url,
+                response_url=submission.response_url,
+                cancel_url=submission.cancel_url,
+            )
+        log.info("job %s: submitted %s as fal request %s", job.id, endpoint, submission.request_id)
+        await _follow(core, job)
+    await _collect(core, job)
+
+
+async def continue_job(core: "AliceCore", job: JobContext) -> None:
+    """Carry on a job fal already has (resumed after a restart, or retried after a failed download)."""
+    if job.record.status == RUNNING:
+        await _follow(core, job)
+    await _collect(core, job)
+
+
+async def _follow(core: "AliceCore", job: JobContext) -> None:
+    record = job.record
+    seen = (record.queue_position, record.last_log)
+
+    async def on_status(status: "JobStatus") -> None:
+        nonlocal seen
+        now = (status.position, status.logs[-1] if status.logs else seen[1])
+        if now != seen:
+            seen = now
+            await job.update(queue_position=now[0], last_log=now[1])
+
+    try:
+        await follow_job(core, record.endpoint, submission_of(record), job.progress, on_status)
+    except FalJobFailed as exc:
+        cancelled = exc.error_type == "client_cancelled"
+        await job.update(
+            status=CANCELLED if cancelled else FAILED,
+            message=exc.message,
+            error=exc.message,
+            error_code="cancelled" if cancelled else exc.code,
+        )
+        raise
+    except FalError as exc:
+        if getattr(exc, "http_status", None) == 404:
+            await job.update(status=FAILED, message=exc.message, error=exc.message, error_code=exc.code)
+        else:  # lost contact (or the key changed): the job may still be fine at fal, so it stays "running"
+            await job.update(error=exc.message, error_code=exc.code)
+        raise
+    await job.update(status=COMPLETED_AT_FAL, message="fal finished the job", error=None, error_code=None)
+
+
+async def _collect(core: "AliceCore", job: JobContext) -> None:
+    record = job.record
+    output_key = record.details.get("output_key") or ENDPOINTS[record.endpoint].output_key
+    try:
+        url = record.file_url
+        if url is None:
+            url = await fetch_output_url(core, record.endpoint, output_key, submission_of(record))
+            record = await job.update(file_url=url)
+        path = await deliver_result(core, job, url)
+    except AliceError as exc:
+        final = _is_final(exc)
+        status = (CANCELLED if getattr(exc, "http_status", None) == 499 else FAILED) if final else None
+        await job.update(
+            status=status,
+            message=exc.message if status else None,
+            error=exc.message,
+            error_code=exc.code,
+            tail_attempts=record.tail_attempts + 1,
+        )
+        if isinstance(exc, FalValidationError) and record.details.get("upload_reused"):
+            await (await job.ledger()).forget_upload(record.details.get("uploaded_url"))  # fal could not use it
+        raise
+    with anyio.CancelScope(shield=True):
+        await job.update(status=COMPLETED, message=f"Saved {path}", output_path=str(path), error=None, error_code=None)
+    await notify(job.progress, "done", f"Saved {path}", 1.0)
+
+
+def _is_final(exc: AliceError) -> bool:
+    """Whether fal's answer about a finished job will not change if asked again."""
+    if isinstance(exc, FalValidationError):
+        return True
+    if isinstance(exc, FalAuthError) or not isinstance(exc, FalError):
+        return False
+    status = getattr(exc, "http_status", None)
+    if status is None:
+        return exc.code == "fal"  # a malformed result (no output file) stays malformed
+    return 400 <= status < 500 and status not in (401, 403, 408, 429)

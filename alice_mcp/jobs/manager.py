@@ -1,0 +1,461 @@
+"""The job manager: every paid generation runs as a background task recorded in the ledger.
+
+A face's call plans a job, :meth:`JobManager.start` writes it to the ledger and runs its work as a task in the
+manager's task group, and the call waits for it at most ``wait_seconds``; the job keeps running after the call
+returns. Later calls attach to it (:meth:`JobManager.wait`), cancel it (:meth:`JobManager.cancel`) or list it.
+
+Contract:
+
+* Open the manager with ``async with manager.running():`` (the MCP server's lifespan does). Start-up resumes jobs a
+  previous process left in flight, in the background: ``initialize`` is never delayed. Without ``running()`` a job
+  runs inline and :meth:`start` waits for its end.
+* A job is cancelled at fal only when asked: :meth:`cancel`, or the call that started it being cancelled while it
+  waits. When the manager shuts down, its tasks stop and the jobs stay in the ledger for the next start.
+* At most ``ALICE_MAX_CONCURRENT_JOBS`` jobs are at fal at once (submit → completion) per process.
+* Several processes may share a ledger: a job is followed by the process that owns it; a process takes a job over
+  only when its owner is gone (dead pid on this host, or no heartbeat for :data:`STALE_AFTER_S`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, AsyncIterator, Optional
+
+import anyio
+
+from alice_mcp.adapters.ledger import (
+    CANCELLED,
+    COMPLETED_AT_FAL,
+    PENDING,
+    RUNNING,
+    SUBMIT_UNKNOWN,
+    SUBMITTING,
+    TERMINAL,
+    AsyncLedger,
+    JobRecord,
+    Ledger,
+)
+from alice_mcp.data.errors import AliceError, JobCancelled, JobNotFound
+from alice_mcp.data.progress import ProgressSink, Stage
+from alice_mcp.jobs.state import JobContext, JobPlan, LiveJob, Work, job_error, submission_of
+
+if TYPE_CHECKING:
+    from alice_mcp.engine.core import AliceCore
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 10.0
+STALE_AFTER_S = 45.0
+MAX_AUTO_TAIL_ATTEMPTS = (
+    5  # start-up retries of a job whose result/download kept failing; get_generation always retries
+)
+CANCEL_TIMEOUT_S = 15.0
+OTHER_OWNER_POLL_S = 0.5
+_HOST = socket.gethostname()
+_LIVE_OWNERS: set[str] = set()  # owner tokens of the managers open in this process
+
+
+def owner_is_alive(owner: str, heartbeat_at: Optional[float]) -> bool:
+    """Whether the process that owns a job is still following it."""
+    try:
+        host, pid_text, _ = owner.split("|")
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    fresh = heartbeat_at is not None and heartbeat_at > time.time() - STALE_AFTER_S
+    if host != _HOST:
+        return fresh
+    if pid == os.getpid():
+        return owner in _LIVE_OWNERS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return fresh
+
+
+class JobManager:
+    """Runs and tracks the jobs of one :class:`~alice_mcp.engine.core.AliceCore`. Cheap to create; no I/O until used."""
+
+    def __init__(self, core: "AliceCore") -> None:
+        self.core = core
+        self.owner = f"{_HOST}|{os.getpid()}|{secrets.token_hex(4)}"
+        self.slots = anyio.CapacityLimiter(core.settings.max_concurrent_jobs)
+        self._ledger: AsyncLedger | None = None
+        self._ledger_lock = anyio.Lock()
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._live: dict[str, LiveJob] = {}
+        self._adopting = anyio.Lock()  # start-up resume and get_generation must not both take a job over
+        _LIVE_OWNERS.add(self.owner)
+
+    # ---------------------------------------------------------------------------------------------- lifecycle
+    async def ledger(self) -> AsyncLedger:
+        """The ledger, opened (in a worker thread) on first use. Raises :class:`ConfigError` if unusable."""
+        async with self._ledger_lock:
+            if self._ledger is None:
+                path = self.core.settings.ledger_path()
+                self._ledger = AsyncLedger(await anyio.to_thread.run_sync(Ledger, path))
+            return self._ledger
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator["JobManager"]:
+        """Own a task group for background jobs; resume jobs left in flight (in the background)."""
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            tg.start_soon(self._resume_left_in_flight)
+            tg.start_soon(self._send_heartbeats)
+            try:
+                yield self
+            finally:
+                self._tg = None
+                tg.cancel_scope.cancel()
+
+    async def aclose(self) -> None:
+        _LIVE_OWNERS.discard(self.owner)
+        if self._ledger is not None:
+            await anyio.to_thread.run_sync(self._ledger.sync.close)
+            self._ledger = None
+
+    # ------------------------------------------------------------------------------------------------- starting
+    async def cached(self, plan: JobPlan, output_root: Path) -> JobRecord | None:
+        """A completed job made from the same deterministic request whose output file still exists in the output
+        folder ``output_root`` (a file left in a former output folder is not served)."""
+        if plan.cache_key is None:
+            return None
+        record = await (await self.ledger()).find_cached(plan.cache_key)
+        if record is None or not record.output_path:
+            return None
+        path = Path(record.output_path)
+        if not (path.is_relative_to(output_root) and await anyio.Path(path).is_file()):
+            return None
+        return record
+
+    async def start(
+        self, plan: JobPlan, work: Work, progress: ProgressSink | None, *, wait_seconds: float | None
+    ) -> JobRecord:
+        """Record ``plan`` as a job, run ``work`` for it in the background and wait up to ``wait_seconds``
+        (``None``: until it ends). Returns the job's record; raises its error (naming the job) if it failed.
+
+        If the waiting call is cancelled, the job is cancelled too (at fal as well, shielded).
+        """
+        ledger = await self.ledger()
+        record = await ledger.create_job(
+            kind=plan.kind,
+            endpoint=plan.endpoint.id,
+            request=plan.request,
+            settings=plan.settings,
+            wanted_path=str(plan.wanted),
+            cost_usd=plan.cost_usd,
+            input_fingerprint=plan.input_fingerprint,
+            cache_key=plan.cache_key,
+            owner=self.owner,
+            details={**plan.details, "output_key": plan.endpoint.output_key},
+        )
+        live = LiveJob(record.id)
+        self._live[record.id] = live  # before any other await: the job is followed from its first moment
+        log.info("job %s: %s on %s", record.id, plan.kind, plan.endpoint.id)
+        return await self._launch_and_wait(live, record, work, progress, wait_seconds, cancel_on_abort=True)
+
+    async def _launch_and_wait(
+        self,
+        live: LiveJob,
+        record: JobRecord,
+        work: Work,
+        progress: ProgressSink | None,
+        wait_seconds: float | None,
+        *,
+        cancel_on_abort: bool,
+    ) -> JobRecord:
+        if self._tg is not None:
+            self._tg.start_soon(self._drive, live, record, work)
+            return await self._await_live(
+                live, progress, wait_seconds, cancel_on_abort=cancel_on_abort, raise_errors=True
+            )
+        async with anyio.create_task_group() as tg:  # no manager running: the job runs inline, to its end
+            tg.start_soon(self._drive, live, record, work)
+            ended = await self._await_live(live, progress, None, cancel_on_abort=True, raise_errors=False)
+        if live.error is not None:  # raised outside the task group, so callers get the AliceError, not a group
+            raise job_error(ended, live.error)
+        return ended
+
+    async def _drive(self, live: LiveJob, record: JobRecord, work: Work) -> None:
+        """Run one job's work in its own cancel scope; record how it ended."""
+        context = JobContext(self, live, record)
+        try:
+            with anyio.CancelScope() as scope:
+                live.scope = scope
+                try:
+                    if live.cancel_requested:  # cancelled before its task even started
+                        raise JobCancelled(f"Job {live.id} was cancelled before it started; nothing was billed.")
+                    await work(context)
+                except anyio.get_cancelled_exc_class():
+                    if live.cancel_requested:
+                        with anyio.CancelScope(shield=True):
+                            await self._settle_cancel(live)
+                    raise
+                except AliceError as exc:
+                    live.error = exc
+                    with anyio.CancelScope(shield=True):
+                        await self._record_failure(context, exc)
+                except Exception as exc:  # noqa: BLE001 - a bug must not lose the job's record
+                    log.exception("bug while running job %s", live.id)
+                    live.error = AliceError(
+                        f"Internal error in alice-mcp ({type(exc).__name__}) while running job {live.id}; this is a bug. "
+                        "The traceback is in the server's stderr log.",
+                        code="bug",
+                    )
+                    with anyio.CancelScope(shield=True):
+                        await self._record_failure(context, live.error)  # type: ignore[arg-type]
+        finally:
+            if self._live.get(live.id) is live:
+                del self._live[live.id]
+            with anyio.CancelScope(shield=True):
+                try:  # not finished (shut down, or fal unreachable): let any process take it over at once
+                    await (await self.ledger()).release(live.id, self.owner)
+                except Exception:  # noqa: BLE001 - ownership also expires by itself
+                    log.debug("could not release job %s", live.id, exc_info=True)
+            live.done.set()
+
+    async def _record_failure(self, job: JobContext, exc: AliceError) -> None:
+        """A job that failed before fal had it is over (nothing was billed); later stages record their own outcome."""
+        fresh = await (await self.ledger()).get(job.id)
+        if fresh is not None and fresh.status == PENDING:
+            await job.update(status="failed", message=exc.message, error=exc.message, error_code=exc.code)
+        elif fresh is not None and fresh.active and fresh.error != exc.message:
+            await job.update(error=exc.message, error_code=exc.code)
+
+    # -------------------------------------------------------------------------------------------------- waiting
+    async def wait(self, job_id: str, wait_seconds: float, progress: ProgressSink | None) -> JobRecord:
+        """Wait up to ``wait_seconds`` for a job (resuming it here if nobody follows it); returns its record, whose
+        ``status``/``error`` tell how it ended. Cancelling this wait does not cancel the job."""
+        ledger = await self.ledger()
+        live = self._live.get(job_id)
+        if live is None:
+            record = await ledger.get(job_id)
+            if record is None:
+                raise JobNotFound(f"No job {job_id!r} in the ledger. list_generations shows the recent ones.")
+            if not record.active:
+                return record
+            live = await self._adopt(record)
+            if live is None:
+                return await self._poll_other_owner(job_id, wait_seconds)
+        return await self._await_live(live, progress, wait_seconds, cancel_on_abort=False, raise_errors=False)
+
+    async def _await_live(
+        self,
+        live: LiveJob,
+        progress: ProgressSink | None,
+        wait_seconds: float | None,
+        *,
+        cancel_on_abort: bool,
+        raise_errors: bool,
+    ) -> JobRecord:
+        if progress is not None:
+            live.sinks.append(progress)
+            if live.last is not None:
+                try:
+                    await progress(live.last)
+                except Exception:  # noqa: BLE001
+                    log.debug("progress sink failed", exc_info=True)
+        try:
+            with anyio.move_on_after(wait_seconds):
+                await live.done.wait()
+        except anyio.get_cancelled_exc_class():
+            if cancel_on_abort and not live.done.is_set():
+                with anyio.CancelScope(shield=True):
+                    await self.cancel(live.id, "The call that started it was cancelled.")
+            raise
+        finally:
+            if progress in live.sinks:
+                live.sinks.remove(progress)
+        record = await (await self.ledger()).get(live.id)
+        assert record is not None
+        if raise_errors and live.done.is_set() and live.error is not None:
+            raise job_error(record, live.error)
+        return record
+
+    async def _poll_other_owner(self, job_id: str, wait_seconds: float) -> JobRecord:
+        """Another live process follows this job: watch its ledger row until it ends or the wait is over."""
+        ledger = await self.ledger()
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            record = await ledger.get(job_id)
+            assert record is not None
+            if not record.active or time.monotonic() >= deadline:
+                return record
+            await anyio.sleep(min(OTHER_OWNER_POLL_S, max(0.0, deadline - time.monotonic())))
+
+    def live_state(self, job_id: str) -> tuple[float, Optional[Stage], Optional[str]] | None:
+        """(percent, stage, message) of a job running in this process, else ``None``."""
+        live = self._live.get(job_id)
+        if live is None:
+            return None
+        return live.percent, (live.last.stage if live.last else None), (live.last.message if live.last else None)
+
+    # ------------------------------------------------------------------------------------------------- resuming
+    async def _adopt(self, record: JobRecord, *, at_startup: bool = False) -> LiveJob | None:
+        """Take over an active job nobody follows: settle it if it never reached fal, else resume it here."""
+        async with self._adopting:
+            return await self._adopt_unlocked(record, at_startup=at_startup)
+
+    async def _adopt_unlocked(self, record: JobRecord, *, at_startup: bool) -> LiveJob | None:
+        if record.id in self._live:
+            return self._live[record.id]
+        ledger = await self.ledger()
+        if not await ledger.claim(record.id, self.owner, owner_is_alive):
+            return None
+        fresh = await ledger.get(record.id)
+        if fresh is None or not fresh.active:
+            return None
+        if fresh.status == PENDING:
+            await ledger.update(
+                fresh.id,
+                status="failed",
+                message="interrupted",
+                error=(
+                    f"Job {fresh.id} was interrupted before it was submitted to fal (the server stopped); nothing was billed. "
+                    "Run the request again."
+                ),
+                error_code="interrupted",
+            )
+            return None
+        if fresh.status == SUBMITTING:
+            await ledger.update(
+                fresh.id,
+                status=SUBMIT_UNKNOWN,
+                message="interrupted while submitting",
+                error=(
+                    f"The server stopped while submitting job {fresh.id}, so fal may have accepted (and billed) it. It was "
+                    "not re-sent, to avoid paying twice. Check https://fal.ai/dashboard/requests."
+                ),
+                error_code="submit_unknown",
+            )
+            return None
+        if at_startup and fresh.status == COMPLETED_AT_FAL and fresh.tail_attempts >= MAX_AUTO_TAIL_ATTEMPTS:
+            return None
+        live = LiveJob(fresh.id)
+        self._live[fresh.id] = live
+        log.info("resuming job %s (%s, fal request %s)", fresh.id, fresh.status, fresh.request_id)
+        if self._tg is not None:
+            self._tg.start_soon(self._drive, live, fresh, self.core.continue_job)
+        else:
+            await self._drive(live, fresh, self.core.continue_job)
+        return live
+
+    async def _resume_left_in_flight(self) -> None:
+        try:
+            ledger = await self.ledger()
+            records = await ledger.active_jobs()
+        except AliceError as exc:
+            log.warning("could not read the job ledger to resume jobs: %s", exc.message)
+            return
+        if records and self.core.settings.fal_key is None:
+            log.warning("%d job(s) are in flight but FAL_KEY is not set; they are resumed once it is", len(records))
+            return
+        for record in records:
+            if record.owner == self.owner:  # started by this manager since it opened: already followed
+                continue
+            try:
+                await self._adopt(record, at_startup=True)
+            except AliceError as exc:
+                log.warning("could not resume job %s: %s", record.id, exc.message)
+
+    async def _send_heartbeats(self) -> None:
+        while True:
+            await anyio.sleep(HEARTBEAT_S)
+            if self._live and self._ledger is not None:
+                try:
+                    await self._ledger.heartbeat(self.owner, list(self._live))
+                except Exception:  # noqa: BLE001 - a missed heartbeat is harmless
+                    log.debug("heartbeat failed", exc_info=True)
+
+    # ----------------------------------------------------------------------------------------------- cancelling
+    async def cancel(self, job_id: str, reason: str = "Cancelled on request.") -> JobRecord:
+        """Cancel a job: at fal if it is there (a job fal already finished is kept), and in the ledger."""
+        ledger = await self.ledger()
+        record = await ledger.get(job_id)
+        if record is None:
+            raise JobNotFound(f"No job {job_id!r} in the ledger. list_generations shows the recent ones.")
+        if record.status in TERMINAL:
+            return record
+        if record.status == COMPLETED_AT_FAL:  # paid and done at fal: the result is kept (and saved if it is live)
+            await ledger.note(job_id, "Cancel asked after fal finished the job; its result is kept.")
+            return record
+        live = self._live.get(job_id)
+        if live is not None:
+            live.cancel_requested = True  # before asking fal: the job's own loop must read fal's answer as a cancel
+        if record.status == RUNNING and record.request_id:
+            outcome = await self._cancel_at_fal(record)
+            if live is not None:
+                live.cancelled_at_fal = True
+            if outcome == "already_completed":
+                if live is not None:
+                    live.cancel_requested = False
+                await ledger.note(job_id, "Cancel asked, but fal had already finished the job; its result is kept.")
+                return await ledger.get(job_id)  # type: ignore[return-value]
+        if live is not None and not live.done.is_set():
+            live.error = JobCancelled(f"Job {job_id} was cancelled. {reason}")
+            if live.scope is not None:
+                live.scope.cancel()
+            else:  # its task has not started yet; it will see the request and stop
+                await ledger.update(job_id, status=CANCELLED, message=reason, error=reason, error_code="cancelled")
+            with anyio.move_on_after(CANCEL_TIMEOUT_S):
+                await live.done.wait()
+        else:
+            await ledger.update(job_id, status=CANCELLED, message=reason, error=reason, error_code="cancelled")
+        return await ledger.get(job_id)  # type: ignore[return-value]
+
+    async def _settle_cancel(self, live: LiveJob) -> None:
+        """After a live job's task was cancelled on request: cancel it at fal if it got there meanwhile; record it."""
+        ledger = await self.ledger()
+        record = await ledger.get(live.id)
+        if record is None or not record.active:
+            return
+        if record.status == RUNNING and record.request_id and not live.cancelled_at_fal:
+            if await self._cancel_at_fal(record) == "already_completed":
+                await ledger.note(live.id, "Cancel asked, but fal had already finished the job; its result is kept.")
+                live.error = None
+                return
+        if record.status == COMPLETED_AT_FAL:
+            await ledger.note(live.id, "Cancel asked after fal finished the job; its result is kept.")
+            live.error = None
+            return
+        await ledger.update(
+            live.id,
+            status=CANCELLED,
+            message="cancelled",
+            error=str(live.error or "Cancelled."),
+            error_code="cancelled",
+        )
+
+    async def _cancel_at_fal(self, record: JobRecord) -> str:
+        try:
+            with anyio.fail_after(CANCEL_TIMEOUT_S):
+                outcome = await self.core.gateway().cancel(record.endpoint, submission_of(record))
+        except (AliceError, TimeoutError) as exc:
+            message = exc.message if isinstance(exc, AliceError) else "no answer"
+            log.warning("could not cancel fal request %s: %s", record.request_id, message)
+            await (await self.ledger()).note(
+                record.id, f"Could not reach fal to cancel ({message}); it may still run and be billed."
+            )
+            return "unreachable"
+        log.info("cancel of fal request %s: %s", record.request_id, outcome)
+        return outcome
+
+    # ---------------------------------------------------------------------------------------------------- reading
+    async def get(self, job_id: str) -> JobRecord:
+        record = await (await self.ledger()).get(job_id)
+        if record is None:
+            raise JobNotFound(f"No job {job_id!r} in the ledger. list_generations shows the recent ones.")
+        return record
+
+    async def recent(self, limit: int, status: str | None) -> list[JobRecord]:
+        return await (await self.ledger()).recent(limit, status)

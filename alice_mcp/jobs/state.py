@@ -1,0 +1,141 @@
+"""What one job carries while it runs: its plan, its live state in this process, and the context its work gets.
+
+* :class:`JobPlan` — everything known before anything is uploaded or paid.
+* :class:`LiveJob` — a job with a task in this process: cancel scope, progress so far, waiting callers.
+* :class:`JobContext` — handed to a job's work: its ledger record, a progress sink that relays to every waiting
+  caller, ledger updates, and one of the ``ALICE_MAX_CONCURRENT_JOBS`` slots at fal.
+* :func:`submission_of`, :func:`job_error` — a record's fal queue handle; a job's error as the user sees it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable, Optional
+
+import anyio
+
+from alice_mcp.adapters.ledger import COMPLETED_AT_FAL, RUNNING, AsyncLedger, JobRecord
+from alice_mcp.data.endpoints import Endpoint
+from alice_mcp.data.errors import AliceError
+from alice_mcp.data.progress import Progress, ProgressSink, overall_percent
+
+if TYPE_CHECKING:
+    from alice_mcp.jobs.manager import JobManager
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """Everything known about a generation before anything is uploaded or paid."""
+
+    kind: str
+    endpoint: Endpoint
+    request: dict
+    settings: dict
+    wanted: Path
+    cost_usd: float
+    input_fingerprint: Optional[str] = None
+    cache_key: Optional[str] = None
+    details: dict = field(default_factory=dict)  # facts the job's later steps need (e.g. the media plan)
+
+
+@dataclass
+class LiveJob:
+    """A job with a task in this process: its cancel scope, progress so far and waiting callers."""
+
+    id: str
+    done: anyio.Event = field(default_factory=anyio.Event)
+    scope: Optional[anyio.CancelScope] = None
+    error: Optional[BaseException] = None
+    last: Optional[Progress] = None
+    percent: float = 0.0
+    sinks: list[ProgressSink] = field(default_factory=list)
+    cancel_requested: bool = False
+    cancelled_at_fal: bool = False
+
+
+class JobContext:
+    """What a job's work function gets: its ledger record, a progress sink, ledger updates and the fal slot."""
+
+    def __init__(self, manager: "JobManager", live: LiveJob, record: JobRecord) -> None:
+        self._manager = manager
+        self._live = live
+        self.record = record
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    async def progress(self, event: Progress) -> None:
+        """A :data:`~alice_mcp.data.progress.ProgressSink`: remember the event and pass it to every waiting caller."""
+        live = self._live
+        live.last = event
+        live.percent = max(live.percent, overall_percent(event))
+        for sink in list(live.sinks):
+            try:
+                await sink(event)
+            except Exception:  # noqa: BLE001 - a broken progress channel must not fail a paid job
+                log.debug("progress sink failed", exc_info=True)
+
+    async def update(self, status: str | None = None, message: str | None = None, **values: object) -> JobRecord:
+        """Record a transition; returns the fresh record (unchanged if the job had already ended)."""
+        ledger = await self._manager.ledger()
+        record = await ledger.update(self.id, status=status, message=message, **values)
+        self.record = record if record is not None else (await ledger.get(self.id)) or self.record
+        return self.record
+
+    async def add_details(self, **details: object) -> None:
+        """Merge free-form facts (notes, upload details) into the job's record."""
+        await (await self._manager.ledger()).add_details(self.id, details)
+        self.record = (await (await self._manager.ledger()).get(self.id)) or self.record
+
+    async def ledger(self) -> AsyncLedger:
+        return await self._manager.ledger()
+
+    @asynccontextmanager
+    async def fal_slot(self) -> AsyncIterator[None]:
+        """Hold one of the ``ALICE_MAX_CONCURRENT_JOBS`` slots while the job is at fal."""
+        slots = self._manager.slots
+        if slots.available_tokens < 1:
+            await self.progress(
+                Progress("queued", f"Waiting for a free slot ({int(slots.total_tokens)} jobs already at fal)", 0.0)
+            )
+        async with slots:
+            yield
+
+
+Work = Callable[[JobContext], Awaitable[None]]
+
+
+def submission_of(record: JobRecord):  # type: ignore[no-untyped-def]
+    """The fal queue handle of a job that was submitted (URLs fal returned, or built from the endpoint)."""
+    from alice_mcp.adapters.fal import Submission, queue_urls
+
+    assert record.request_id is not None
+    built = queue_urls(record.endpoint, record.request_id)
+    return Submission(
+        record.request_id,
+        record.status_url or built.status_url,
+        record.response_url or built.response_url,
+        record.cancel_url or built.cancel_url,
+    )
+
+
+def job_error(record: JobRecord, exc: BaseException) -> AliceError:
+    """The job's error for the user: its own message, naming the job and what to do next."""
+    if isinstance(exc, AliceError):
+        message, code = exc.message, exc.code
+    else:
+        message, code = str(exc), "error"
+    if record.id not in message:
+        message = f"{message} (job {record.id})"
+    if record.status in (RUNNING, COMPLETED_AT_FAL):
+        message += f' The job is kept: call get_generation with job_id "{record.id}" to retry; it is not paid again.'
+    error = copy.copy(exc) if isinstance(exc, AliceError) else AliceError(message, code=code)
+    error.args = (message,)
+    return error

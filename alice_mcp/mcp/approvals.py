@@ -1,0 +1,187 @@
+"""What the MCP face asks the client before a tool body runs: its roots, and the user's approval of a spend.
+
+Both are SDK resolvers (``Annotated[T, Resolve(fn)]``), the one form that works in both protocol eras: a handshake-era
+session gets live ``roots/list`` and ``elicitation/create`` requests; a 2026-07-28 session gets an
+``InputRequiredResult`` and retries with the answers. A paid tool takes one hidden parameter, a :class:`CallGuard`,
+and hands its ``roots`` and ``confirm`` to the core, which does the checking (see :mod:`alice_mcp.engine.spend`).
+
+No tool argument can stand in for these answers: resolved parameters are not in the input schema, and an argument
+with the same name is ignored.
+
+(No ``from __future__ import annotations`` here: the SDK reads these resolvers' annotations at run time, and the
+closures' local types must stay real objects.)
+"""
+
+import logging
+from dataclasses import dataclass
+from typing import Annotated, Any, Callable, Optional
+
+from mcp.server.elicitation import AcceptedElicitation, CancelledElicitation, ElicitationResult
+from mcp.server.mcpserver import Context, Elicit, ListRoots, Resolve
+from mcp.types import ListRootsResult
+from pydantic import BaseModel, Field
+
+from alice_mcp.data.endpoints import MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint
+from alice_mcp.data.errors import AliceError
+from alice_mcp.engine.quotes import longest_generation, quote_request, quote_video_generation
+from alice_mcp.engine.spend import ConfirmSpend, SpendNotApproved, SpendQuote, approve_up_to
+
+log = logging.getLogger(__name__)
+
+
+class SpendApproval(BaseModel):
+    """The form the user fills in to approve a paid job."""
+
+    approve: bool = Field(description="Run this paid job at fal.ai?")
+
+
+@dataclass(frozen=True)
+class NotAsked:
+    """A spend question that was not put to the user: ``below_threshold``, ``no_elicitation`` (the client cannot
+    ask), or ``request_invalid`` (the tool body will report what is wrong)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class CallGuard:
+    """What a paid tool hands the core: the client's roots (``None`` = none offered) and how to confirm a spend."""
+
+    roots: Optional[list[str]]
+    confirm: Optional[ConfirmSpend]
+
+
+def client_roots(ctx: Context) -> Optional[ListRoots]:
+    """Ask for the client's roots when it declared the capability; otherwise there are none."""
+    capabilities = ctx.client_capabilities
+    return ListRoots() if capabilities is not None and capabilities.roots is not None else None
+
+
+RootsArg = Annotated[Optional[ListRootsResult], Resolve(client_roots)]
+
+
+def root_uris(result: Optional[ListRootsResult]) -> Optional[list[str]]:
+    """The roots' URIs as strings, or ``None`` when the client offered no roots."""
+    return None if result is None else [str(root.uri) for root in result.roots]
+
+
+def _core(ctx: Context) -> Any:
+    return ctx.request_context.lifespan_context
+
+
+Quote = SpendQuote | NotAsked
+
+
+async def _quote(ctx: Context, endpoint: Endpoint, preset: Any, values: dict, **where: Any) -> Quote:
+    core = _core(ctx)
+    threshold = core.spend.confirm_above
+    if threshold is None or core.prices.cost(endpoint.id, longest_generation()) <= threshold:
+        return NotAsked("below_threshold")  # no job of this tool can need approval: skip the probe
+    try:
+        return await quote_request(core, endpoint, preset, values, **where)
+    except AliceError:
+        return NotAsked("request_invalid")
+
+
+async def video_quote(
+    ctx: Context,
+    video: str,
+    prompt: Optional[str],
+    preset: Optional[str],
+    duration: Optional[float],
+    start_time: Optional[float],
+    roots: RootsArg,
+) -> Quote:
+    """The spend ``add_audio_to_video`` will ask for (or why nobody will be asked)."""
+    return await _quote(
+        ctx,
+        MMAUDIO_VIDEO,
+        preset,
+        {"prompt": prompt, "duration": duration},
+        video=video,
+        roots=root_uris(roots),
+        start_time=start_time,
+    )
+
+
+async def audio_quote(ctx: Context, prompt: Optional[str], preset: Optional[str], duration: Optional[float]) -> Quote:
+    """The spend ``generate_audio`` will ask for (or why nobody will be asked)."""
+    return await _quote(ctx, MMAUDIO_TEXT, preset, {"prompt": prompt, "duration": duration})
+
+
+async def kling_quote(ctx: Context, prompt: Optional[str], duration: Any) -> Quote:
+    """The spend ``generate_video`` will ask for (or why nobody will be asked)."""
+    core = _core(ctx)
+    if core.spend.confirm_above is None:
+        return NotAsked("below_threshold")
+    try:
+        return await quote_video_generation(core, {"prompt": prompt, "duration": duration})
+    except AliceError:
+        return NotAsked("request_invalid")
+
+
+def approval_question(quote: SpendQuote, threshold: float) -> str:
+    """The question the user sees. Deterministic (resolvers re-run on every round): no clock, no running totals."""
+    return (
+        f"Approve a paid fal.ai job of about ${quote.usd:.4f}? ({quote.endpoint}: {quote.formula}.) This server asks "
+        f"before any job over ${threshold:g}. Nothing is submitted or charged if you decline."
+    )
+
+
+def call_guard(quote_resolver: Callable[..., Any]) -> Callable[..., Any]:
+    """A resolver producing the :class:`CallGuard` of one paid tool, given the resolver that quotes its request."""
+    QuoteArg = Annotated[Quote, Resolve(quote_resolver)]
+
+    async def ask_approval(ctx: Context, quote: QuoteArg) -> Elicit[SpendApproval] | NotAsked:
+        if isinstance(quote, NotAsked):
+            return quote
+        threshold = _core(ctx).spend.confirm_above
+        if threshold is None or quote.usd <= threshold:
+            return NotAsked("below_threshold")
+        capabilities = ctx.client_capabilities
+        if capabilities is None or capabilities.elicitation is None:
+            return NotAsked("no_elicitation")
+        return Elicit(approval_question(quote, threshold), SpendApproval)
+
+    async def guard(
+        roots: RootsArg, quote: QuoteArg, answer: Annotated[ElicitationResult[SpendApproval], Resolve(ask_approval)]
+    ) -> CallGuard:
+        return CallGuard(root_uris(roots), confirm_from(answer, quote))
+
+    return guard
+
+
+def confirm_from(answer: Any, quote: Quote) -> Optional[ConfirmSpend]:
+    """The core's ``confirm`` callback from the user's answer (``None`` = this client cannot ask: fail closed).
+
+    The core calls it only for a job above the threshold; a job that was not put to the user then fails closed."""
+    if isinstance(answer, AcceptedElicitation):
+        data = answer.data
+        if isinstance(data, NotAsked):
+            if data.reason == "no_elicitation":
+                return None
+            return (
+                approve_up_to(quote.usd)
+                if isinstance(quote, SpendQuote)
+                else _refuse("The spend could not be put to you before the call")
+            )
+        if isinstance(data, SpendApproval) and data.approve and isinstance(quote, SpendQuote):
+            return approve_up_to(quote.usd)
+        return _refuse("You chose not to approve the spend")
+    if isinstance(answer, CancelledElicitation):
+        return _refuse("The approval request was cancelled")
+    return _refuse("You declined the spend")
+
+
+def _refuse(what: str) -> ConfirmSpend:
+    async def confirm(quote: SpendQuote) -> bool:
+        raise SpendNotApproved(
+            f"Not submitted: {what} (${quote.usd:.4f}, {quote.formula}). Nothing was uploaded, submitted or charged."
+        )
+
+    return confirm
+
+
+VideoGuard = Annotated[CallGuard, Resolve(call_guard(video_quote))]
+AudioGuard = Annotated[CallGuard, Resolve(call_guard(audio_quote))]
+KlingGuard = Annotated[CallGuard, Resolve(call_guard(kling_quote))]

@@ -1,0 +1,240 @@
+"""The media steps around a paid job: know the clip and plan (before upload), make the upload file, assemble the
+result (after download). The core calls :func:`plan_media`, :func:`prepare_upload` and :func:`finish_media` at
+one place each; everything blocking runs in worker threads and stops when the caller is cancelled.
+
+Temporary files live in a per-job work folder under the data dir (or the system temp dir), never in the output
+folder, and are always removed. Results reach the output folder only through :mod:`alice_mcp.adapters.output_policy` (hidden
+temporary file, atomic publish, never overwriting).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Callable, Iterator, Optional, TypeVar
+
+import anyio
+
+from alice_mcp.adapters.output_policy import partial_file, publish
+from alice_mcp.adapters.settings import Settings
+from alice_mcp.adapters.sources import LocalVideo, RemoteVideo
+from alice_mcp.data.errors import InputError
+from alice_mcp.data.params import PipelineOptions
+from alice_mcp.data.progress import ProgressSink, notify
+from alice_mcp.media.plan import MediaPlan, choose_duration, choose_output, choose_upload, proxy_geometry
+from alice_mcp.media.probe import VideoInfo
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_UPLOAD_MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+
+
+@dataclass
+class FinishedMedia:
+    """What the finish step produced: the result video, the exported track (if asked), notes for the user."""
+
+    path: Path
+    audio_path: Optional[Path] = None
+    notes: list[str] = field(default_factory=list)
+
+
+async def in_thread(fn: Callable[..., T], *args, **kwargs) -> T:  # type: ignore[no-untyped-def]
+    """Run blocking media work in a worker thread; if the caller is cancelled, tell it to stop (``stop=`` event)."""
+    stop = threading.Event()
+    try:
+        return await anyio.to_thread.run_sync(partial(fn, *args, stop=stop, **kwargs), abandon_on_cancel=True)
+    finally:
+        stop.set()
+
+
+@contextlib.contextmanager
+def workspace(settings: Settings) -> Iterator[Path]:
+    """A private work folder for one job (under ``ALICE_DATA_DIR``/work, else the system temp dir); removed on exit."""
+    try:
+        base = settings.resolved_data_dir() / "work"
+        base.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="job-", dir=base))
+    except OSError:
+        folder = Path(tempfile.mkdtemp(prefix="alice-mcp-job-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def plan_media(
+    source: LocalVideo | RemoteVideo,
+    options: PipelineOptions,
+    *,
+    requested_duration: Optional[float],
+    default_duration: float,
+    wanted_suffix: Optional[str] = None,
+) -> MediaPlan:
+    """Probe the clip (local: fully; URL: its header, bounded) and decide segment, duration and upload method.
+
+    Raises :class:`InputError` before anything is uploaded or paid when the clip is not a usable video or the
+    segment is impossible.
+    """
+    if isinstance(source, RemoteVideo):
+        return await _plan_remote(source, options, requested_duration, default_duration)
+    from alice_mcp.media.prepare import keyframe_at_or_before
+    from alice_mcp.media.probe import probe_video
+
+    path = source.path
+    info = await anyio.to_thread.run_sync(probe_video, path)
+    start = options.start_time
+    end, billed, notes = choose_duration(info.duration, start, requested_duration, default_duration)
+    keyframe = await anyio.to_thread.run_sync(keyframe_at_or_before, path, start, info.origin) if start > 0 else 0.0
+    method = choose_upload(info, start, end, keyframe, path.suffix)
+    muxer, suffix, output_notes = choose_output(path, info.video_codec, wanted_suffix)
+    size, fps = proxy_geometry(info.width, info.height, info.fps)
+    return MediaPlan(
+        source=str(path),
+        upload_method=method,
+        start=start,
+        end=end,
+        keyframe=keyframe,
+        duration=billed,
+        clip_duration=info.duration,
+        width=info.width,
+        height=info.height,
+        fps=info.fps,
+        has_audio=info.has_audio,
+        origin=info.origin,
+        proxy_size=size if method == "proxy" else None,
+        proxy_fps=fps if method == "proxy" else None,
+        output_format=muxer,
+        output_suffix=suffix,
+        notes=notes + output_notes,
+    )
+
+
+async def _plan_remote(
+    source: RemoteVideo, options: PipelineOptions, requested: Optional[float], default: float
+) -> MediaPlan:
+    from alice_mcp.media.remote_probe import probe_url
+
+    if options.start_time > 0:
+        raise InputError(
+            "start_time needs a local file: fal reads a URL from its beginning and alice-mcp does not download whole "
+            "videos. Download the clip and pass its local path, or leave start_time at 0.",
+            code="bad_segment",
+        )
+    info: Optional[VideoInfo]
+    info, reason = await anyio.to_thread.run_sync(probe_url, source.url)
+    end, billed, notes = choose_duration(info.duration if info else None, 0.0, requested, default)
+    if info is None:
+        notes.insert(
+            0, f"The URL's video could not be probed ({reason}); used duration {billed:g} s. Pass `duration` to set it."
+        )
+    if options.original_audio == "mix":
+        notes.append(
+            "original_audio=mix needs a local file (the clip's own sound is not downloaded); the result has "
+            "only the generated audio."
+        )
+    return MediaPlan(
+        source=source.url,
+        upload_method="url",
+        start=0.0,
+        end=end,
+        keyframe=0.0,
+        duration=billed,
+        clip_duration=info.duration if info else None,
+        width=info.width if info else None,
+        height=info.height if info else None,
+        fps=info.fps if info else None,
+        has_audio=bool(info and info.has_audio),
+        output_format="mp4",
+        output_suffix=".mp4",
+        notes=notes,
+    )
+
+
+async def prepare_upload(plan: MediaPlan, work: Path, progress: ProgressSink | None) -> Path:
+    """The file to upload for ``plan``: the original (``as_is``), a stream-copied cut, or a proxy, made in ``work``.
+
+    A cut that FFmpeg cannot write falls back to a proxy (and ``plan.upload_method`` says so).
+    """
+    from alice_mcp.media.prepare import MediaError, write_cut, write_proxy
+
+    original = Path(plan.source)
+    if plan.upload_method == "as_is":
+        return original
+    segment = f"{plan.start:.2f}-{plan.end:.2f} s"
+    if plan.upload_method == "cut":
+        dest = work / f"{original.stem[:40]}-segment{original.suffix.lower()}"
+        await notify(progress, "uploading", f"Cutting {segment} (stream copy, no re-encoding)", 0.0)
+        try:
+            await in_thread(write_cut, original, plan, dest, _UPLOAD_MUXERS[original.suffix.lower()])
+            return dest
+        except MediaError as exc:
+            log.info("stream-copy cut failed, making a proxy instead: %s", exc)
+            dest.unlink(missing_ok=True)
+            plan.upload_method = "proxy"
+            size, fps = proxy_geometry(plan.width or 2, plan.height or 2, plan.fps)
+            plan.proxy_size, plan.proxy_fps = size, fps
+    dest = work / f"{original.stem[:40]}-proxy.mp4"
+    width, height = plan.proxy_size or (0, 0)
+    await notify(progress, "uploading", f"Making a {min(width, height)}p copy of {segment} for the model", 0.0)
+    await in_thread(write_proxy, original, plan, dest)
+    return dest
+
+
+async def finish_media(
+    plan: MediaPlan,
+    options: PipelineOptions,
+    generated: Path,
+    wanted: Path,
+    progress: ProgressSink | None,
+) -> FinishedMedia:
+    """Assemble the result in the output folder from the original video and fal's audio; export the track alone if
+    asked. If assembling fails, fal's own file is saved instead (a paid result is never lost) and a note says so.
+    """
+    from alice_mcp.media.finish import mux_generated_audio
+    from alice_mcp.media.prepare import MediaError
+
+    notes: list[str] = []
+    target = wanted.with_suffix(plan.output_suffix)
+    await notify(progress, "finishing", "Putting the generated audio onto the original video", 0.2)
+    try:
+        with partial_file(target.parent, plan.output_suffix) as temp:
+            notes += await in_thread(mux_generated_audio, Path(plan.source), plan, generated, temp, options)
+            final = publish(temp, target)
+    except MediaError as exc:
+        log.warning("assembling the result failed; saving fal's file instead: %s", exc)
+        final = await anyio.to_thread.run_sync(copy_into_output, generated, wanted.with_suffix(generated.suffix))
+        notes.append(f"Could not put the audio onto the original video ({exc.message}); saved fal's version instead.")
+    audio_path = await export_track(generated, final, options, plan.end - plan.start, notes)
+    return FinishedMedia(final, audio_path, notes)
+
+
+async def export_track(
+    generated: Path, final: Path, options: PipelineOptions, length: Optional[float], notes: list[str]
+) -> Optional[Path]:
+    """Write the generated track alone next to ``final`` when ``options.audio_format`` asks for it."""
+    from alice_mcp.media.finish import export_audio
+    from alice_mcp.media.prepare import MediaError
+
+    if options.audio_format == "none":
+        return None
+    suffix = "." + options.audio_format
+    try:
+        with partial_file(final.parent, suffix) as temp:
+            await in_thread(export_audio, generated, temp, options.audio_format, length)
+            return publish(temp, final.with_suffix(suffix))
+    except MediaError as exc:
+        notes.append(f"The {options.audio_format} export failed ({exc.message}); the video itself is fine.")
+        return None
+
+
+def copy_into_output(source: Path, wanted: Path) -> Path:
+    """Copy a file from the work folder into the output folder (hidden temp + atomic publish)."""
+    with partial_file(wanted.parent, wanted.suffix) as temp:
+        shutil.copyfile(source, temp)
+        return publish(temp, wanted)
