@@ -26,22 +26,34 @@ from typing import Any, Callable, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from alice_mcp.adapters.read_policy import file_uri_to_path
 from alice_mcp.adapters.settings import Settings
-from alice_mcp.adapters.sources import RemoteVideo, parse_video_argument
-from alice_mcp.data.endpoints import KLING_TEXT_TO_VIDEO, MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint, resolve_endpoint
 from alice_mcp.data.errors import ConfigError, InputError
 from alice_mcp.data.params import PIPELINE_FIELDS, pipeline_options_from
 from alice_mcp.data.progress import Progress
+from alice_mcp.data.vocabulary import API_WORDS
 from alice_mcp.engine.core import AliceCore
 from alice_mcp.engine.models import (
     AudioRequest,
     AudioResult,
     CostEstimate,
+    GenerationList,
+    GenerationStatus,
     VideoAudioRequest,
     VideoAudioResult,
     VideoRequest,
     VideoResult,
 )
+from alice_mcp.engine.recipes.base import Recipe
+from alice_mcp.engine.recipes.registry import (
+    DEFAULT_VIDEO_TO_AUDIO,
+    KLING_V21_TEXT_TO_VIDEO,
+    MMAUDIO_V2_TEXT_TO_AUDIO,
+    resolve_recipe,
+)
+from alice_mcp.engine.recipes.text_to_audio import TextToAudioRecipe
+from alice_mcp.engine.recipes.text_to_video import TextToVideoRecipe
+from alice_mcp.engine.recipes.video_to_audio import VideoToAudioRecipe
 from alice_mcp.engine.spend import ConfirmSpend, approved_by_caller
 
 ProgressCallback = Callable[[Progress], Any]
@@ -147,7 +159,7 @@ class AliceOrchestrator:
         plan = _plan(request)
         core = self._core_for_this_loop()
         sink = _sink(progress)
-        if plan.endpoint is KLING_TEXT_TO_VIDEO:
+        if isinstance(plan.recipe, TextToVideoRecipe):
             result: VideoAudioResult | AudioResult | VideoResult = await core.generate_video(
                 VideoRequest(values=plan.values, output_path=plan.output_path), sink, confirm=confirm_spend
             )
@@ -164,6 +176,7 @@ class AliceOrchestrator:
                 sink,
                 force=force,
                 confirm=confirm_spend,
+                model=plan.recipe.endpoint.id,
             )
             url = result.video_url
         else:
@@ -202,23 +215,42 @@ class AliceOrchestrator:
             video=plan.video,
             count=count,
             start_time=float(plan.options.get("start_time") or 0.0),
-            model=plan.endpoint.id,
+            model=plan.recipe.endpoint.id,
         )
+
+    async def get_generation(self, job_id: str, wait_seconds: float = float("inf")) -> GenerationStatus:
+        """Wait up to ``wait_seconds`` (default: to its end) for job ``job_id`` (resuming it if nobody follows it,
+        retrying its download without paying again); its status."""
+        return await self._core_for_this_loop().get_generation(job_id, wait_seconds)
+
+    async def cancel_generation(self, job_id: str) -> GenerationStatus:
+        """Cancel job ``job_id`` at fal and in the ledger (a job fal already finished is kept)."""
+        return await self._core_for_this_loop().cancel_generation(job_id)
+
+    async def list_generations(self, limit: int = 20, status: str | None = None) -> GenerationList:
+        """The newest jobs in the ledger, optionally only those with ``status``."""
+        return await self._core_for_this_loop().list_generations(limit, status)
+
+    def list_presets(self) -> list[str]:
+        """The ids of the audio presets (``GenerationRequest.parameters['preset']``)."""
+        from alice_mcp.data.presets import PRESETS
+
+        return [preset.id for preset in PRESETS]
 
     def _core_for_this_loop(self) -> AliceCore:
         """The core, re-created when called from a new event loop (its HTTP clients belong to the old one)."""
         loop = asyncio.get_running_loop()
         if self._core is None or self._loop is not loop:
-            self._core, self._loop = AliceCore(self.settings), loop
+            self._core, self._loop = AliceCore(self.settings, words=API_WORDS), loop
         return self._core
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """How a request will run: the endpoint, the input video (if any), the preset, the table values and the media
+    """How a request will run: the recipe, the input video (if any), the preset, the table values and the media
     options (:class:`~alice_mcp.data.params.PipelineOptions` fields)."""
 
-    endpoint: Endpoint
+    recipe: Recipe
     video: Optional[str]
     preset: Optional[str]
     output_path: Optional[str]
@@ -235,12 +267,11 @@ def _plan(request: GenerationRequest) -> _Plan:
         raise InputError(
             "`prompt` is given twice (in the request and in `parameters`) with different text; give it once."
         )
-    endpoint = _endpoint_for(request, has_video=video is not None)
-    options = {
-        name: params.pop(name) for name in PIPELINE_FIELDS if name in params and endpoint is not KLING_TEXT_TO_VIDEO
-    }
+    recipe = _recipe_for(request, has_video=video is not None)
+    makes_video = isinstance(recipe, TextToVideoRecipe)
+    options = {name: params.pop(name) for name in PIPELINE_FIELDS if name in params and not makes_video}
     values = {"prompt": request.prompt, **params} if request.prompt is not None else params
-    if endpoint is KLING_TEXT_TO_VIDEO and (video is not None or preset is not None):
+    if makes_video and (video is not None or preset is not None):
         raise InputError(
             "Text-to-video takes no `video_url`, `reference_assets` or `preset`; generate the video "
             "first, then a GenerationType.AUDIO request with video_url=result.file_path.as_uri()."
@@ -248,27 +279,29 @@ def _plan(request: GenerationRequest) -> _Plan:
     if video is None and set(options) - {"quality"}:
         given = ", ".join(f"`{name}`" for name in sorted(set(options) - {"quality"}))
         raise InputError(f"{given} only apply when adding audio to a video (give `video_url` or `reference_assets`).")
-    return _Plan(endpoint=endpoint, video=video, preset=preset, output_path=output_path, values=values, options=options)
+    return _Plan(recipe=recipe, video=video, preset=preset, output_path=output_path, values=values, options=options)
 
 
-def _endpoint_for(request: GenerationRequest, *, has_video: bool) -> Endpoint:
+def _recipe_for(request: GenerationRequest, *, has_video: bool) -> Recipe:
     kind = request.generation_type
     if request.model is None:
-        endpoint = KLING_TEXT_TO_VIDEO if kind is GenerationType.VIDEO else MMAUDIO_VIDEO
+        recipe: Recipe = KLING_V21_TEXT_TO_VIDEO if kind is GenerationType.VIDEO else DEFAULT_VIDEO_TO_AUDIO
     else:
-        endpoint = resolve_endpoint(request.model)
+        recipe = resolve_recipe(request.model)
     if kind is GenerationType.VIDEO:
-        if endpoint is not KLING_TEXT_TO_VIDEO:
+        if not isinstance(recipe, TextToVideoRecipe):
             raise InputError(
                 f"`model` {request.model!r} makes audio, but generation_type is VIDEO; use "
                 '"kling-v2.1-pro-text" (Kling v2.1 text-to-video) or GenerationType.AUDIO.'
             )
-        return endpoint
-    if endpoint is KLING_TEXT_TO_VIDEO:
+        return recipe
+    if isinstance(recipe, TextToVideoRecipe):
         raise InputError(f'`model` {request.model!r} makes video, but generation_type is AUDIO; use "mmaudio-v2".')
-    if endpoint is MMAUDIO_TEXT and has_video:
+    if isinstance(recipe, TextToAudioRecipe) and has_video:
         raise InputError('`model` "mmaudio-v2/text-to-audio" takes no video; use "mmaudio-v2" to add audio to one.')
-    return MMAUDIO_VIDEO if has_video else MMAUDIO_TEXT
+    if isinstance(recipe, VideoToAudioRecipe) and not has_video:
+        return MMAUDIO_V2_TEXT_TO_AUDIO
+    return recipe
 
 
 def _video_of(video_url: Any, assets: list[Union[str, Path]]) -> Optional[str]:
@@ -282,16 +315,19 @@ def _video_of(video_url: Any, assets: list[Union[str, Path]]) -> Optional[str]:
         return None
     if not isinstance(given, (str, Path)):
         raise InputError(f"`video_url` must be a URL or a path string; got {type(given).__name__}.")
-    parsed = parse_video_argument(str(given))
-    if isinstance(parsed, RemoteVideo):
-        return parsed.url
-    path = parsed.expanduser()
+    text = str(given).strip()
+    if text.lower().startswith("file:"):
+        path = file_uri_to_path(text)
+    elif "://" in text:
+        return text  # a URL is checked by the core, with the operator's URL policy (ALICE_ALLOW_HTTP included)
+    else:
+        path = Path(text).expanduser()
     return str(path if path.is_absolute() else Path.cwd() / path)  # a script's relative path means its cwd
 
 
 def _parameters_used(plan: _Plan, result: VideoAudioResult | AudioResult | VideoResult) -> dict[str, Any]:
     data = result.model_dump()
-    fields = (plan.endpoint.input_model or VideoResult).model_fields
+    fields = (plan.recipe.endpoint.input_model or VideoResult).model_fields
     used = {name: data[name] for name in fields if name in data}
     if plan.preset is not None:
         used["preset"] = plan.preset

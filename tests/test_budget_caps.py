@@ -8,9 +8,10 @@ import json
 import pytest
 
 from alice_mcp.adapters.settings import load_settings
-from alice_mcp.data.endpoints import MMAUDIO_TEXT
 from alice_mcp.data.errors import AliceError
 from alice_mcp.engine.core import AliceCore
+from alice_mcp.engine.models import AudioRequest
+from alice_mcp.engine.recipes.registry import MMAUDIO_TEXT
 from tests.conftest import files_in
 from tests.test_stdout_purity import _messages, _run
 
@@ -65,15 +66,15 @@ async def test_off_switches_the_cap_off(connect, twin, monkeypatch) -> None:
     assert result.structured_content["cost_usd"] == 2.0
 
 
-async def test_the_generic_run_path_checks_every_submit(inprocess_env, twin, monkeypatch, output_dir) -> None:
-    """``run_job`` (what every face and endpoint uses) estimates and checks before it submits."""
+async def test_the_core_checks_every_submit(inprocess_env, twin, monkeypatch, output_dir) -> None:
+    """The core's run path (what every face and recipe uses) estimates and checks before it submits."""
     monkeypatch.setenv("ALICE_MAX_COST_PER_CALL_USD", "0.002")
     core = AliceCore(load_settings())
     try:
         with pytest.raises(AliceError) as refused:
-            await core.run_job(MMAUDIO_TEXT, {"prompt": "x", "duration": 3}, output_dir / "x.flac", None)
+            await core.generate_audio(AudioRequest(values={"prompt": "x", "duration": 3}, output_path="x.flac"))
         with pytest.raises(AliceError):  # no duration: priced on the table default (8 s), the upper bound
-            await core.run_job(MMAUDIO_TEXT, {"prompt": "x"}, output_dir / "x.flac", None)
+            await core.generate_audio(AudioRequest(values={"prompt": "x"}, output_path="x.flac"))
     finally:
         await core.aclose()
     assert refused.value.code == "spend_limit" and "$0.0030" in refused.value.message

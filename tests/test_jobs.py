@@ -61,15 +61,19 @@ async def test_bounded_wait_returns_running_then_get_generation_returns_the_file
     assert files_in(output_dir) == [Path(done["output_path"]).name]
 
 
-async def test_get_generation_reports_where_a_running_job_is(connect, clip, twin) -> None:
+async def test_get_generation_reports_where_a_running_job_is(connect, clip, twin, inprocess_env) -> None:
     twin.state.queue_seconds = 0.3
     twin.state.run_seconds = 3.0
+    ledger = ledger_of(inprocess_env)
     async with connect() as client:
         job_id = _ok(
             await client.call_tool(
                 "add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 1.0}
             )
         )["job_id"]
+        with anyio.fail_after(20):  # ask once fal has logged a sampling step (the machine may be slow)
+            while not ledger.get(job_id).last_log:
+                await anyio.sleep(0.05)
         status = _ok(await client.call_tool("get_generation", {"job_id": job_id, "wait_seconds": 0.3}))
         await client.call_tool("cancel_generation", {"job_id": job_id})
     assert status["status"] == "running" and status["request_id"] == twin.state.submits[0].request_id
@@ -105,12 +109,16 @@ async def test_list_generations_with_cost_output_and_status_filter(connect, clip
 
 async def test_cancel_generation_cancels_at_fal(connect, clip, twin, inprocess_env, output_dir) -> None:
     twin.state.run_seconds = 5.0
+    ledger = ledger_of(inprocess_env)
     async with connect() as client:
         job_id = _ok(
             await client.call_tool(
                 "add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 0.5}
             )
         )["job_id"]
+        with anyio.fail_after(20):  # cancel once fal has the job (the machine may be slow)
+            while ledger.get(job_id).status != "running":
+                await anyio.sleep(0.05)
         cancelled = _ok(await client.call_tool("cancel_generation", {"job_id": job_id}))
         later = _ok(await client.call_tool("get_generation", {"job_id": job_id, "wait_seconds": 1}))
     request_id = twin.state.submits[0].request_id
@@ -143,19 +151,23 @@ async def test_client_cancel_of_the_call_cancels_the_fal_job(connect, clip, twin
     assert twin.state.submit_count() == 1 and files_in(output_dir) == []
 
 
-async def test_a_new_server_resumes_a_job_the_previous_one_left(connect, clip, twin, output_dir) -> None:
+async def test_a_new_server_resumes_a_job_the_previous_one_left(connect, clip, twin, output_dir, inprocess_env) -> None:
     twin.state.run_seconds = 1.5
+    ledger = ledger_of(inprocess_env)
     async with connect() as client:
         job_id = _ok(
             await client.call_tool(
                 "add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 0.3}
             )
         )["job_id"]
+        with anyio.fail_after(20):  # the first server goes away once fal has the job (not before: that is no resume)
+            while ledger.get(job_id).status != "running":
+                await anyio.sleep(0.05)
     # the first server is gone (its background task stopped); the job is still at fal
     assert twin.state.cancels == []
     async with connect() as client:
         done = _ok(await client.call_tool("get_generation", {"job_id": job_id, "wait_seconds": 20}))
-    assert done["status"] == "completed" and Path(done["output_path"]).exists()
+    assert done["status"] == "completed" and Path(done["output_path"]).exists(), done
     assert twin.state.submit_count() == 1 and len(twin.state.uploads) == 1
     assert files_in(output_dir) == [Path(done["output_path"]).name]
 
@@ -174,7 +186,7 @@ async def test_download_failure_leaves_completed_at_fal_and_get_generation_retri
         assert files_in(output_dir) == []
         twin.state.clear_faults()
         done = _ok(await client.call_tool("get_generation", {"job_id": job_id, "wait_seconds": 10}))
-    assert done["status"] == "completed" and Path(done["output_path"]).exists()
+    assert done["status"] == "completed" and Path(done["output_path"]).exists(), done
     assert twin.state.submit_count() == 1  # never re-submitted
     assert files_in(output_dir) == [Path(done["output_path"]).name]
 

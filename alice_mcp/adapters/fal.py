@@ -138,7 +138,7 @@ def translate_http_error(
 ) -> FalError:
     """One clear :class:`FalError` for an HTTP error fal returned while doing ``action`` (``http_status`` = status)."""
     error = _http_error(status, detail, error_type, action=action, endpoint=endpoint, request_id=request_id)
-    error.http_status = status  # type: ignore[attr-defined]
+    error.http_status = status
     return error
 
 

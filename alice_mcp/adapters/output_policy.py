@@ -43,6 +43,14 @@ def safe_stem(name: str, fallback: str = "video") -> str:
     return stem or fallback
 
 
+def output_name(*parts: str, suffix: str, fallback: str = "audio") -> str:
+    """The default file name of a result: its non-empty ``parts`` made file-name safe, joined by ``-``, plus
+    ``suffix`` (e.g. ``output_name("tavern", "ambience", "seed42", suffix=".mp4")`` -> ``tavern-ambience-seed42.mp4``).
+    The one place the naming rule lives."""
+    stems = [stem for stem in (safe_stem(part, "") for part in parts if part) if stem]
+    return ("-".join(stems) or fallback) + suffix
+
+
 def target_path(folder: Path, output_path: str | None, default_name: str) -> Path:
     """The wanted path of a result inside ``folder``.
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from alice_mcp.adapters.settings import load_settings
 from alice_mcp.cli.flags import model_values
 from alice_mcp.cli.progress_bar import ProgressRenderer
+from alice_mcp.data.vocabulary import CLI_WORDS
 from alice_mcp.engine.models import (
     AudioRequest,
     CostEstimate,
@@ -50,7 +51,8 @@ def note(args: argparse.Namespace, message: str) -> None:
 def confirm_spend(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """How the command line approves a cost above ``ALICE_CONFIRM_SPEND_ABOVE_USD``: ``--yes``; else a question on
     the terminal; without a terminal it is refused (nothing is submitted) with a message saying what to do."""
-    from alice_mcp.engine.spend import SpendNotApproved, approved_by_caller
+    from alice_mcp.data.errors import SpendNotApproved
+    from alice_mcp.engine.spend import approved_by_caller
 
     if getattr(args, "yes", False):
         return approved_by_caller
@@ -84,7 +86,7 @@ def _run_with_core(args: argparse.Namespace, call: CoreCall) -> BaseModel:
     from alice_mcp.engine.core import AliceCore
 
     async def go() -> BaseModel:
-        core = AliceCore(load_settings())
+        core = AliceCore(load_settings(), words=CLI_WORDS)
         renderer = ProgressRenderer(sys.stderr, enabled=not getattr(args, "quiet", False))
         try:
             return await call(core, renderer)
@@ -167,7 +169,7 @@ def estimate(args: argparse.Namespace) -> int:
     from alice_mcp.engine.core import AliceCore
 
     async def go() -> CostEstimate:
-        core = AliceCore(load_settings())
+        core = AliceCore(load_settings(), words=CLI_WORDS)
         try:
             return await core.estimate_cost(
                 duration=args.duration, video=args.video, count=args.count, start_time=args.start_time, model=args.model

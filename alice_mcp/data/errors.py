@@ -42,13 +42,24 @@ class OutputError(AliceError):
 
 
 class FalError(AliceError):
-    """fal.ai refused or failed the work. ``request_id`` names the fal job when there is one."""
+    """fal.ai refused or failed the work. ``request_id`` names the fal job when there is one; ``http_status`` is the
+    HTTP status of fal's answer when it was one; ``error_type`` is fal's own error type when it gave one."""
 
     code = "fal"
 
-    def __init__(self, message: str, *, code: str | None = None, request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        request_id: str | None = None,
+        http_status: int | None = None,
+        error_type: str | None = None,
+    ) -> None:
         super().__init__(message, code=code)
         self.request_id = request_id
+        self.http_status = http_status
+        self.error_type = error_type
 
 
 class FalAuthError(FalError):
@@ -85,6 +96,18 @@ class FalUnavailable(FalError):
     """fal kept failing transiently (429, 5xx, resets, timeouts) past the bounded retries; the job may still be fine."""
 
     code = "fal_unavailable"
+
+
+class SpendLimitError(AliceError):
+    """The job would break an operator spend limit; nothing was submitted."""
+
+    code = "spend_limit"
+
+
+class SpendNotApproved(AliceError):
+    """The job needs the user's approval and did not get it; nothing was submitted."""
+
+    code = "spend_not_approved"
 
 
 class JobCancelled(AliceError):

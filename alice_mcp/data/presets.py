@@ -145,7 +145,7 @@ def get_preset(preset_id: str) -> Preset:
     preset = _BY_ID.get(preset_id.strip().lower())
     if preset is None:
         raise InputError(
-            f"Unknown preset {preset_id!r}. Use one of: {', '.join(_BY_ID)} (list_audio_presets describes them)."
+            f"Unknown preset {preset_id!r}. Use one of: {', '.join(_BY_ID)} (the presets list describes them)."
         )
     return preset
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 import anyio
 
@@ -17,11 +17,19 @@ from alice_mcp.adapters.ledger import COMPLETED
 from alice_mcp.adapters.sources import VIDEO_SUFFIXES, RemoteVideo, parse_video_argument
 from alice_mcp.data.errors import AliceError, InputError
 from alice_mcp.data.progress import ProgressSink, notify
+from alice_mcp.data.vocabulary import Vocabulary
 from alice_mcp.engine.models import BatchItem, BatchRequest, BatchResult, VideoAudioRequest
 
 if TYPE_CHECKING:
+    from alice_mcp.adapters.ledger import JobRecord
     from alice_mcp.adapters.read_policy import ReadPolicy
-    from alice_mcp.engine.core import AliceCore, PreparedJob
+    from alice_mcp.engine.planning import PreparedJob
+    from alice_mcp.jobs.manager import JobManager
+
+    #: Plans one video's job without paying (``AliceCore.prepare_video_job``).
+    Prepare = Callable[..., Awaitable[PreparedJob]]
+    #: Authorizes a prepared job's spend and starts it (``AliceCore.start_paid_job``).
+    Start = Callable[..., Awaitable[JobRecord]]
     from alice_mcp.engine.spend import ConfirmSpend
 
 MAX_BATCH = 100
@@ -33,7 +41,7 @@ def expand_videos(videos: list[str], policy: "ReadPolicy | None" = None) -> list
     items: list[tuple[str, str | None]] = []
     for video in videos:
         try:
-            parsed = parse_video_argument(video)
+            parsed = parse_video_argument(video, allow_http=policy.allow_http if policy is not None else False)
         except InputError as exc:
             items.append((video, exc.message))
             continue
@@ -68,17 +76,21 @@ def expand_videos(videos: list[str], policy: "ReadPolicy | None" = None) -> list
 
 
 async def run_batch(
-    core: "AliceCore",
     request: BatchRequest,
     progress: ProgressSink | None,
     *,
+    policy: "ReadPolicy",
+    prepare: "Prepare",
+    start: "Start",
+    jobs: "JobManager",
+    words: Vocabulary,
     wait_seconds: float | None,
     confirm: "ConfirmSpend | None" = None,
 ) -> BatchResult:
     """Plan, estimate, start and wait for one job per video (see the module docstring)."""
     if not request.videos:
         raise InputError("`videos` is empty: give video paths, https URLs or a folder.")
-    items = await anyio.to_thread.run_sync(expand_videos, request.videos, core.read_policy(request.roots))
+    items = await anyio.to_thread.run_sync(expand_videos, request.videos, policy)
     await notify(progress, "checking", f"Checking {len(items)} videos")
     results: dict[int, BatchItem] = {}
     prepared: dict[int, "PreparedJob"] = {}
@@ -90,7 +102,7 @@ async def run_batch(
             one = VideoAudioRequest(
                 video=video, preset=request.preset, values=request.values, options=request.options, roots=request.roots
             )
-            prepared[index] = await core.prepare_video_job(one, None, force=request.force)
+            prepared[index] = await prepare(one, None, force=request.force)
         except AliceError as exc:
             results[index] = BatchItem(video=video, status="failed", error=exc.message)
     estimate = round(sum(p.plan.cost_usd for p in prepared.values() if p.cached is None), 6)
@@ -110,25 +122,25 @@ async def run_batch(
                 )
                 continue
             try:
-                record = await core.start_paid_job(job.plan, job.work, None, 0, confirm)
+                record = await start(job, None, 0, confirm)
                 job_ids[index] = record.id
             except AliceError as exc:
                 results[index] = BatchItem(video=items[index][0], status="failed", error=exc.message)
-        await _wait_all(core, job_ids, progress, wait_seconds)
+        await _wait_all(jobs, job_ids, progress, wait_seconds)
     except anyio.get_cancelled_exc_class():
         with anyio.CancelScope(shield=True):
             for job_id in job_ids.values():
-                await core.jobs.cancel(job_id, "The batch call was cancelled.")
+                await jobs.cancel(job_id, "The batch call was cancelled.")
         raise
 
     for index, job_id in job_ids.items():
-        record = await core.jobs.get(job_id)
+        record = await jobs.get(job_id)
         video = items[index][0]
         if record.status == COMPLETED:
             results[index] = BatchItem(
                 video=video, job_id=job_id, status="completed", output_path=record.output_path, cost_usd=record.cost_usd
             )
-        elif record.active and not (record.error and core.jobs.live_state(job_id) is None):
+        elif record.active and not (record.error and jobs.live_state(job_id) is None):
             results[index] = BatchItem(video=video, job_id=job_id, status="running", cost_usd=record.cost_usd)
         else:
             results[index] = BatchItem(
@@ -138,17 +150,17 @@ async def run_batch(
     counts = {s: sum(1 for item in ordered if item.status == s) for s in ("completed", "running", "failed")}
     message = f"{counts['completed']} completed, {counts['running']} running, {counts['failed']} failed."
     if counts["running"]:
-        message += " Running jobs continue in the background: call get_generation with each job_id to get its file."
+        message += f" Running jobs continue in the background: {words.wait_for('<job_id>')} for each to get its file."
     return BatchResult(estimate_usd=estimate, count=len(ordered), items=ordered, message=message, **counts)
 
 
 async def _wait_all(
-    core: "AliceCore", job_ids: dict[int, str], progress: ProgressSink | None, wait_seconds: float | None
+    jobs: "JobManager", job_ids: dict[int, str], progress: ProgressSink | None, wait_seconds: float | None
 ) -> None:
     total = len(job_ids)
     finished = 0
     with anyio.move_on_after(wait_seconds):
         for job_id in job_ids.values():
-            await core.jobs.wait(job_id, float("inf"), None)
+            await jobs.wait(job_id, float("inf"), None)
             finished += 1
             await notify(progress, "generating", f"{finished} of {total} jobs finished", finished / max(total, 1))

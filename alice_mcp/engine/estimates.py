@@ -2,7 +2,7 @@
 
 :func:`estimate_cost` prices ``count`` generations of any registered endpoint, from a ``duration`` or a local
 video's billed length; :func:`billed_duration` applies the same duration rule add_audio_to_video uses (probe, segment,
-30 s cap) without fetching URLs. Both read the core's price table, spend limits and read policy.
+30 s cap) without fetching URLs. Both read the price table, spend limits and read policy they are given.
 """
 
 from __future__ import annotations
@@ -13,17 +13,22 @@ from pydantic import ValidationError
 
 from alice_mcp.adapters.sources import RemoteVideo, resolve_video
 from alice_mcp.data import params
-from alice_mcp.data.endpoints import MMAUDIO_VIDEO, Endpoint, resolve_endpoint
+from alice_mcp.data.endpoints import Endpoint
 from alice_mcp.data.errors import InputError
+from alice_mcp.engine import planning
 from alice_mcp.engine.models import CostEstimate
+from alice_mcp.engine.recipes.registry import resolve_recipe, video_to_audio_recipe
+from alice_mcp.engine.recipes.video_to_audio import VideoToAudioRecipe
 from alice_mcp.media.pipeline import plan_media
 
 if TYPE_CHECKING:
-    from alice_mcp.engine.core import AliceCore
+    from alice_mcp.engine.spend import SpendGuard
+    from alice_mcp.jobs.services import JobServices
 
 
 async def estimate_cost(
-    core: "AliceCore",
+    services: "JobServices",
+    spend: "SpendGuard",
     *,
     duration: float | None,
     video: str | None,
@@ -34,24 +39,26 @@ async def estimate_cost(
 ) -> CostEstimate:
     """What ``count`` generations will cost, from ``duration`` or the length of ``video`` from ``start_time``.
 
-    ``model`` names the endpoint (an id or alias, see :func:`~alice_mcp.data.endpoints.resolve_endpoint`); the
-    default is MMAudio video-to-video.
+    ``model`` names the endpoint (an id or alias, see :func:`~alice_mcp.engine.recipes.registry.resolve_recipe`);
+    the default is the default video-to-audio model.
     """
-    endpoint = resolve_endpoint(model) if model else MMAUDIO_VIDEO
+    recipe = resolve_recipe(model) if model else video_to_audio_recipe(None)
+    endpoint = recipe.endpoint
+    takes_video = isinstance(recipe, VideoToAudioRecipe)
     notes: list[str] = []
-    if duration is None and video and endpoint is MMAUDIO_VIDEO:
-        duration, more = await billed_duration(core, video, start_time, roots)
+    if duration is None and video and takes_video:
+        duration, more = await billed_duration(services, video, start_time, roots)
         notes += more
-    elif video and endpoint is not MMAUDIO_VIDEO:
+    elif video and not takes_video:
         notes.append(f"{endpoint.id} takes no video; `video` was ignored.")
     if duration is None:
         duration = _default_seconds(endpoint)
         notes.append(f"No duration or video given: assumed the default {duration:g} s.")
     duration = _checked_seconds(endpoint, duration)
-    rule = core.prices.rule(endpoint.id)
-    total = core.prices.cost(endpoint.id, duration, count)
+    rule = services.prices.rule(endpoint.id)
+    total = services.prices.cost(endpoint.id, duration, count)
     formula = rule.formula(duration) + (f" x {count} generations" if count != 1 else "") + f" = ${total:g}"
-    notes += await core.spend.limit_notes(endpoint.id, duration, count)
+    notes += await spend.limit_notes(endpoint.id, duration, count)
     return CostEstimate(
         usd=total,
         endpoint=endpoint.id,
@@ -64,14 +71,14 @@ async def estimate_cost(
 
 
 async def billed_duration(
-    core: "AliceCore", video: str, start_time: float = 0.0, roots: list[str] | None = None
+    services: "JobServices", video: str, start_time: float = 0.0, roots: list[str] | None = None
 ) -> tuple[float | None, list[str]]:
     """Seconds of audio a generation for a local ``video`` would bill: the same rule add_audio_to_video uses.
     A URL is not fetched here (estimates stay offline)."""
-    source = resolve_video(video, core.read_policy(roots))
+    source = resolve_video(video, planning.read_policy(services.settings, roots))
     if isinstance(source, RemoteVideo):
         return None, ["The length of a URL video is not probed for estimates; pass `duration` for an exact figure."]
-    options = core._pipeline_options({"start_time": start_time})
+    options = planning.pipeline_options({"start_time": start_time})
     default = params.AudioSettings.model_fields["duration"].default
     plan = await plan_media(source, options, requested_duration=None, default_duration=default)
     clip = f"The clip is {plan.clip_duration:.2f} s long. " if plan.clip_duration is not None else ""

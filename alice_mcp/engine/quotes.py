@@ -14,15 +14,18 @@ from typing import TYPE_CHECKING
 from alice_mcp.adapters.sources import LocalVideo, resolve_video
 from alice_mcp.data import params
 from alice_mcp.data.endpoints import Endpoint
+from alice_mcp.engine import planning
 from alice_mcp.engine.estimates import billed_duration
 from alice_mcp.engine.spend import SpendQuote
 
 if TYPE_CHECKING:
-    from alice_mcp.engine.core import AliceCore
+    from alice_mcp.engine.spend import SpendGuard
+    from alice_mcp.jobs.services import JobServices
 
 
 async def quote_request(
-    core: "AliceCore",
+    services: "JobServices",
+    spend: "SpendGuard",
     endpoint: Endpoint,
     preset: str | None,
     values: dict,
@@ -34,28 +37,28 @@ async def quote_request(
     """The spend a request will ask for, never below what its job will cost: a local clip's billed length follows
     the same rule as ``add_audio_to_video`` (the clip is probed); a URL without ``duration`` counts the table's
     maximum. Raises :class:`AliceError` when the request would fail (bad settings, refused path, over a limit)."""
-    settings = core.resolve_settings(preset, values)
+    settings = planning.resolve_settings(preset, values, None, services.words)
     seconds = settings.duration
     if video is not None:
-        source = resolve_video(video, core.read_policy(roots))
+        source = resolve_video(video, planning.read_policy(services.settings, roots))
         if values.get("duration") is None and isinstance(source, LocalVideo):
-            billed, _ = await billed_duration(core, video, start_time or 0.0, roots)
+            billed, _ = await billed_duration(services, video, start_time or 0.0, roots)
             seconds = billed if billed is not None else seconds
         elif values.get("duration") is None:
             seconds = longest_generation()
-    quote = await core.spend.quote(endpoint.id, core.prices.cost(endpoint.id, seconds), seconds)
-    core.spend.check_limits(quote)
+    quote = await spend.quote(endpoint.id, services.prices.cost(endpoint.id, seconds), seconds)
+    spend.check_limits(quote)
     return quote
 
 
-async def quote_video_generation(core: "AliceCore", values: dict) -> SpendQuote:
+async def quote_video_generation(services: "JobServices", spend: "SpendGuard", values: dict) -> SpendQuote:
     """The spend a text-to-video request will ask for (its settings checked); raises :class:`AliceError`."""
-    from alice_mcp.data.endpoints import KLING_TEXT_TO_VIDEO
     from alice_mcp.data.kling_params import kling_settings_from
+    from alice_mcp.engine.recipes.registry import KLING_TEXT_TO_VIDEO
 
     seconds = kling_settings_from(values).seconds()
-    quote = await core.spend.quote(KLING_TEXT_TO_VIDEO.id, core.prices.cost(KLING_TEXT_TO_VIDEO.id, seconds), seconds)
-    core.spend.check_limits(quote)
+    quote = await spend.quote(KLING_TEXT_TO_VIDEO.id, services.prices.cost(KLING_TEXT_TO_VIDEO.id, seconds), seconds)
+    spend.check_limits(quote)
     return quote
 
 

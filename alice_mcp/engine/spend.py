@@ -17,22 +17,10 @@ import math
 from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable, Optional
 
-from alice_mcp.data.errors import AliceError
+from alice_mcp.data.errors import SpendLimitError, SpendNotApproved
 from alice_mcp.data.prices import PriceTable
 
 log = logging.getLogger(__name__)
-
-
-class SpendLimitError(AliceError):
-    """The job would break an operator spend limit; nothing was submitted."""
-
-    code = "spend_limit"
-
-
-class SpendNotApproved(AliceError):
-    """The job needs the user's approval and did not get it; nothing was submitted."""
-
-    code = "spend_not_approved"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from alice_mcp.adapters.ledger import (
     SUBMITTING,
     JobRecord,
 )
+from alice_mcp.data.vocabulary import Vocabulary
 from alice_mcp.engine.models import (
     AudioResult,
     GenerationStatus,
@@ -55,7 +56,7 @@ def _common(record: JobRecord, jobs: "JobManager", started: float, cached: bool)
     }
     if not done:
         values["progress"] = live[0] if live else None
-        values["message"] = running_message(record, live[2] if live else None)
+        values["message"] = running_message(record, live[2] if live else None, jobs.services.words)
     return values
 
 
@@ -101,32 +102,32 @@ def kling_video_result(record: JobRecord, jobs: "JobManager", started: float) ->
     return VideoResult(**_common(record, jobs, started, False), video_url=record.file_url)
 
 
-def running_message(record: JobRecord, live_message: str | None) -> str:
-    """One sentence for the assistant about a job that is not finished yet."""
+def running_message(record: JobRecord, live_message: str | None, words: Vocabulary) -> str:
+    """One sentence for the user about a job that is not finished yet, with next steps in the face's ``words``."""
     where = f" ({live_message})" if live_message else ""
     return (
-        f"Still running{where}. The job continues in the background; call get_generation with "
-        f'job_id "{record.id}" to wait for the file (it is not paid again), or cancel_generation to stop it.'
+        f"Still running{where}. The job continues in the background; {words.wait_for(record.id)} to wait for the "
+        f"file (it is not paid again), or {words.cancel_job(record.id)} to stop it."
     )
 
 
-def status_message(record: JobRecord, live_message: str | None) -> str:
-    """What a job's status means and what to do next."""
-    job = f'job_id "{record.id}"'
+def status_message(record: JobRecord, live_message: str | None, words: Vocabulary) -> str:
+    """What a job's status means and what to do next (in the face's ``words``)."""
+    again = words.wait_for(record.id)
     if record.status == COMPLETED:
         return f"Completed: the file is at {record.output_path}."
     if record.status in (PENDING, SUBMITTING, RUNNING) and record.error and live_message is None:
-        return f"Interrupted while running: {record.error} Call get_generation with {job} again to resume it."
+        return f"Interrupted while running: {record.error} To resume it, {again}."
     if record.status in (PENDING, SUBMITTING, RUNNING):
-        return running_message(record, live_message)
+        return running_message(record, live_message, words)
     if record.status == COMPLETED_AT_FAL:
         if record.error and live_message is None:
             return (
-                f"fal finished the job, but saving the result failed: {record.error} Call get_generation with "
-                f"{job} again to retry the download; it is not generated or paid again."
+                f"fal finished the job, but saving the result failed: {record.error} To retry the download, "
+                f"{again}; it is not generated or paid again."
             )
         if live_message is None:
-            return f"fal finished the job; the file is not saved yet. Call get_generation with {job} to save it."
+            return f"fal finished the job; the file is not saved yet. To save it, {again}."
         return f"fal finished the job; saving the result ({live_message})."
     if record.status == FAILED:
         return f"Failed: {record.error}"
@@ -145,7 +146,7 @@ def generation_status(record: JobRecord, jobs: "JobManager") -> GenerationStatus
     return GenerationStatus(
         job_id=record.id,
         status=record.status,
-        message=status_message(record, message),
+        message=status_message(record, message, jobs.services.words),
         tool=record.kind,  # type: ignore[arg-type]
         endpoint=record.endpoint,
         request_id=record.request_id,

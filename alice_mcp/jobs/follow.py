@@ -1,9 +1,9 @@
-"""Follow a submitted fal job to its end and deliver its output: the tail every job shares, also after a resume.
+"""Follow a submitted fal job to its end and fetch its output: the tail every job shares, also after a resume.
 
 :func:`follow_job` watches fal's status stream (polling if the stream fails) until the job completes;
-:func:`fetch_output_url` reads the output file's URL; :func:`deliver_result` downloads it and publishes the result —
-for a video job with a media plan, the audio put onto the original video (plan and options come from the ledger,
-so a resumed job finishes the same way). :mod:`alice_mcp.jobs.lifecycle` calls these and records each step.
+:func:`fetch_output_url` reads the output file's URL; :func:`download_result` downloads a file and publishes it
+atomically. What a finished job's output becomes (a plain download, or audio put onto the original video) is the
+job's recipe's finishing step (:attr:`JobServices.finisher`); :mod:`alice_mcp.jobs.lifecycle` records each step.
 """
 
 from __future__ import annotations
@@ -18,17 +18,12 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Optional
 import anyio
 
 from alice_mcp.adapters.output_policy import partial_file, publish
-from alice_mcp.data import params
-from alice_mcp.data.endpoints import MMAUDIO_VIDEO
 from alice_mcp.data.errors import FalError, FalJobFailed
 from alice_mcp.data.progress import ProgressSink, notify
-from alice_mcp.jobs.state import JobContext
-from alice_mcp.media.pipeline import FinishedMedia, export_track, finish_media, workspace
-from alice_mcp.media.plan import MediaPlan
 
 if TYPE_CHECKING:
     from alice_mcp.adapters.fal import JobStatus, Submission
-    from alice_mcp.engine.core import AliceCore
+    from alice_mcp.jobs.services import JobServices
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +32,7 @@ FIRST_POLL_INTERVAL_S = 0.05
 
 
 async def follow_job(
-    core: "AliceCore",
+    services: "JobServices",
     endpoint: str,
     job: "Submission",
     progress: ProgressSink | None,
@@ -65,32 +60,32 @@ async def follow_job(
             fraction = 1.0 - math.exp(-(time.monotonic() - started) / 20.0)
             await notify(progress, "generating", message, fraction)
 
-    final = await _follow_stream(core, endpoint, job, report)
+    final = await _follow_stream(services, endpoint, job, report)
     interval = FIRST_POLL_INTERVAL_S
     while final is None:
-        status = await core.gateway().status(endpoint, job)
+        status = await services.gateway().status(endpoint, job)
         await report(status)
         if status.state == "completed":
             final = status
             break
         await asyncio.sleep(interval)
-        interval = min(interval * 1.5, core.settings.poll_interval_s)
+        interval = min(interval * 1.5, services.settings.poll_interval_s)
     if final.error:
         kind = f" ({final.error_type})" if final.error_type else ""
-        failure = FalJobFailed(
-            f"fal finished request {job.request_id} with an error{kind}: {final.error}", request_id=job.request_id
+        raise FalJobFailed(
+            f"fal finished request {job.request_id} with an error{kind}: {final.error}",
+            request_id=job.request_id,
+            error_type=final.error_type,
         )
-        failure.error_type = final.error_type  # type: ignore[attr-defined]
-        raise failure
     await notify(progress, "generating", "Generation finished", 1.0)
 
 
 async def _follow_stream(
-    core: "AliceCore", endpoint: str, job: "Submission", report: Callable[["JobStatus"], Awaitable[None]]
+    services: "JobServices", endpoint: str, job: "Submission", report: Callable[["JobStatus"], Awaitable[None]]
 ) -> Optional["JobStatus"]:
     """The completed status from fal's status stream, or ``None`` if the stream failed before it (poll then)."""
     try:
-        async for status in core.gateway().status_stream(endpoint, job):
+        async for status in services.gateway().status_stream(endpoint, job):
             if status.state == "completed":
                 return status
             await report(status)
@@ -99,9 +94,9 @@ async def _follow_stream(
     return None
 
 
-async def fetch_output_url(core: "AliceCore", endpoint: str, output_key: str, job: "Submission") -> str:
+async def fetch_output_url(services: "JobServices", endpoint: str, output_key: str, job: "Submission") -> str:
     """The URL of the finished job's output file."""
-    output = await core.gateway().result(endpoint, job)
+    output = await services.gateway().result(endpoint, job)
     file = output.get(output_key)
     if not isinstance(file, dict) or not isinstance(file.get("url"), str):
         raise FalError(
@@ -111,40 +106,8 @@ async def fetch_output_url(core: "AliceCore", endpoint: str, output_key: str, jo
     return file["url"]
 
 
-async def deliver_result(core: "AliceCore", job: JobContext, url: str) -> Path:
-    """The last step of every job (also after a resume): fetch fal's output file and publish the result.
-
-    A video job with a media plan gets its audio put onto the original video (:func:`finish_media`) and the
-    track exported if asked; the plan and options come from the ledger, so a resumed job finishes the same way.
-    """
-    record = job.record
-    wanted = Path(record.wanted_path)
-    request_id = record.request_id or ""
-    stored_plan = record.details.get("media_plan")
-    if stored_plan is None:
-        return await download_result(core, url, wanted, request_id, job.progress)
-    media = MediaPlan(**stored_plan)
-    options = params.PipelineOptions(**record.details.get("pipeline_options", {}))
-    if media.upload_method == "url" or not Path(media.source).is_file():
-        finished = FinishedMedia(await download_result(core, url, wanted.with_suffix(".mp4"), request_id, job.progress))
-        if media.upload_method != "url":
-            finished.notes.append(f"The original {media.source} is gone, so fal's version of the video was saved.")
-        finished.audio_path = await export_track(finished.path, finished.path, options, None, finished.notes)
-    else:
-        with workspace(core.settings) as folder:
-            generated = await download_result(
-                core, url, folder / f"fal-result{MMAUDIO_VIDEO.suffix}", request_id, job.progress
-            )
-            finished = await finish_media(media, options, generated, wanted, job.progress)
-    await job.add_details(
-        notes=media.notes + finished.notes,
-        audio_path=str(finished.audio_path) if finished.audio_path else None,
-    )
-    return finished.path
-
-
 async def download_result(
-    core: "AliceCore", url: str, wanted: Path, request_id: str, progress: ProgressSink | None
+    services: "JobServices", url: str, wanted: Path, request_id: str, progress: ProgressSink | None
 ) -> Path:
     """Download ``url`` next to ``wanted`` under a hidden temporary name, then publish it atomically."""
 
@@ -154,7 +117,7 @@ async def download_result(
 
     with partial_file(wanted.parent, wanted.suffix) as temp:
         try:
-            await core.gateway().download(url, temp, on_bytes)
+            await services.gateway().download(url, temp, on_bytes)
         except FalError as exc:
             raise type(exc)(
                 f"fal finished request {request_id}, but {exc.message[0].lower()}{exc.message[1:]} "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
@@ -28,7 +29,6 @@ from alice_mcp.adapters.ledger import (
     SUBMIT_UNKNOWN,
     SUBMITTING,
 )
-from alice_mcp.data.endpoints import ENDPOINTS
 from alice_mcp.data.errors import (
     AliceError,
     FalAuthError,
@@ -39,22 +39,24 @@ from alice_mcp.data.errors import (
     SubmitOutcomeUnknown,
 )
 from alice_mcp.data.progress import notify
-from alice_mcp.jobs.follow import deliver_result, fetch_output_url, follow_job
+from alice_mcp.jobs.follow import download_result, fetch_output_url, follow_job
 from alice_mcp.jobs.state import JobContext, submission_of
 
 if TYPE_CHECKING:
     from alice_mcp.adapters.fal import JobStatus
-    from alice_mcp.engine.core import AliceCore
+    from alice_mcp.jobs.services import JobServices
 
 log = logging.getLogger(__name__)
 
 
-async def submit_and_finish(core: "AliceCore", job: JobContext, payload: dict) -> None:
+async def submit_and_finish(services: "JobServices", job: JobContext, payload: dict) -> None:
     """Submit ``payload`` to the job's endpoint exactly once (holding a fal slot until fal is done), then fetch and
     download its output. Raises :class:`AliceError`; the ledger says what is left to do."""
     endpoint = job.record.endpoint
     async with job.fal_slot():
-        async with core.spend.admit(endpoint, job.record.cost_usd):  # limits re-checked until the submit is recorded
+        async with services.spend.admit(
+            endpoint, job.record.cost_usd
+        ):  # limits re-checked until the submit is recorded
             record = await job.update(
                 status=SUBMITTING, message="Submitting to fal", payload=payload, submitted_at=time.time()
             )
@@ -63,7 +65,7 @@ async def submit_and_finish(core: "AliceCore", job: JobContext, payload: dict) -
         await notify(job.progress, "queued", "Submitting the job to fal", 0.0)
         with anyio.CancelScope(shield=True):  # whatever happens, the submit's outcome is recorded
             try:
-                submission = await core.gateway().submit(endpoint, payload)
+                submission = await services.gateway().submit(endpoint, payload)
             except SubmitOutcomeUnknown as exc:
                 await job.update(status=SUBMIT_UNKNOWN, message=exc.message, error=exc.message, error_code=exc.code)
                 raise
@@ -81,18 +83,18 @@ async def submit_and_finish(core: "AliceCore", job: JobContext, payload: dict) -
                 cancel_url=submission.cancel_url,
             )
         log.info("job %s: submitted %s as fal request %s", job.id, endpoint, submission.request_id)
-        await _follow(core, job)
-    await _collect(core, job)
+        await _follow(services, job)
+    await _collect(services, job)
 
 
-async def continue_job(core: "AliceCore", job: JobContext) -> None:
+async def continue_job(services: "JobServices", job: JobContext) -> None:
     """Carry on a job fal already has (resumed after a restart, or retried after a failed download)."""
     if job.record.status == RUNNING:
-        await _follow(core, job)
-    await _collect(core, job)
+        await _follow(services, job)
+    await _collect(services, job)
 
 
-async def _follow(core: "AliceCore", job: JobContext) -> None:
+async def _follow(services: "JobServices", job: JobContext) -> None:
     record = job.record
     seen = (record.queue_position, record.last_log)
 
@@ -104,7 +106,7 @@ async def _follow(core: "AliceCore", job: JobContext) -> None:
             await job.update(queue_position=now[0], last_log=now[1])
 
     try:
-        await follow_job(core, record.endpoint, submission_of(record), job.progress, on_status)
+        await follow_job(services, record.endpoint, submission_of(record), job.progress, on_status)
     except FalJobFailed as exc:
         cancelled = exc.error_type == "client_cancelled"
         await job.update(
@@ -115,7 +117,7 @@ async def _follow(core: "AliceCore", job: JobContext) -> None:
         )
         raise
     except FalError as exc:
-        if getattr(exc, "http_status", None) == 404:
+        if exc.http_status == 404:
             await job.update(status=FAILED, message=exc.message, error=exc.message, error_code=exc.code)
         else:  # lost contact (or the key changed): the job may still be fine at fal, so it stays "running"
             await job.update(error=exc.message, error_code=exc.code)
@@ -123,18 +125,19 @@ async def _follow(core: "AliceCore", job: JobContext) -> None:
     await job.update(status=COMPLETED_AT_FAL, message="fal finished the job", error=None, error_code=None)
 
 
-async def _collect(core: "AliceCore", job: JobContext) -> None:
+async def _collect(services: "JobServices", job: JobContext) -> None:
     record = job.record
-    output_key = record.details.get("output_key") or ENDPOINTS[record.endpoint].output_key
+    output_key = record.details.get("output_key") or "video"  # recorded with every job since the first release
     try:
         url = record.file_url
         if url is None:
-            url = await fetch_output_url(core, record.endpoint, output_key, submission_of(record))
+            url = await fetch_output_url(services, record.endpoint, output_key, submission_of(record))
             record = await job.update(file_url=url)
-        path = await deliver_result(core, job, url)
+        finish = services.finisher(record) or download_to_wanted
+        path = await finish(job, url)
     except AliceError as exc:
         final = _is_final(exc)
-        status = (CANCELLED if getattr(exc, "http_status", None) == 499 else FAILED) if final else None
+        status = (CANCELLED if isinstance(exc, FalError) and exc.http_status == 499 else FAILED) if final else None
         await job.update(
             status=status,
             message=exc.message if status else None,
@@ -150,13 +153,19 @@ async def _collect(core: "AliceCore", job: JobContext) -> None:
     await notify(job.progress, "done", f"Saved {path}", 1.0)
 
 
+async def download_to_wanted(job: JobContext, url: str) -> Path:
+    """The finishing step of a job whose output file is the result: download it to the job's wanted path."""
+    record = job.record
+    return await download_result(job.services, url, Path(record.wanted_path), record.request_id or "", job.progress)
+
+
 def _is_final(exc: AliceError) -> bool:
     """Whether fal's answer about a finished job will not change if asked again."""
     if isinstance(exc, FalValidationError):
         return True
     if isinstance(exc, FalAuthError) or not isinstance(exc, FalError):
         return False
-    status = getattr(exc, "http_status", None)
+    status = exc.http_status
     if status is None:
         return exc.code == "fal"  # a malformed result (no output file) stays malformed
     return 400 <= status < 500 and status not in (401, 403, 408, 429)

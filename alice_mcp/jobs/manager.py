@@ -43,10 +43,11 @@ from alice_mcp.adapters.ledger import (
 )
 from alice_mcp.data.errors import AliceError, JobCancelled, JobNotFound
 from alice_mcp.data.progress import ProgressSink, Stage
+from alice_mcp.jobs.lifecycle import continue_job
 from alice_mcp.jobs.state import JobContext, JobPlan, LiveJob, Work, job_error, submission_of
 
 if TYPE_CHECKING:
-    from alice_mcp.engine.core import AliceCore
+    from alice_mcp.jobs.services import JobServices
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +84,13 @@ def owner_is_alive(owner: str, heartbeat_at: Optional[float]) -> bool:
 
 
 class JobManager:
-    """Runs and tracks the jobs of one :class:`~alice_mcp.engine.core.AliceCore`. Cheap to create; no I/O until used."""
+    """Runs and tracks jobs with the given :class:`JobServices`, the same way for every recipe. Cheap to create; no I/O
+    until used."""
 
-    def __init__(self, core: "AliceCore") -> None:
-        self.core = core
+    def __init__(self, services: "JobServices") -> None:
+        self.services = services
         self.owner = f"{_HOST}|{os.getpid()}|{secrets.token_hex(4)}"
-        self.slots = anyio.CapacityLimiter(core.settings.max_concurrent_jobs)
+        self.slots = anyio.CapacityLimiter(services.settings.max_concurrent_jobs)
         self._ledger: AsyncLedger | None = None
         self._ledger_lock = anyio.Lock()
         self._tg: anyio.abc.TaskGroup | None = None
@@ -101,7 +103,7 @@ class JobManager:
         """The ledger, opened (in a worker thread) on first use. Raises :class:`ConfigError` if unusable."""
         async with self._ledger_lock:
             if self._ledger is None:
-                path = self.core.settings.ledger_path()
+                path = self.services.settings.ledger_path()
                 self._ledger = AsyncLedger(await anyio.to_thread.run_sync(Ledger, path))
             return self._ledger
 
@@ -183,12 +185,12 @@ class JobManager:
             tg.start_soon(self._drive, live, record, work)
             ended = await self._await_live(live, progress, None, cancel_on_abort=True, raise_errors=False)
         if live.error is not None:  # raised outside the task group, so callers get the AliceError, not a group
-            raise job_error(ended, live.error)
+            raise job_error(ended, live.error, self.services.words)
         return ended
 
     async def _drive(self, live: LiveJob, record: JobRecord, work: Work) -> None:
         """Run one job's work in its own cancel scope; record how it ended."""
-        context = JobContext(self, live, record)
+        context = JobContext(self.services, self.ledger, self.slots, live, record)
         try:
             with anyio.CancelScope() as scope:
                 live.scope = scope
@@ -241,7 +243,7 @@ class JobManager:
         if live is None:
             record = await ledger.get(job_id)
             if record is None:
-                raise JobNotFound(f"No job {job_id!r} in the ledger. list_generations shows the recent ones.")
+                raise JobNotFound(f"No job {job_id!r} in the ledger; {self.services.words.list_jobs}.")
             if not record.active:
                 return record
             live = await self._adopt(record)
@@ -279,7 +281,7 @@ class JobManager:
         record = await (await self.ledger()).get(live.id)
         assert record is not None
         if raise_errors and live.done.is_set() and live.error is not None:
-            raise job_error(record, live.error)
+            raise job_error(record, live.error, self.services.words)
         return record
 
     async def _poll_other_owner(self, job_id: str, wait_seconds: float) -> JobRecord:
@@ -301,6 +303,10 @@ class JobManager:
         return live.percent, (live.last.stage if live.last else None), (live.last.message if live.last else None)
 
     # ------------------------------------------------------------------------------------------------- resuming
+    async def _continue(self, job: JobContext) -> None:
+        """The work of a resumed job: carry on from what the ledger says fal has done."""
+        await continue_job(self.services, job)
+
     async def _adopt(self, record: JobRecord, *, at_startup: bool = False) -> LiveJob | None:
         """Take over an active job nobody follows: settle it if it never reached fal, else resume it here."""
         async with self._adopting:
@@ -345,9 +351,9 @@ class JobManager:
         self._live[fresh.id] = live
         log.info("resuming job %s (%s, fal request %s)", fresh.id, fresh.status, fresh.request_id)
         if self._tg is not None:
-            self._tg.start_soon(self._drive, live, fresh, self.core.continue_job)
+            self._tg.start_soon(self._drive, live, fresh, self._continue)
         else:
-            await self._drive(live, fresh, self.core.continue_job)
+            await self._drive(live, fresh, self._continue)
         return live
 
     async def _resume_left_in_flight(self) -> None:
@@ -357,7 +363,7 @@ class JobManager:
         except AliceError as exc:
             log.warning("could not read the job ledger to resume jobs: %s", exc.message)
             return
-        if records and self.core.settings.fal_key is None:
+        if records and self.services.settings.fal_key is None:
             log.warning("%d job(s) are in flight but FAL_KEY is not set; they are resumed once it is", len(records))
             return
         for record in records:
@@ -383,7 +389,7 @@ class JobManager:
         ledger = await self.ledger()
         record = await ledger.get(job_id)
         if record is None:
-            raise JobNotFound(f"No job {job_id!r} in the ledger. list_generations shows the recent ones.")
+            raise JobNotFound(f"No job {job_id!r} in the ledger; {self.services.words.list_jobs}.")
         if record.status in TERMINAL:
             return record
         if record.status == COMPLETED_AT_FAL:  # paid and done at fal: the result is kept (and saved if it is live)
@@ -439,7 +445,7 @@ class JobManager:
     async def _cancel_at_fal(self, record: JobRecord) -> str:
         try:
             with anyio.fail_after(CANCEL_TIMEOUT_S):
-                outcome = await self.core.gateway().cancel(record.endpoint, submission_of(record))
+                outcome = await self.services.gateway().cancel(record.endpoint, submission_of(record))
         except (AliceError, TimeoutError) as exc:
             message = exc.message if isinstance(exc, AliceError) else "no answer"
             log.warning("could not cancel fal request %s: %s", record.request_id, message)
@@ -454,7 +460,7 @@ class JobManager:
     async def get(self, job_id: str) -> JobRecord:
         record = await (await self.ledger()).get(job_id)
         if record is None:
-            raise JobNotFound(f"No job {job_id!r} in the ledger. list_generations shows the recent ones.")
+            raise JobNotFound(f"No job {job_id!r} in the ledger; {self.services.words.list_jobs}.")
         return record
 
     async def recent(self, limit: int, status: str | None) -> list[JobRecord]:

@@ -14,7 +14,7 @@ import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable, Optional
+from typing import AsyncIterator, Awaitable, Callable, Optional
 
 import anyio
 
@@ -22,9 +22,8 @@ from alice_mcp.adapters.ledger import COMPLETED_AT_FAL, RUNNING, AsyncLedger, Jo
 from alice_mcp.data.endpoints import Endpoint
 from alice_mcp.data.errors import AliceError
 from alice_mcp.data.progress import Progress, ProgressSink, overall_percent
-
-if TYPE_CHECKING:
-    from alice_mcp.jobs.manager import JobManager
+from alice_mcp.data.vocabulary import Vocabulary
+from alice_mcp.jobs.services import JobServices
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +61,17 @@ class LiveJob:
 class JobContext:
     """What a job's work function gets: its ledger record, a progress sink, ledger updates and the fal slot."""
 
-    def __init__(self, manager: "JobManager", live: LiveJob, record: JobRecord) -> None:
-        self._manager = manager
+    def __init__(
+        self,
+        services: JobServices,
+        ledger: Callable[[], Awaitable[AsyncLedger]],
+        slots: anyio.CapacityLimiter,
+        live: LiveJob,
+        record: JobRecord,
+    ) -> None:
+        self.services = services
+        self._ledger = ledger
+        self._slots = slots
         self._live = live
         self.record = record
 
@@ -84,23 +92,23 @@ class JobContext:
 
     async def update(self, status: str | None = None, message: str | None = None, **values: object) -> JobRecord:
         """Record a transition; returns the fresh record (unchanged if the job had already ended)."""
-        ledger = await self._manager.ledger()
+        ledger = await self._ledger()
         record = await ledger.update(self.id, status=status, message=message, **values)
         self.record = record if record is not None else (await ledger.get(self.id)) or self.record
         return self.record
 
     async def add_details(self, **details: object) -> None:
         """Merge free-form facts (notes, upload details) into the job's record."""
-        await (await self._manager.ledger()).add_details(self.id, details)
-        self.record = (await (await self._manager.ledger()).get(self.id)) or self.record
+        await (await self._ledger()).add_details(self.id, details)
+        self.record = (await (await self._ledger()).get(self.id)) or self.record
 
     async def ledger(self) -> AsyncLedger:
-        return await self._manager.ledger()
+        return await self._ledger()
 
     @asynccontextmanager
     async def fal_slot(self) -> AsyncIterator[None]:
         """Hold one of the ``ALICE_MAX_CONCURRENT_JOBS`` slots while the job is at fal."""
-        slots = self._manager.slots
+        slots = self._slots
         if slots.available_tokens < 1:
             await self.progress(
                 Progress("queued", f"Waiting for a free slot ({int(slots.total_tokens)} jobs already at fal)", 0.0)
@@ -126,8 +134,8 @@ def submission_of(record: JobRecord):  # type: ignore[no-untyped-def]
     )
 
 
-def job_error(record: JobRecord, exc: BaseException) -> AliceError:
-    """The job's error for the user: its own message, naming the job and what to do next."""
+def job_error(record: JobRecord, exc: BaseException, words: Vocabulary) -> AliceError:
+    """The job's error for the user: its own message, naming the job and (in the face's ``words``) what to do next."""
     if isinstance(exc, AliceError):
         message, code = exc.message, exc.code
     else:
@@ -135,7 +143,7 @@ def job_error(record: JobRecord, exc: BaseException) -> AliceError:
     if record.id not in message:
         message = f"{message} (job {record.id})"
     if record.status in (RUNNING, COMPLETED_AT_FAL):
-        message += f' The job is kept: call get_generation with job_id "{record.id}" to retry; it is not paid again.'
+        message += f" The job is kept: {words.wait_for(record.id)} to retry; it is not paid again."
     error = copy.copy(exc) if isinstance(exc, AliceError) else AliceError(message, code=code)
     error.args = (message,)
     return error

@@ -21,10 +21,11 @@ from mcp.server.mcpserver import Context, Elicit, ListRoots, Resolve
 from mcp.types import ListRootsResult
 from pydantic import BaseModel, Field
 
-from alice_mcp.data.endpoints import MMAUDIO_TEXT, MMAUDIO_VIDEO, Endpoint
-from alice_mcp.data.errors import AliceError
+from alice_mcp.data.endpoints import Endpoint
+from alice_mcp.data.errors import AliceError, SpendNotApproved
 from alice_mcp.engine.quotes import longest_generation, quote_request, quote_video_generation
-from alice_mcp.engine.spend import ConfirmSpend, SpendNotApproved, SpendQuote, approve_up_to
+from alice_mcp.engine.recipes.registry import MMAUDIO_TEXT, MMAUDIO_VIDEO
+from alice_mcp.engine.spend import ConfirmSpend, SpendQuote, approve_up_to
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ async def _quote(ctx: Context, endpoint: Endpoint, preset: Any, values: dict, **
     if threshold is None or core.prices.cost(endpoint.id, longest_generation()) <= threshold:
         return NotAsked("below_threshold")  # no job of this tool can need approval: skip the probe
     try:
-        return await quote_request(core, endpoint, preset, values, **where)
+        return await quote_request(core.services, core.spend, endpoint, preset, values, **where)
     except AliceError:
         return NotAsked("request_invalid")
 
@@ -115,7 +116,7 @@ async def kling_quote(ctx: Context, prompt: Optional[str], duration: Any) -> Quo
     if core.spend.confirm_above is None:
         return NotAsked("below_threshold")
     try:
-        return await quote_video_generation(core, {"prompt": prompt, "duration": duration})
+        return await quote_video_generation(core.services, core.spend, {"prompt": prompt, "duration": duration})
     except AliceError:
         return NotAsked("request_invalid")
 
