@@ -18,6 +18,7 @@ Blocking (PyAV): run in a worker thread. Raises :class:`MediaError`.
 from __future__ import annotations
 
 import threading
+from fractions import Fraction
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -203,7 +204,12 @@ class AudioMix:
             buffer = self.graph.add_abuffer(
                 format=ctx.format.name, sample_rate=ctx.sample_rate, layout=ctx.layout.name, time_base=stream.time_base
             )
-        steps = [
+        steps = []
+        if ctx.layout.nb_channels == 1:
+            # a mono track (MMAudio's) goes to both channels at unity gain: FFmpeg's default upmix would put it
+            # 3 dB down on each, so the same request would sound quieter on one path than another
+            steps.append(("pan", "stereo|c0=c0|c1=c0"))
+        steps += [
             ("atrim", f"start={trim_from:.6f}"),
             ("asetpts", f"PTS-{shift:.6f}/TB+{pad:.6f}/TB"),
             ("aresample", f"{self.rate}:async=1:first_pts=0"),
@@ -238,13 +244,19 @@ class AudioMix:
         out_format.link_to(sink)
         self.graph.configure()
 
+        written = 0
+
         def drain() -> Iterator:  # type: ignore[type-arg]
+            # Frames carry their sample position: with timestamps the AAC encoder's first packet starts 1024
+            # samples early (its priming) and the muxer signals that (MP4 edit list), so audio plays on time.
+            nonlocal written
             while True:
                 try:
                     frame = sink.pull()
                 except (av.BlockingIOError, av.EOFError):
                     return
-                frame.pts = None
+                frame.pts, frame.time_base = written, Fraction(1, self.rate)
+                written += frame.samples
                 yield frame
 
         for path, buffer, trim_from in self._inputs:

@@ -83,14 +83,19 @@ async def plan_media(
     """
     if isinstance(source, RemoteVideo):
         return await _plan_remote(source, options, requested_duration, default_duration)
-    from alice_mcp.media.prepare import keyframe_at_or_before
+    from alice_mcp.media.prepare import segment_anchor
     from alice_mcp.media.probe import probe_video
 
     path = source.path
     info = await anyio.to_thread.run_sync(probe_video, path)
-    start = options.start_time
+    if options.start_time >= info.duration - 0.01:
+        choose_duration(info.duration, options.start_time, requested_duration, default_duration)  # raises
+    # the segment starts on the first frame shown at or after start_time: the result and the model then begin
+    # with the same picture (a start between two frames would put the audio up to a frame off)
+    keyframe, start = await anyio.to_thread.run_sync(segment_anchor, path, options.start_time, info.origin)
+    if options.start_time <= 0:
+        start = 0.0
     end, billed, notes = choose_duration(info.duration, start, requested_duration, default_duration)
-    keyframe = await anyio.to_thread.run_sync(keyframe_at_or_before, path, start, info.origin) if start > 0 else 0.0
     method = choose_upload(info, start, end, keyframe, path.suffix)
     muxer, suffix, output_notes = choose_output(path, info.video_codec, wanted_suffix)
     size, fps = proxy_geometry(info.width, info.height, info.fps)

@@ -134,6 +134,8 @@ def choose_upload(info: VideoInfo, start: float, end: float, keyframe: float, su
     segment_bytes = estimate_bytes(info, end - keyframe)
     if segment_bytes > MAX_COPY_BYTES or proxy_pays_off(info, start, end, keyframe, segment_bytes):
         return "proxy"
+    if suffix.lower() not in _CONTAINERS:
+        return "proxy"  # MPEG-TS, AVI and the like: fal gets a clean MP4 it reads from its first frame
     if (
         start <= KEYFRAME_TOLERANCE_S
         and info.size_bytes
