@@ -109,7 +109,14 @@ CORPUS: dict[str, ClipSpec] = {
             gop=15,
             vfr=True,
         ),
-        _spec("av1_mp4", ".mp4", vcodec="libsvtav1", options={"preset": "12"}, gop=12, size=(160, 128)),
+        _spec(
+            "av1_mp4",
+            ".mp4",
+            vcodec="libsvtav1",
+            options={"preset": "12"},
+            gop=12,
+            size=(160, 128),
+        ),
         _spec(
             "hevc_hvc1_10bit_mp4",
             ".mp4",
@@ -364,7 +371,7 @@ def measure(path: Path) -> Measured:
         for frame in container.decode(video):
             if frame.time is None:
                 continue
-            digest = hashlib.blake2b(bytes(frame.planes[0]), digest_size=12).digest()
+            digest = _picture_digest(frame, hashlib)
             frames.append((frame.time, digest))
             now = _mean_luma(frame) > 160
             if now and not lit:
@@ -386,6 +393,15 @@ def measure(path: Path) -> Measured:
         audio_end=audio_end,
         streams=streams,
     )
+
+
+def _picture_digest(frame, hashlib) -> bytes:  # type: ignore[no-untyped-def]
+    """A digest of the visible luma (rows cut to the picture's width: decoders leave padding uninitialised)."""
+    plane = frame.planes[0]
+    data = bytes(plane)
+    width = plane.width * (2 if "10" in frame.format.name or "16" in frame.format.name else 1)
+    rows = b"".join(data[y * plane.line_size : y * plane.line_size + width] for y in range(plane.height))
+    return hashlib.blake2b(rows, digest_size=12).digest()
 
 
 def _mean_luma(frame) -> float:  # type: ignore[no-untyped-def]

@@ -25,6 +25,7 @@ from typing import Iterator, Optional
 from alice_mcp.data.params import PipelineOptions
 from alice_mcp.media.plan import MediaPlan
 from alice_mcp.media.prepare import Cancelled, MediaError
+from alice_mcp.media.streams import copy_labels, copy_stream, extra_streams, has_faststart
 
 _EDIT_LIST_MUXERS = ("mp4", "mov")
 _EXPORTS = {"wav": ("wav", "pcm_s16le"), "flac": ("flac", "flac"), "m4a": ("ipod", "aac")}
@@ -67,10 +68,15 @@ def mux_generated_audio(
     try:
         # B-frames at the end need reference frames shown just after it: the audio covers those too
         length = max(length, copied_video_end(original, plan, stop) - t0)
-        with av.open(str(dest), "w", format=plan.output_format) as out:
+        faststart = plan.output_format in _EDIT_LIST_MUXERS and has_faststart(original)
+        out_options = {"movflags": "+faststart"} if faststart else {}
+        with av.open(str(dest), "w", format=plan.output_format, options=out_options) as out:
             with av.open(str(original)) as source:
                 video = source.streams.video[0]
-                video_out = out.add_stream_from_template(video)
+                video_out = copy_stream(out, video)
+                copy_labels(source, out, start=plan.origin + t0, length=length)
+                extras, extra_notes = extra_streams(source, plan.output_format)
+                notes.extend(extra_notes)
                 with av.open(str(generated)) as fal_file:
                     copyable = _copyable_audio(fal_file, encoder_name, length, mix, plan.start - t0, options)
                     if copyable is not None:  # fal's AAC fits as it is: copy it, no decode/encode
@@ -92,6 +98,15 @@ def mux_generated_audio(
                             pad=plan.start - t0,
                             options=options,
                         )
+                    if source.streams.audio and "language" in source.streams.audio[0].metadata:
+                        audio_out.metadata["language"] = source.streams.audio[0].metadata["language"]
+                # after the generated track, which replaces the clip's first audio track and stays the default
+                extra_out = {stream.index: copy_stream(out, stream) for stream in extras}
+                if extra_out:
+                    audio_packets = sorted(
+                        list(audio_packets) + _extra_packets(original, extra_out, plan.origin + t0, length),
+                        key=_seconds,
+                    )
                 _interleave(out, source, video, video_out, audio_packets, plan, t0, stop)
     except av.error.FFmpegError as exc:
         raise MediaError(f"Could not put the generated audio onto {original.name} ({exc}).") from exc
@@ -270,6 +285,29 @@ class AudioMix:
             buffer.push(None)
             yield from drain()
         yield from drain()
+
+
+def _extra_packets(original: Path, extra_out: dict, start: float, length: float) -> list:  # type: ignore[type-arg]
+    """The packets of the carried extra tracks (second audio, subtitles) shown in ``[start, start + length)``
+    (s, file clock), shifted so ``start`` is 0 and re-homed on their output streams (small: ≤ ~30 s)."""
+    import av
+
+    packets = []
+    with av.open(str(original)) as source:
+        streams = [source.streams[index] for index in extra_out]
+        for packet in source.demux(*streams):
+            if packet.pts is None or not packet.size:
+                continue
+            tb = packet.time_base
+            at = float(packet.pts * tb)
+            if at < start - 1e-3 or at >= start + length:
+                continue
+            shift = int(round(start / tb))
+            packet.pts -= shift
+            packet.dts = packet.pts if packet.dts is None else packet.dts - shift
+            packet.stream = extra_out[packet.stream_index]
+            packets.append(packet)
+    return packets
 
 
 # ------------------------------------------------------------------------------------------------------ video

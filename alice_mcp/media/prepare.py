@@ -16,6 +16,7 @@ from typing import Optional
 
 from alice_mcp.data.errors import AliceError
 from alice_mcp.media.plan import MediaPlan
+from alice_mcp.media.streams import copy_stream
 
 # The proxy only feeds MMAudio's 384 px / 224 px feature extractors: speed and size matter, not fidelity.
 # ultrafast + a bitrate cap: ~1 Mbit/s at most (≤ ~4 MB for 30 s) whatever the source, and the least memory.
@@ -130,7 +131,7 @@ def segment_packets(container, video, keyframe_pts: int, end_pts: int, stop: Opt
         yield from held
         held.clear()
         yield packet
-    for index, waiting in enumerate(undated):  # the file ended before any dts: pts order is decode order
+    for waiting in undated:  # the file ended before any dts: pts order is decode order
         waiting.dts = waiting.pts
         if waiting.pts < end_pts:
             yield waiting
@@ -158,7 +159,7 @@ def write_cut(path: Path, plan: MediaPlan, dest: Path, muxer: str, stop: Optiona
         with av.open(str(path)) as source, av.open(str(dest), "w", format=muxer) as out:
             video = source.streams.video[0]
             tb = video.time_base
-            copy = out.add_stream_from_template(video)
+            copy = copy_stream(out, video)
             target = seek_to_keyframe(source, video, plan.origin + plan.keyframe)
             end_pts = int(round((plan.origin + plan.end) / tb))
             first: Optional[int] = None
@@ -196,7 +197,7 @@ def write_proxy(path: Path, plan: MediaPlan, dest: Path, stop: Optional[threadin
             slots = max(1, math.ceil((end - start) * rate - 1e-6))
             written = 0
             shown = None  # the source frame on screen at the next slot's time
-            eps = 1e-4
+            eps = KEYFRAME_SLACK_S  # a frame within rounding of a slot is on it (millisecond time bases)
 
             def emit(frame) -> None:  # type: ignore[no-untyped-def]
                 nonlocal written
