@@ -124,3 +124,28 @@ async def test_corpus_clip_keeps_frames_sync_length_and_level(
     # level: the generated clicks are as loud as in fal's file
     assert fal.click_level_db is not None and finished.click_level_db is not None
     assert abs(finished.click_level_db - fal.click_level_db) <= LEVEL_TOLERANCE_DB
+
+    # streams and labels: the generated track replaces the first audio track, everything else is carried over
+    assert finished.streams == original.streams, (finished.streams, original.streams)
+    assert_labels_kept(source, out)
+
+
+def assert_labels_kept(source: Path, out: Path) -> None:
+    from alice_mcp.media.streams import has_faststart
+
+    with av.open(str(source)) as before, av.open(str(out)) as after:
+        v_in, v_out = before.streams.video[0], after.streams.video[0]
+        if v_in.codec_tag == "hvc1":
+            assert v_out.codec_tag == "hvc1"
+        if before.format.name.startswith("mov"):
+            assert has_faststart(out) == has_faststart(source)
+        for key in ("title", "creation_time"):
+            if key in before.metadata:
+                assert after.metadata.get(key) == before.metadata[key]
+        languages = [s.metadata.get("language") for s in before.streams if s.type != "video"]
+        assert [s.metadata.get("language") for s in after.streams if s.type != "video"] == languages
+        if before.chapters():
+            assert [c["metadata"].get("title") for c in after.chapters()] == [
+                c["metadata"].get("title") for c in before.chapters() if c["end"] * c["time_base"] > 0
+            ][: len(after.chapters())]
+            assert after.chapters()

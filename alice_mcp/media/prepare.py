@@ -22,9 +22,9 @@ from alice_mcp.media.streams import copy_stream
 # ultrafast + a bitrate cap: ~1 Mbit/s at most (≤ ~4 MB for 30 s) whatever the source, and the least memory.
 PROXY_X264 = {"preset": "ultrafast", "crf": "30", "maxrate": "1000k", "bufsize": "2000k"}
 DECODE_THREADS = 2
-# Above this many pixels per frame, decode with slice threads only: frame threads hold a whole picture (12 MB at
-# 4K) per thread, which would break the memory bound.
-FRAME_THREADS_MAX_PIXELS = 1920 * 1088
+# Decoding uses frame threads (and slice threads where the codec has them) at every size: at 4K each frame thread
+# holds a ~12 MB picture, ~40 MB in all with 2 threads, inside the 200 MB memory bound; slice threads alone left
+# the proxy ~1.5x slower than ffmpeg's (BENCHMARKS.md, media throughput).
 # How many packets past the segment end to look for B-frames shown before it (decode order ≠ display order).
 REORDER_LOOKAHEAD = 16
 KEYFRAME_SLACK_S = 0.002  # timestamp rounding between containers
@@ -185,8 +185,7 @@ def write_proxy(path: Path, plan: MediaPlan, dest: Path, stop: Optional[threadin
     try:
         with av.open(str(path)) as source, av.open(str(dest), "w", format="mp4") as out:
             video = source.streams.video[0]
-            big = video.codec_context.width * video.codec_context.height > FRAME_THREADS_MAX_PIXELS
-            video.thread_type = "SLICE" if big else "AUTO"
+            video.thread_type = "AUTO"
             video.codec_context.thread_count = DECODE_THREADS
             tb = video.time_base
             encoder = out.add_stream("libx264", rate=rate, options=dict(PROXY_X264))
