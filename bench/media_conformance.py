@@ -37,9 +37,11 @@ async def _case(name: str, segment: bool, mode: str, corpus: Path, home: Path, t
     spec = CORPUS[name]
     source = home / f"{name}{spec.suffix}"
     shutil.copyfile(build(name, corpus), source)
-    twin.reset()
+    twin.reset()  # the twin forgets its files: each case gets its own ledger (no remembered upload)
+    os.environ["ALICE_DATA_DIR"] = str(home.parent / f"data-{name}-{segment}-{mode}")
     twin.state.queue_seconds = twin.state.run_seconds = 0.0
     twin.state.result_channels = 1
+    twin.state.sync_clicks = True
     parameters: dict = {"seed": 3, "original_audio": mode}
     if segment:
         parameters["start_time"] = spec.segment_start

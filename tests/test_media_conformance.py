@@ -68,6 +68,7 @@ async def run_case(name: str, segment: bool, mode: str, corpus_dir: Path, home: 
     shutil.copyfile(built, source)
     twin.state.queue_seconds = twin.state.run_seconds = 0.0
     twin.state.result_channels = 1  # MMAudio's track is mono
+    twin.state.sync_clicks = True  # a click under every flash the twin sees
     parameters: dict = {"seed": 3, "original_audio": mode}
     if segment:
         parameters["start_time"] = spec.segment_start

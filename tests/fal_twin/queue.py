@@ -295,6 +295,7 @@ class QueueApi:
                     inp["prompt"],
                     self.state.result_video,
                     channels=self.state.result_channels,
+                    clicks=self.state.sync_clicks,
                 ),
             )
         elif job.endpoint == schemas.TEXT_TO_AUDIO:

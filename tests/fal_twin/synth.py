@@ -18,11 +18,13 @@ Contract
   and the audio peak.
 Audio content is a seeded tone sequence + noise: it depends on seed/prompt.
 
-Sync markers: ``mmaudio_video`` looks at every frame of the video it was given; where a white flash starts (a
-frame whose mean luma is above ``FLASH_LUMA`` after one that is not), it puts a sharp click (``CLICK_S`` of a
-2 kHz tone at ``CLICK_LEVEL``, both channels) at that frame's time on the video's own timeline (0 = its first
-frame), so a test can measure where the generated audio lands against the picture. Clips without flashes get no
-clicks.
+Sync markers (``clicks=True``, the twin's ``sync_clicks`` knob): ``mmaudio_video``
+looks at every frame of the video it was given; where a white flash starts (a
+frame whose mean luma is above ``FLASH_LUMA`` after one that is not), it puts a
+sharp click (``CLICK_S`` of a 2 kHz tone at ``CLICK_LEVEL``, both channels) at
+that frame's time on the video's own timeline (0 = its first frame), so a test
+can measure where the generated audio lands against the picture.
+``channels=1`` writes a mono track (what the audit found MMAudio returns).
 """
 
 from __future__ import annotations
@@ -242,13 +244,20 @@ def _track(length: float, seed: int | None, prompt: str, onsets: list[float], ch
 
 
 def mmaudio_video(
-    src: str, dst: str, duration: float, seed: int | None, prompt: str, mode: str = "reencode", channels: int = 2
+    src: str,
+    dst: str,
+    duration: float,
+    seed: int | None,
+    prompt: str,
+    mode: str = "reencode",
+    channels: int = 2,
+    clicks: bool = False,
 ) -> float:
     layout = "stereo" if channels == 2 else "mono"
     if mode == "copy":
         inp, vs = _open_video(src)
         try:
-            onsets = flash_onsets(src, duration)
+            onsets = flash_onsets(src, duration) if clicks else []
             with av.open(dst, "w", format="mp4") as out:
                 audio = out.add_stream("aac", rate=RATE, layout=layout)
                 length = _copy(inp, vs, out, duration)
@@ -262,7 +271,7 @@ def mmaudio_video(
             inp.close()
     inp, vs = _open_video(src)
     try:
-        onsets = flash_onsets(src, duration)
+        onsets = flash_onsets(src, duration) if clicks else []
         with av.open(dst, "w", format="mp4") as out:
             audio = out.add_stream("aac", rate=RATE, layout=layout)
             length = _reencode(inp, vs, out, duration)
