@@ -395,6 +395,12 @@ def measure(path: Path) -> Measured:
     )
 
 
+def measure_audio(path: Path) -> Measured:
+    """Measure an audio-only file (clicks, level, start and end)."""
+    clicks, level, audio_start, audio_end = _audio(path)
+    return Measured([], [], clicks, level, 0.0, 0.0, audio_start, audio_end, {"audio": 1})
+
+
 def _picture_digest(frame, hashlib) -> bytes:  # type: ignore[no-untyped-def]
     """A digest of the visible luma (rows cut to the picture's width: decoders leave padding uninitialised)."""
     plane = frame.planes[0]

@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.media_corpus import CORPUS, MissingEncoder, build, measure
+from tests.media_corpus import CORPUS, MissingEncoder, build, measure, measure_audio
 
 SYNC_TOLERANCE_S = 0.005
 LEVEL_TOLERANCE_DB = 0.5
@@ -56,7 +56,7 @@ def contiguous_run(part: list[bytes], whole: list[bytes]) -> bool:
     return False
 
 
-async def run_case(name: str, segment: bool, mode: str, corpus_dir: Path, home: Path, twin) -> dict:  # type: ignore[no-untyped-def]
+async def run_case(name: str, segment: bool, mode: str, corpus_dir: Path, home: Path, twin, **extra) -> dict:  # type: ignore[no-untyped-def]
     from alice_mcp import AliceOrchestrator, GenerationRequest
 
     spec = CORPUS[name]
@@ -69,7 +69,7 @@ async def run_case(name: str, segment: bool, mode: str, corpus_dir: Path, home: 
     twin.state.queue_seconds = twin.state.run_seconds = 0.0
     twin.state.result_channels = 1  # MMAudio's track is mono
     twin.state.sync_clicks = True  # a click under every flash the twin sees
-    parameters: dict = {"seed": 3, "original_audio": mode}
+    parameters: dict = {"seed": 3, "original_audio": mode, **extra}
     if segment:
         parameters["start_time"] = spec.segment_start
     async with AliceOrchestrator() as alice:
@@ -150,3 +150,19 @@ def assert_labels_kept(source: Path, out: Path) -> None:
                 c["metadata"].get("title") for c in before.chapters() if c["end"] * c["time_base"] > 0
             ][: len(after.chapters())]
             assert after.chapters()
+
+
+@pytest.mark.parametrize("audio_format", ["m4a", "wav", "flac"])
+async def test_exported_track_keeps_fals_timing_and_level(
+    audio_format: str, corpus_dir: Path, inprocess_env, home: Path, twin
+) -> None:
+    """The track saved alone starts with fal's first sample (AAC priming signalled in the .m4a) at fal's level."""
+    run = await run_case("h264_mp4", False, "replace", corpus_dir, home, twin, audio_format=audio_format)
+    track = Path(run["result"].details.audio_path)
+    assert track.suffix == f".{audio_format}"
+    exported, fal = measure_audio(track), measure(run["fal"])
+    assert len(exported.clicks) == len(fal.clicks) == 3
+    for ours, theirs in zip(exported.clicks, fal.clicks, strict=True):
+        assert abs(ours - theirs) <= SYNC_TOLERANCE_S, (exported.clicks, fal.clicks)
+    assert exported.click_level_db is not None and fal.click_level_db is not None
+    assert abs(exported.click_level_db - fal.click_level_db) <= LEVEL_TOLERANCE_DB
