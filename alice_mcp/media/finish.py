@@ -7,6 +7,12 @@ packets are copied (at most one AAC frame past the segment); otherwise the track
 Opus for WebM) exactly as long as the segment. Memory is bounded: video is streamed packet by packet;
 audio (at most ~30 s) is encoded up front and interleaved by time.
 
+The generated track is the result's first audio track (``replace``: it takes the place of the clip's first track;
+``mix``: that track is mixed under it). Further audio tracks, subtitles, chapters and metadata are carried over
+(:mod:`alice_mcp.media.streams`; a note names what the container cannot hold). Encoded AAC carries its priming
+(1024 samples) as a negative first timestamp, which the muxer signals, so it plays on time. A mono track is rendered
+to both channels at unity gain.
+
 Keyframes: a stream copy must start on a keyframe, at or before the segment start. MP4/MOV get an edit list that
 hides that lead-in, so the result plays exactly ``[start, end]``. Matroska/WebM have no edit lists: the lead-in
 frames stay, with silence (``replace``) or the clip's own sound (``mix``) under them, and the generated audio
