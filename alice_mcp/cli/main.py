@@ -153,6 +153,8 @@ def exit_code_for(exc: BaseException) -> int:
     ):
         if isinstance(exc, kind):
             return code
+    if getattr(exc, "code", None) == "bug":  # a job's unexpected exception, reported by the job manager
+        return EXIT_BUG
     return EXIT_INPUT  # any other AliceError is a refusal the user can act on
 
 

@@ -7,6 +7,12 @@ packets are copied (at most one AAC frame past the segment); otherwise the track
 Opus for WebM) exactly as long as the segment. Memory is bounded: video is streamed packet by packet;
 audio (at most ~30 s) is encoded up front and interleaved by time.
 
+The generated track is the result's first audio track (``replace``: it takes the place of the clip's first track;
+``mix``: that track is mixed under it). Further audio tracks, subtitles, chapters and metadata are carried over
+(:mod:`alice_mcp.media.streams`; a note names what the container cannot hold). Encoded AAC carries its priming
+(1024 samples) as a negative first timestamp, which the muxer signals, so it plays on time. A mono track is rendered
+to both channels at unity gain.
+
 Keyframes: a stream copy must start on a keyframe, at or before the segment start. MP4/MOV get an edit list that
 hides that lead-in, so the result plays exactly ``[start, end]``. Matroska/WebM have no edit lists: the lead-in
 frames stay, with silence (``replace``) or the clip's own sound (``mix``) under them, and the generated audio
@@ -18,12 +24,14 @@ Blocking (PyAV): run in a worker thread. Raises :class:`MediaError`.
 from __future__ import annotations
 
 import threading
+from fractions import Fraction
 from pathlib import Path
 from typing import Iterator, Optional
 
 from alice_mcp.data.params import PipelineOptions
 from alice_mcp.media.plan import MediaPlan
 from alice_mcp.media.prepare import Cancelled, MediaError
+from alice_mcp.media.streams import copy_labels, copy_stream, extra_streams, has_faststart
 
 _EDIT_LIST_MUXERS = ("mp4", "mov")
 _EXPORTS = {"wav": ("wav", "pcm_s16le"), "flac": ("flac", "flac"), "m4a": ("ipod", "aac")}
@@ -66,10 +74,15 @@ def mux_generated_audio(
     try:
         # B-frames at the end need reference frames shown just after it: the audio covers those too
         length = max(length, copied_video_end(original, plan, stop) - t0)
-        with av.open(str(dest), "w", format=plan.output_format) as out:
+        faststart = plan.output_format in _EDIT_LIST_MUXERS and has_faststart(original)
+        out_options = {"movflags": "+faststart"} if faststart else {}
+        with av.open(str(dest), "w", format=plan.output_format, options=out_options) as out:
             with av.open(str(original)) as source:
                 video = source.streams.video[0]
-                video_out = out.add_stream_from_template(video)
+                video_out = copy_stream(out, video)
+                copy_labels(source, out, start=plan.origin + t0, length=length)
+                extras, extra_notes = extra_streams(source, plan.output_format)
+                notes.extend(extra_notes)
                 with av.open(str(generated)) as fal_file:
                     copyable = _copyable_audio(fal_file, encoder_name, length, mix, plan.start - t0, options)
                     if copyable is not None:  # fal's AAC fits as it is: copy it, no decode/encode
@@ -91,6 +104,15 @@ def mux_generated_audio(
                             pad=plan.start - t0,
                             options=options,
                         )
+                    if source.streams.audio and "language" in source.streams.audio[0].metadata:
+                        audio_out.metadata["language"] = source.streams.audio[0].metadata["language"]
+                # after the generated track, which replaces the clip's first audio track and stays the default
+                extra_out = {stream.index: copy_stream(out, stream) for stream in extras}
+                if extra_out:
+                    audio_packets = sorted(
+                        list(audio_packets) + _extra_packets(original, extra_out, plan.origin + t0, length),
+                        key=_seconds,
+                    )
                 _interleave(out, source, video, video_out, audio_packets, plan, t0, stop)
     except av.error.FFmpegError as exc:
         raise MediaError(f"Could not put the generated audio onto {original.name} ({exc}).") from exc
@@ -203,7 +225,12 @@ class AudioMix:
             buffer = self.graph.add_abuffer(
                 format=ctx.format.name, sample_rate=ctx.sample_rate, layout=ctx.layout.name, time_base=stream.time_base
             )
-        steps = [
+        steps = []
+        if ctx.layout.nb_channels == 1:
+            # a mono track (MMAudio's) goes to both channels at unity gain: FFmpeg's default upmix would put it
+            # 3 dB down on each, so the same request would sound quieter on one path than another
+            steps.append(("pan", "stereo|c0=c0|c1=c0"))
+        steps += [
             ("atrim", f"start={trim_from:.6f}"),
             ("asetpts", f"PTS-{shift:.6f}/TB+{pad:.6f}/TB"),
             ("aresample", f"{self.rate}:async=1:first_pts=0"),
@@ -238,13 +265,19 @@ class AudioMix:
         out_format.link_to(sink)
         self.graph.configure()
 
+        written = 0
+
         def drain() -> Iterator:  # type: ignore[type-arg]
+            # Frames carry their sample position: with timestamps the AAC encoder's first packet starts 1024
+            # samples early (its priming) and the muxer signals that (MP4 edit list), so audio plays on time.
+            nonlocal written
             while True:
                 try:
                     frame = sink.pull()
                 except (av.BlockingIOError, av.EOFError):
                     return
-                frame.pts = None
+                frame.pts, frame.time_base = written, Fraction(1, self.rate)
+                written += frame.samples
                 yield frame
 
         for path, buffer, trim_from in self._inputs:
@@ -258,6 +291,29 @@ class AudioMix:
             buffer.push(None)
             yield from drain()
         yield from drain()
+
+
+def _extra_packets(original: Path, extra_out: dict, start: float, length: float) -> list:  # type: ignore[type-arg]
+    """The packets of the carried extra tracks (second audio, subtitles) shown in ``[start, start + length)``
+    (s, file clock), shifted so ``start`` is 0 and re-homed on their output streams (small: ≤ ~30 s)."""
+    import av
+
+    packets = []
+    with av.open(str(original)) as source:
+        streams = [source.streams[index] for index in extra_out]
+        for packet in source.demux(*streams):
+            if packet.pts is None or not packet.size:
+                continue
+            tb = packet.time_base
+            at = float(packet.pts * tb)
+            if at < start - 1e-3 or at >= start + length:
+                continue
+            shift = int(round(start / tb))
+            packet.pts -= shift
+            packet.dts = packet.pts if packet.dts is None else packet.dts - shift
+            packet.stream = extra_out[packet.stream_index]
+            packets.append(packet)
+    return packets
 
 
 # ------------------------------------------------------------------------------------------------------ video

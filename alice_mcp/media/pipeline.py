@@ -83,14 +83,19 @@ async def plan_media(
     """
     if isinstance(source, RemoteVideo):
         return await _plan_remote(source, options, requested_duration, default_duration)
-    from alice_mcp.media.prepare import keyframe_at_or_before
+    from alice_mcp.media.prepare import segment_anchor
     from alice_mcp.media.probe import probe_video
 
     path = source.path
     info = await anyio.to_thread.run_sync(probe_video, path)
-    start = options.start_time
+    if options.start_time >= info.duration - 0.01:
+        choose_duration(info.duration, options.start_time, requested_duration, default_duration)  # raises
+    # the segment starts on the first frame shown at or after start_time: the result and the model then begin
+    # with the same picture (a start between two frames would put the audio up to a frame off)
+    keyframe, start = await anyio.to_thread.run_sync(segment_anchor, path, options.start_time, info.origin)
+    if options.start_time <= 0:
+        start = 0.0
     end, billed, notes = choose_duration(info.duration, start, requested_duration, default_duration)
-    keyframe = await anyio.to_thread.run_sync(keyframe_at_or_before, path, start, info.origin) if start > 0 else 0.0
     method = choose_upload(info, start, end, keyframe, path.suffix)
     muxer, suffix, output_notes = choose_output(path, info.video_codec, wanted_suffix)
     size, fps = proxy_geometry(info.width, info.height, info.fps)
@@ -197,7 +202,6 @@ async def finish_media(
     asked. If assembling fails, fal's own file is saved instead (a paid result is never lost) and a note says so.
     """
     from alice_mcp.media.finish import mux_generated_audio
-    from alice_mcp.media.prepare import MediaError
 
     notes: list[str] = []
     target = wanted.with_suffix(plan.output_suffix)
@@ -206,12 +210,36 @@ async def finish_media(
         with partial_file(target.parent, plan.output_suffix) as temp:
             notes += await in_thread(mux_generated_audio, Path(plan.source), plan, generated, temp, options)
             final = publish(temp, target)
-    except MediaError as exc:
-        log.warning("assembling the result failed; saving fal's file instead: %s", exc)
+    except Exception as exc:  # noqa: BLE001 - fal has billed: whatever went wrong, its file is still delivered
+        if isinstance(exc, (anyio.get_cancelled_exc_class(), KeyboardInterrupt)):
+            raise
         final = await anyio.to_thread.run_sync(copy_into_output, generated, wanted.with_suffix(generated.suffix))
-        notes.append(f"Could not put the audio onto the original video ({exc.message}); saved fal's version instead.")
+        notes.append(fallback_note(exc, Path(plan.source)))
     audio_path = await export_track(generated, final, options, plan.end - plan.start, notes)
     return FinishedMedia(final, audio_path, notes)
+
+
+def fallback_note(exc: BaseException, original: Path) -> str:
+    """Why the result is fal's own file (its video re-encoded by fal) and what the user can do; logs the cause
+    (an unexpected exception as a bug, with its traceback)."""
+    from alice_mcp.data.errors import AliceError
+
+    if isinstance(exc, OSError) and not isinstance(exc, AliceError):
+        log.warning("assembling the result failed (%s); saving fal's file instead", exc)
+        reason = f"the disk or the original file failed ({exc.strerror or exc})"
+        advice = "Free some disk space or check that the original is readable, then run the job again"
+    elif isinstance(exc, AliceError):
+        log.warning("assembling the result failed; saving fal's file instead: %s", exc.message)
+        reason = exc.message
+        advice = f"To keep {original.name}'s own video quality, convert it to H.264 MP4 and run the job again"
+    else:
+        log.error("bug while assembling the result; saving fal's file instead", exc_info=exc)
+        reason = f"an internal error ({type(exc).__name__}: {exc}); this is a bug in alice-mcp, logged to stderr"
+        advice = "Please report it; converting the original to H.264 MP4 usually avoids it"
+    return (
+        f"Could not put the audio onto the original video ({reason}); saved fal's version instead (its picture "
+        f"re-encoded by fal; nothing is lost and nothing was paid twice). {advice}."
+    )
 
 
 async def export_track(
@@ -228,8 +256,13 @@ async def export_track(
         with partial_file(final.parent, suffix) as temp:
             await in_thread(export_audio, generated, temp, options.audio_format, length)
             return publish(temp, final.with_suffix(suffix))
-    except MediaError as exc:
-        notes.append(f"The {options.audio_format} export failed ({exc.message}); the video itself is fine.")
+    except Exception as exc:  # noqa: BLE001 - the video is delivered whatever happens to the extra export
+        if isinstance(exc, (anyio.get_cancelled_exc_class(), KeyboardInterrupt)):
+            raise
+        if not isinstance(exc, (MediaError, OSError)):
+            log.error("bug while exporting the generated track", exc_info=exc)
+        reason = exc.message if isinstance(exc, MediaError) else f"{type(exc).__name__}: {exc}"
+        notes.append(f"The {options.audio_format} export failed ({reason}); the video itself is fine.")
         return None
 
 

@@ -53,6 +53,9 @@ _CONTAINERS = {
     ".mkv": ("matroska", ".mkv"),
     ".webm": ("webm", ".webm"),
 }
+# Containers a result may keep although the upload rule sends them as a proxy (their packets go back unchanged).
+_OUTPUT_ONLY = {".ts": ("mpegts", ".ts"), ".m2ts": ("mpegts", ".ts"), ".mts": ("mpegts", ".ts")}
+_TS_VIDEO = ("h264", "hevc", "mpeg2video")
 _WEBM_VIDEO = ("vp8", "vp9", "av1")
 _MP4_VIDEO = ("h264", "hevc", "mpeg4", "av1", "vp9", "mjpeg", "prores")
 
@@ -134,6 +137,8 @@ def choose_upload(info: VideoInfo, start: float, end: float, keyframe: float, su
     segment_bytes = estimate_bytes(info, end - keyframe)
     if segment_bytes > MAX_COPY_BYTES or proxy_pays_off(info, start, end, keyframe, segment_bytes):
         return "proxy"
+    if suffix.lower() not in _CONTAINERS:
+        return "proxy"  # MPEG-TS, AVI and the like: fal gets a clean MP4 it reads from its first frame
     if (
         start <= KEYFRAME_TOLERANCE_S
         and info.size_bytes
@@ -183,7 +188,7 @@ def choose_output(source: Path | str, video_codec: str, wanted_suffix: str | Non
     for suffix in (wanted_suffix, Path(str(source)).suffix):
         if not suffix:
             continue
-        entry = _CONTAINERS.get(suffix.lower())
+        entry = _CONTAINERS.get(suffix.lower()) or _OUTPUT_ONLY.get(suffix.lower())
         if entry and _fits(entry[0], video_codec):
             return entry[0], entry[1], notes
         if suffix == wanted_suffix and suffix.lower() != Path(str(source)).suffix.lower():
@@ -198,6 +203,8 @@ def choose_output(source: Path | str, video_codec: str, wanted_suffix: str | Non
 def _fits(muxer: str, video_codec: str) -> bool:
     if muxer == "webm":
         return video_codec in _WEBM_VIDEO
+    if muxer == "mpegts":
+        return video_codec in _TS_VIDEO
     if muxer in ("mp4", "mov"):
         return video_codec in _MP4_VIDEO
     return True

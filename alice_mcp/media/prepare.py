@@ -8,6 +8,7 @@ Times are relative to the clip's first frame (``plan.origin`` on the file's own 
 
 from __future__ import annotations
 
+import math
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -15,16 +16,21 @@ from typing import Optional
 
 from alice_mcp.data.errors import AliceError
 from alice_mcp.media.plan import MediaPlan
+from alice_mcp.media.streams import copy_stream
 
 # The proxy only feeds MMAudio's 384 px / 224 px feature extractors: speed and size matter, not fidelity.
 # ultrafast + a bitrate cap: ~1 Mbit/s at most (≤ ~4 MB for 30 s) whatever the source, and the least memory.
 PROXY_X264 = {"preset": "ultrafast", "crf": "30", "maxrate": "1000k", "bufsize": "2000k"}
 DECODE_THREADS = 2
-# Above this many pixels per frame, decode with slice threads only: frame threads hold a whole picture (12 MB at
-# 4K) per thread, which would break the memory bound.
-FRAME_THREADS_MAX_PIXELS = 1920 * 1088
+# Decoding uses frame threads (and slice threads where the codec has them) at every size: at 4K each frame thread
+# holds a ~12 MB picture, ~40 MB in all with 2 threads, inside the 200 MB memory bound; slice threads alone left
+# the proxy ~1.5x slower than ffmpeg's (BENCHMARKS.md, media throughput).
 # How many packets past the segment end to look for B-frames shown before it (decode order ≠ display order).
 REORDER_LOOKAHEAD = 16
+KEYFRAME_SLACK_S = 0.002  # timestamp rounding between containers
+# How far back a seek may have to go before it lands at or before its target (MPEG-TS and other formats without an
+# index seek by byte position and can overshoot).
+SEEK_RETRIES_S = (1.0, 4.0, 16.0)
 
 
 class MediaError(AliceError):
@@ -37,22 +43,45 @@ class Cancelled(Exception):
     """The caller gave up; the partial file is the caller's to remove."""
 
 
-def keyframe_at_or_before(path: Path, start: float, origin: float = 0.0) -> float:
-    """The time of the last keyframe at or before ``start`` (where a stream copy must begin)."""
+def segment_anchor(path: Path, start: float, origin: float = 0.0) -> tuple[float, float]:
+    """``(keyframe, first_frame)`` for a segment asked to start at ``start`` (s, clip clock: 0 = the first shown
+    frame): the last keyframe at or before it (where a stream copy must begin; negative when the file's first
+    keyframe is hidden by an MP4 edit list) and the first frame shown at or after it (where the segment really
+    starts, so the result's first frame and the model's first frame are the same picture).
+
+    Works whatever the container's timestamps: Matroska packets without a dts, keyframes with a negative pts under
+    an edit list, MPEG-TS streams whose clock starts late (``origin``).
+    """
     import av
 
-    if start <= 0:
-        return 0.0
     with av.open(str(path)) as container:
         video = container.streams.video[0]
         tb = video.time_base
-        container.seek(int((origin + start) / tb), stream=video, backward=True, any_frame=False)
+        seek_to_keyframe(container, video, origin + start)
+        keyframe: Optional[float] = None
+        first: Optional[float] = None
+        after = 0
         for packet in container.demux(video):
-            if packet.pts is None or not packet.size or not packet.is_keyframe:
+            if packet.pts is None or not packet.size:
                 continue
-            found = float(packet.pts * tb) - origin
-            return max(0.0, min(found, start))
-    return 0.0
+            t = float(packet.pts * tb) - origin
+            if packet.is_keyframe and t <= start + KEYFRAME_SLACK_S:
+                keyframe = t
+            if t >= start - KEYFRAME_SLACK_S:
+                first = t if first is None else min(first, t)
+                after += 1
+                if after > REORDER_LOOKAHEAD and keyframe is not None:
+                    break
+    if keyframe is None:
+        keyframe = 0.0 if start <= 0 else min(start, first if first is not None else start)
+    if first is None or start <= 0:
+        first = max(0.0, start)
+    return keyframe, max(first, 0.0)
+
+
+def keyframe_at_or_before(path: Path, start: float, origin: float = 0.0) -> float:
+    """The time of the last keyframe at or before ``start`` (where a stream copy must begin)."""
+    return segment_anchor(path, start, origin)[0]
 
 
 def segment_packets(container, video, keyframe_pts: int, end_pts: int, stop: Optional[threading.Event] = None):  # type: ignore[no-untyped-def]
@@ -62,16 +91,21 @@ def segment_packets(container, video, keyframe_pts: int, end_pts: int, stop: Opt
     frames of an open GOP (they belong before the cut). Keeps every frame shown before ``end_pts``, and a frame
     shown after it only when a frame shown before it comes later in decode order (it may be a B-frame's reference).
     Looks ``REORDER_LOOKAHEAD`` packets past the end for such late B-frames.
+
+    Packets without a dts (Matroska gives none to the first packets after opening or seeking) are kept, their dts
+    filled in from the next known one (one frame step each, never above their pts) so any muxer takes them.
     """
     tb = video.time_base
-    slack = int(0.002 / tb) + 1
+    slack = int(KEYFRAME_SLACK_S / tb) + 1
     first: Optional[int] = None
     held: list = []  # packets shown after the end, kept until we know whether an earlier-shown frame follows
+    undated: list = []  # packets waiting for a dts
     past_end = 0
+    step = _frame_step(video)
     for packet in container.demux(video):
         if stop is not None and stop.is_set():
             raise Cancelled()
-        if packet.pts is None or packet.dts is None or not packet.size:
+        if packet.pts is None or not packet.size:
             continue
         if first is None:
             if packet.pts < keyframe_pts - slack or not packet.is_keyframe:
@@ -79,6 +113,15 @@ def segment_packets(container, video, keyframe_pts: int, end_pts: int, stop: Opt
             first = packet.pts
         if packet.pts < first:
             continue
+        if packet.dts is None:
+            undated.append(packet)
+            continue
+        if undated:
+            for index, waiting in enumerate(undated):
+                waiting.dts = min(waiting.pts, packet.dts - (len(undated) - index) * step)
+            ready, undated = undated, []
+            for waiting in ready:
+                yield from _sorted_out(waiting, end_pts, held)
         if packet.pts >= end_pts:
             held.append(packet)
             past_end += 1
@@ -88,6 +131,24 @@ def segment_packets(container, video, keyframe_pts: int, end_pts: int, stop: Opt
         yield from held
         held.clear()
         yield packet
+    for waiting in undated:  # the file ended before any dts: pts order is decode order
+        waiting.dts = waiting.pts
+        if waiting.pts < end_pts:
+            yield waiting
+
+
+def _sorted_out(packet, end_pts: int, held: list):  # type: ignore[no-untyped-def, type-arg]
+    if packet.pts >= end_pts:
+        held.append(packet)
+        return
+    yield from held
+    held.clear()
+    yield packet
+
+
+def _frame_step(video) -> int:  # type: ignore[no-untyped-def]
+    rate = video.guessed_rate or video.average_rate or video.base_rate or 25
+    return max(1, int(1 / (float(rate) * float(video.time_base))))
 
 
 def write_cut(path: Path, plan: MediaPlan, dest: Path, muxer: str, stop: Optional[threading.Event] = None) -> None:
@@ -98,7 +159,7 @@ def write_cut(path: Path, plan: MediaPlan, dest: Path, muxer: str, stop: Optiona
         with av.open(str(path)) as source, av.open(str(dest), "w", format=muxer) as out:
             video = source.streams.video[0]
             tb = video.time_base
-            copy = out.add_stream_from_template(video)
+            copy = copy_stream(out, video)
             target = seek_to_keyframe(source, video, plan.origin + plan.keyframe)
             end_pts = int(round((plan.origin + plan.end) / tb))
             first: Optional[int] = None
@@ -124,8 +185,7 @@ def write_proxy(path: Path, plan: MediaPlan, dest: Path, stop: Optional[threadin
     try:
         with av.open(str(path)) as source, av.open(str(dest), "w", format="mp4") as out:
             video = source.streams.video[0]
-            big = video.codec_context.width * video.codec_context.height > FRAME_THREADS_MAX_PIXELS
-            video.thread_type = "SLICE" if big else "AUTO"
+            video.thread_type = "AUTO"
             video.codec_context.thread_count = DECODE_THREADS
             tb = video.time_base
             encoder = out.add_stream("libx264", rate=rate, options=dict(PROXY_X264))
@@ -133,19 +193,13 @@ def write_proxy(path: Path, plan: MediaPlan, dest: Path, stop: Optional[threadin
             encoder.codec_context.thread_count = DECODE_THREADS
             seek_to_keyframe(source, video, plan.origin + plan.keyframe)
             start, end = plan.origin + plan.start, plan.origin + plan.end
+            slots = max(1, math.ceil((end - start) * rate - 1e-6))
             written = 0
-            half = 0.5 / float(rate)
-            for frame in source.decode(video):
-                if stop is not None and stop.is_set():
-                    raise Cancelled()
-                if frame.pts is None:
-                    continue
-                t = float(frame.pts * tb)
-                if t >= end - 1e-6:
-                    break
-                # keep the frame if it is the first at or after the next slot of the proxy's time grid
-                if t < start + written / float(rate) - half:
-                    continue
+            shown = None  # the source frame on screen at the next slot's time
+            eps = KEYFRAME_SLACK_S  # a frame within rounding of a slot is on it (millisecond time bases)
+
+            def emit(frame) -> None:  # type: ignore[no-untyped-def]
+                nonlocal written
                 if written == 0 and frame.rotation:
                     encoder.set_display_rotation(frame.rotation)  # a phone clip shot upright stays upright
                 small = frame.reformat(width=width, height=height, format="yuv420p", interpolation="FAST_BILINEAR")
@@ -153,6 +207,24 @@ def write_proxy(path: Path, plan: MediaPlan, dest: Path, stop: Optional[threadin
                 written += 1
                 for packet in encoder.encode(small):
                     out.mux(packet)
+
+            # A constant grid of ``rate`` slots from the segment start; each slot shows the source frame on screen
+            # at that moment (the latest one at or before it), so frames are repeated or dropped but never moved:
+            # an event at source time t reaches the model at t - start (at most one slot later), whatever the
+            # source's own frame rate does (VFR phone clips).
+            for frame in source.decode(video):
+                if stop is not None and stop.is_set():
+                    raise Cancelled()
+                if frame.pts is None:
+                    continue
+                t = float(frame.pts * tb)
+                while shown is not None and written < slots and start + written / float(rate) < t - eps:
+                    emit(shown)
+                if written >= slots or t >= end - eps:
+                    break
+                shown = frame
+            while shown is not None and written < slots:
+                emit(shown)
             if written == 0:
                 raise MediaError(f"{path.name} has no picture between {plan.start:g} s and {plan.end:g} s.")
             for packet in encoder.encode(None):
@@ -162,9 +234,32 @@ def write_proxy(path: Path, plan: MediaPlan, dest: Path, stop: Optional[threadin
 
 
 def seek_to_keyframe(container, video, at_seconds: float) -> int:  # type: ignore[no-untyped-def]
-    """Seek ``video`` to the keyframe at or before ``at_seconds``; returns that time in the stream's time base."""
+    """Seek ``video`` of a freshly opened ``container`` to a keyframe at or before ``at_seconds`` (file clock);
+    returns that time in the stream's time base. A target at or before the stream's start needs no seek (the file
+    is read from its first packet, hidden edit-list frames included). A seek that lands after the target
+    (byte-position seeking in MPEG-TS and the like) is retried from further back, and from the file's start as a
+    last resort."""
+    import av
+
     tb = video.time_base
     target = int(round(at_seconds / tb))
-    if at_seconds > 0:
-        container.seek(target, stream=video, backward=True, any_frame=False)
+    start = video.start_time or 0
+    if target <= start:
+        return target
+    for back in (0.0, *SEEK_RETRIES_S):
+        point = target - int(back / tb)
+        if point <= start:
+            break
+        try:
+            container.seek(point, stream=video, backward=True, any_frame=False)
+            landed = next((p for p in container.demux(video) if p.pts is not None and p.size), None)
+        except av.error.FFmpegError:
+            continue
+        if landed is not None and landed.pts <= target and landed.is_keyframe:
+            container.seek(point, stream=video, backward=True, any_frame=False)
+            return target
+    try:
+        container.seek(start, stream=video, backward=True, any_frame=False)
+    except av.error.FFmpegError:
+        container.seek(0)
     return target

@@ -85,7 +85,10 @@ def describe_video(
             fps = float(rate) if rate else None
             origin = float(video.start_time * video.time_base) if video.start_time is not None else 0.0
             if check_frames:
-                _decode_first_frame(container, video, label)
+                shown = _decode_first_frame(container, video, label)
+                if shown is not None:
+                    # the first frame a player shows (AVI with B-frames: one frame after the stream's start)
+                    origin = shown
                 duration = _check_end(container, video, duration, origin, fps, label)
             audio = container.streams.audio[0] if container.streams.audio else None
             return VideoInfo(
@@ -94,12 +97,12 @@ def describe_video(
                 width=video.codec_context.width,
                 height=video.codec_context.height,
                 fps=fps,
-                video_codec=video.codec_context.name,
+                video_codec=codec_id_name(video),
                 has_audio=audio is not None,
                 size_bytes=size_bytes,
                 bit_rate=int(video.bit_rate or container.bit_rate or 0),
                 origin=origin,
-                audio_codec=audio.codec_context.name if audio is not None else None,
+                audio_codec=codec_id_name(audio) if audio is not None else None,
             )
     except InputError:
         raise
@@ -110,6 +113,12 @@ def describe_video(
         ) from None
 
 
+def codec_id_name(stream) -> str:  # type: ignore[no-untyped-def]
+    """The codec's own name (``av1``, ``hevc``), not the decoder's (``libdav1d``): what containers are chosen by."""
+    codec = stream.codec_context.codec
+    return str(getattr(codec, "canonical_name", None) or codec.name)
+
+
 def _declared_duration(container, video) -> Optional[float]:  # type: ignore[no-untyped-def]
     if video.duration is not None and video.time_base is not None:
         return float(video.duration * video.time_base)
@@ -118,14 +127,14 @@ def _declared_duration(container, video) -> Optional[float]:  # type: ignore[no-
     return None
 
 
-def _decode_first_frame(container, video, label: str) -> None:  # type: ignore[no-untyped-def]
+def _decode_first_frame(container, video, label: str) -> Optional[float]:  # type: ignore[no-untyped-def]
     import av
 
     video.thread_type = "SLICE"  # one picture is enough: no frame threads (each would hold a full frame)
     video.codec_context.thread_count = 1
     try:
-        for _frame in container.decode(video):
-            return
+        for frame in container.decode(video):
+            return float(frame.time) if frame.time is not None else None
     except av.error.FFmpegError as exc:
         raise InputError(
             f"{label}: its video does not decode ({exc}). Is the file damaged?", code="not_video"

@@ -288,7 +288,14 @@ class QueueApi:
                 "video/mp4",
                 "video",
                 lambda dst: synth.mmaudio_video(
-                    src.path, dst, float(inp["duration"]), inp["seed"], inp["prompt"], self.state.result_video
+                    src.path,
+                    dst,
+                    float(inp["duration"]),
+                    inp["seed"],
+                    inp["prompt"],
+                    self.state.result_video,
+                    channels=self.state.result_channels,
+                    clicks=self.state.sync_clicks,
                 ),
             )
         elif job.endpoint == schemas.TEXT_TO_AUDIO:

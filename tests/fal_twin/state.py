@@ -8,7 +8,9 @@ Contract
   taking ``with state.lock:`` (or just read: appends are atomic in CPython).
 * Knobs (``queue_seconds``, ``run_seconds``, ``latency_seconds``,
   ``uplink_bytes_per_second``, ``valid_keys``, ``forbidden_keys``,
-  ``schema_overrides``, ``result_video``, ``validate_at``) are plain
+  ``schema_overrides``, ``result_video``, ``result_channels`` (1 = a mono AAC
+  track, 2 = stereo), ``sync_clicks`` (click under every flash of the video,
+  see synth), ``validate_at``) are plain
   attributes read at the moment each request/job needs them, so tests may
   change them at any time; ``reset()`` restores the constructor values.
 """
@@ -119,6 +121,8 @@ class TwinState:
         forbidden_keys: set[str] | None = None,
         schema_overrides: dict | None = None,
         result_video: str = "reencode",
+        result_channels: int = 2,
+        sync_clicks: bool = False,
         validate_at: str = "runner",
         require_key_format: bool = False,
         cdn_token_ttl_seconds: float = 3600.0,
@@ -132,6 +136,8 @@ class TwinState:
             forbidden_keys=set(forbidden_keys or ()),
             schema_overrides=copy.deepcopy(schema_overrides or {}),
             result_video=result_video,
+            result_channels=result_channels,
+            sync_clicks=sync_clicks,
             validate_at=validate_at,
             require_key_format=require_key_format,
             cdn_token_ttl_seconds=cdn_token_ttl_seconds,

@@ -17,6 +17,14 @@ Contract
   clip; ``probe(path)`` decodes a file and reports measured stream lengths
   and the audio peak.
 Audio content is a seeded tone sequence + noise: it depends on seed/prompt.
+
+Sync markers (``clicks=True``, the twin's ``sync_clicks`` knob): ``mmaudio_video``
+looks at every frame of the video it was given; where a white flash starts (a
+frame whose mean luma is above ``FLASH_LUMA`` after one that is not), it puts a
+sharp click (``CLICK_S`` of a 2 kHz tone at ``CLICK_LEVEL``, both channels) at
+that frame's time on the video's own timeline (0 = its first frame), so a test
+can measure where the generated audio lands against the picture.
+``channels=1`` writes a mono track (what the audit found MMAudio returns).
 """
 
 from __future__ import annotations
@@ -31,6 +39,10 @@ import av
 
 RATE = 44100
 FRAME = 1024
+FLASH_LUMA = 160
+CLICK_S = 0.003
+CLICK_LEVEL = 0.9
+CLICK_HZ = 2000.0
 
 
 class InputError(Exception):
@@ -69,12 +81,66 @@ def _pcm(seconds: float, seed: int | None, prompt: str) -> bytes:
     return (pattern * (need // len(pattern) + 1))[:need]
 
 
-def _write_audio(container: av.container.OutputContainer, stream: av.stream.Stream, pcm: bytes) -> None:
-    total = len(pcm) // 4
+def flash_onsets(src: str, duration: float) -> list[float]:
+    """Times (s from the first frame) where a white flash starts in ``src``'s first video stream, before
+    ``duration``."""
+    onsets: list[float] = []
+    with av.open(src) as inp:
+        vs = inp.streams.video[0]
+        vs.thread_type = "AUTO"
+        t0 = None
+        lit = False
+        try:
+            for frame in inp.decode(vs):
+                if frame.time is None:
+                    continue
+                t0 = frame.time if t0 is None else t0
+                if frame.time - t0 >= duration:
+                    break
+                small = frame.reformat(width=16, height=16, format="gray")
+                plane = bytes(small.planes[0])
+                luma = sum(plane[y * small.planes[0].line_size + x] for y in range(16) for x in range(16)) / 256
+                now = luma > FLASH_LUMA
+                if now and not lit:
+                    onsets.append(frame.time - t0)
+                lit = now
+        except av.error.FFmpegError:
+            pass
+    return onsets
+
+
+def _add_clicks(pcm: bytes, onsets: list[float]) -> bytes:
+    """Overwrite a ``CLICK_S`` 2 kHz burst at each onset (s) of interleaved s16 stereo ``pcm``."""
+    if not onsets:
+        return pcm
+    samples = array.array("h", pcm)
+    total = len(samples) // 2
+    length = int(CLICK_S * RATE)
+    for onset in onsets:
+        first = int(round(onset * RATE))
+        for i in range(length):
+            if first + i >= total:
+                break
+            value = int(32767 * CLICK_LEVEL * math.sin(2 * math.pi * CLICK_HZ * (i + 0.5) / RATE))
+            samples[2 * (first + i)] = value
+            samples[2 * (first + i) + 1] = value
+    return samples.tobytes()
+
+
+def _mono(pcm: bytes) -> bytes:
+    samples = array.array("h", pcm)
+    return samples[0::2].tobytes()
+
+
+def _write_audio(
+    container: av.container.OutputContainer, stream: av.stream.Stream, pcm: bytes, channels: int = 2
+) -> None:
+    width = 2 * channels
+    total = len(pcm) // width
     for start in range(0, total, FRAME):
         n = min(FRAME, total - start)
-        frame = av.AudioFrame(format="s16", layout="stereo", samples=n)
-        chunk = pcm[start * 4 : (start + n) * 4]
+        frame = av.AudioFrame(format="s16", layout="stereo" if channels == 2 else "mono", samples=n)
+        chunk = pcm[start * width : (start + n) * width]
         size = frame.planes[0].buffer_size
         frame.planes[0].update(chunk + bytes(size - len(chunk)))
         frame.sample_rate = RATE
@@ -172,14 +238,30 @@ def _open_video(src: str) -> tuple[av.container.InputContainer, av.stream.Stream
     return inp, vs
 
 
-def mmaudio_video(src: str, dst: str, duration: float, seed: int | None, prompt: str, mode: str = "reencode") -> float:
+def _track(length: float, seed: int | None, prompt: str, onsets: list[float], channels: int) -> bytes:
+    pcm = _add_clicks(_pcm(length, seed, prompt), onsets)
+    return pcm if channels == 2 else _mono(pcm)
+
+
+def mmaudio_video(
+    src: str,
+    dst: str,
+    duration: float,
+    seed: int | None,
+    prompt: str,
+    mode: str = "reencode",
+    channels: int = 2,
+    clicks: bool = False,
+) -> float:
+    layout = "stereo" if channels == 2 else "mono"
     if mode == "copy":
         inp, vs = _open_video(src)
         try:
+            onsets = flash_onsets(src, duration) if clicks else []
             with av.open(dst, "w", format="mp4") as out:
-                audio = out.add_stream("aac", rate=RATE, layout="stereo")
+                audio = out.add_stream("aac", rate=RATE, layout=layout)
                 length = _copy(inp, vs, out, duration)
-                _write_audio(out, audio, _pcm(length, seed, prompt))
+                _write_audio(out, audio, _track(length, seed, prompt, onsets, channels), channels)
             return length
         except InputError:
             raise
@@ -189,10 +271,11 @@ def mmaudio_video(src: str, dst: str, duration: float, seed: int | None, prompt:
             inp.close()
     inp, vs = _open_video(src)
     try:
+        onsets = flash_onsets(src, duration) if clicks else []
         with av.open(dst, "w", format="mp4") as out:
-            audio = out.add_stream("aac", rate=RATE, layout="stereo")
+            audio = out.add_stream("aac", rate=RATE, layout=layout)
             length = _reencode(inp, vs, out, duration)
-            _write_audio(out, audio, _pcm(length, seed, prompt))
+            _write_audio(out, audio, _track(length, seed, prompt, onsets, channels), channels)
         return length
     finally:
         inp.close()
