@@ -137,7 +137,7 @@ def _can_write(folder: Path) -> bool:
 
 
 def _prices_check(raw: str | None) -> Check:
-    from alice_mcp.data.endpoints import published_prices
+    from alice_mcp.engine.recipes.registry import published_prices
     from alice_mcp.data.prices import PriceTable, parse_overrides
 
     try:
