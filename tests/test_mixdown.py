@@ -1,0 +1,159 @@
+"""The finished mix (issue 15) through the real entry points against the fal twin, measured on the files written.
+
+The clip's own sound is a known speech-like signal: tone bursts at known times over digital silence. Measured:
+how far the ducked bed dips under the bursts (dB), the result's loudness and true peak with an independent meter
+(``pyloudnorm``, BS.1770, on the decoded output; true peak by 4x oversampling), the residual of stems summed
+against the pre-master mix (dB), and the timeline read back by OpenTimelineIO and its adapters.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import opentimelineio as otio
+import pyloudnorm
+import pytest
+from mcp import Client
+from scipy.signal import resample_poly
+
+from tests.conftest import files_in
+from tests.media import make_clip
+from tests.test_cli import run_cli
+
+RATE = 48000
+BURST = (1.0, 2.0)  # the clip's sound: a tone burst from 1 s to 2 s of a 3 s clip, silence around it
+
+
+@pytest.fixture
+def legacy(inprocess_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    from alice_mcp.mcp.server import build_server
+
+    return lambda: Client(build_server(), mode="legacy")
+
+
+@pytest.fixture
+def burst_clip(home: Path):  # type: ignore[no-untyped-def]
+    """``burst_clip(name)``: a 3 s 160x120 clip whose sound is a 0.3-amplitude 440 Hz tone during ``BURST``."""
+
+    def factory(name: str = "talk.mp4", seconds: float = 3.0) -> Path:
+        folder = home / "clips"
+        folder.mkdir(exist_ok=True)
+        silent = make_clip(folder / f"picture-{name}", seconds)
+        dest = folder / name
+        with av.open(str(silent)) as src, av.open(str(dest), "w") as out:
+            video = src.streams.video[0]
+            video_out = out.add_stream_from_template(video)
+            audio = out.add_stream("aac", rate=RATE, layout="stereo")
+            for packet in src.demux(video):
+                if packet.dts is None:
+                    continue
+                packet.stream = video_out
+                out.mux(packet)
+            t = np.arange(int(seconds * RATE)) / RATE
+            wave = np.where((t >= BURST[0]) & (t < BURST[1]), 0.3 * np.sin(2 * np.pi * 440 * t), 0.0)
+            for start in range(0, len(wave), 1024):
+                chunk = wave[start : start + 1024].astype(np.float32)
+                frame = av.AudioFrame.from_ndarray(np.vstack([chunk, chunk]), format="fltp", layout="stereo")
+                frame.sample_rate, frame.pts, frame.time_base = RATE, start, Fraction(1, RATE)
+                for packet in audio.encode(frame):
+                    out.mux(packet)
+            for packet in audio.encode(None):
+                out.mux(packet)
+        silent.unlink()
+        return dest
+
+    return factory
+
+
+def decoded(path: Path) -> tuple[np.ndarray, int]:
+    """The first audio track of ``path`` as float64 ``(samples, channels)`` and its sample rate."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate
+        chunks = [frame.to_ndarray() for frame in container.decode(stream)]
+    data = np.concatenate(chunks, axis=1)  # planar (channels, samples) or packed (1, samples*channels)
+    channels = stream.codec_context.channels
+    if data.shape[0] != channels:
+        data = data.reshape(-1, channels).T
+    return data.T.astype(np.float64), rate
+
+
+def level_db(samples: np.ndarray, rate: int, start: float, end: float) -> float:
+    window = samples[int(start * rate) : int(end * rate)]
+    return 20 * math.log10(math.sqrt(float(np.mean(window**2))) + 1e-12)
+
+
+def true_peak_dbtp(samples: np.ndarray) -> float:
+    """BS.1770 true peak, independently: 4x oversampled (polyphase FIR), the largest magnitude, in dB."""
+    oversampled = resample_poly(samples, 4, 1, axis=0)
+    return 20 * math.log10(float(np.max(np.abs(oversampled))))
+
+
+async def _call(client_factory, tool: str = "add_audio_to_video", **arguments: Any) -> Any:  # type: ignore[no-untyped-def]
+    async with client_factory() as client:
+        return await client.call_tool(tool, {"prompt": "soft pad", "seed": 5, **arguments})
+
+
+async def test_duck_loudness_stems_and_timeline_through_the_mcp_wire(legacy, burst_clip, twin, output_dir) -> None:
+    source = burst_clip()
+    result = await _call(
+        legacy,
+        video=str(source),
+        original_audio="duck",
+        original_level=1.0,
+        duck_db=12,
+        loudness="youtube",
+        stems=True,
+        timeline="otio",
+    )
+    assert result.is_error is False, result.content[0].text
+    data, text = result.structured_content, result.content[0].text
+    out = Path(data["output_path"])
+    stems = {name: out.with_name(f"{out.stem}.{name}.wav") for name in ("bed", "original", "mix")}
+    assert all(path.exists() for path in stems.values()), files_in(output_dir)
+
+    # the bed dips at least duck_db - 2 dB under the burst, and comes back after it
+    bed, rate = decoded(stems["bed"])
+    assert rate == RATE
+    gap = level_db(bed, rate, 0.0, 1.0)
+    under = level_db(bed, rate, BURST[0] + 0.25, BURST[1])
+    after = level_db(bed, rate, 2.75, 3.0)
+    assert gap - under >= 12 - 2, (gap, under)
+    assert abs(after - gap) < 3, (gap, after)
+
+    # the stems sum back to the pre-master mix (residual under -60 dB relative to the mix)
+    original, _ = decoded(stems["original"])
+    mix, _ = decoded(stems["mix"])
+    assert len(bed) == len(original) == len(mix)
+    residual = mix - (bed + original)
+    assert 10 * math.log10(np.mean(residual**2) / np.mean(mix**2) + 1e-30) < -60
+
+    # youtube: -14 +-1 LUFS integrated, true peak <= -1 dBTP, measured independently on the decoded output
+    final, final_rate = decoded(out)
+    integrated = pyloudnorm.Meter(final_rate).integrated_loudness(final)
+    assert integrated == pytest.approx(-14, abs=1.0)
+    assert true_peak_dbtp(final) <= -1.0
+    # the reported figures are the written file's (within a meter's rounding of pyloudnorm's)
+    assert "Loudness of the saved file (measured, EBU R128)" in text
+    reported = float(text.split("(measured, EBU R128): ")[1].split(" LUFS")[0])
+    assert reported == pytest.approx(integrated, abs=0.3)
+
+    # the timeline: the original clip on the video track, each stem on its own audio track, all 3 s from 0
+    timeline = otio.adapters.read_from_file(str(out.with_suffix(".otio")))
+    tracks = {track.name: track for track in timeline.tracks}
+    assert set(tracks) == {"Video", "Bed", "Original", "Mix"}
+    (video_clip,) = list(tracks["Video"])
+    assert video_clip.media_reference.target_url == source.resolve().as_uri()
+    assert video_clip.source_range.start_time.to_seconds() == pytest.approx(0.0)
+    assert video_clip.source_range.duration.to_seconds() == pytest.approx(3.0, abs=0.05)
+    for name in ("Bed", "Original", "Mix"):
+        (stem_clip,) = list(tracks[name])
+        assert stem_clip.media_reference.target_url == stems[name.lower()].as_uri()
+        assert stem_clip.range_in_parent().start_time.to_seconds() == 0
+        assert stem_clip.source_range.duration.to_seconds() == pytest.approx(3.0, abs=0.05)
