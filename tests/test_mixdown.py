@@ -157,3 +157,97 @@ async def test_duck_loudness_stems_and_timeline_through_the_mcp_wire(legacy, bur
         assert stem_clip.media_reference.target_url == stems[name.lower()].as_uri()
         assert stem_clip.range_in_parent().start_time.to_seconds() == 0
         assert stem_clip.source_range.duration.to_seconds() == pytest.approx(3.0, abs=0.05)
+
+
+def test_cli_flags_write_an_fcpxml_the_adapter_reads_back(alice_env, burst_clip, twin, output_dir) -> None:
+    source = burst_clip("cli.mov")
+    proc = run_cli(
+        alice_env,
+        "add-audio",
+        str(source),
+        "--prompt",
+        "soft pad",
+        "--seed",
+        "3",
+        "--original-audio",
+        "duck",
+        "--loudness",
+        "youtube",
+        "--stems",
+        "--timeline",
+        "fcpxml",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    out = Path(data["output_path"])
+    assert "Loudness of the saved file (measured, EBU R128)" in proc.stderr + proc.stdout
+    timeline_path = out.with_suffix(".fcpxml")
+    assert timeline_path.exists(), files_in(output_dir)
+    timeline = otio.adapters.read_from_file(str(timeline_path), adapter_name="fcpx_xml")
+    clips = {clip.name: clip for clip in timeline.find_clips()}
+    assert set(clips) == {source.name} | {f"{out.stem}.{name}.wav" for name in ("bed", "original", "mix")}
+    assert clips[source.name].media_reference.target_url == source.resolve().as_uri()
+    for clip in clips.values():
+        assert clip.source_range.duration.to_seconds() == pytest.approx(3.0, abs=0.05)
+        assert clip.range_in_parent().start_time.to_seconds() == 0
+    final, rate = decoded(out)
+    assert pyloudnorm.Meter(rate).integrated_loudness(final) == pytest.approx(-14, abs=1.0)
+
+
+async def test_python_api_social_loudness_and_a_relative_edl(inprocess_env, burst_clip, twin, output_dir) -> None:
+    from alice_mcp import AliceOrchestrator, GenerationRequest
+
+    source = burst_clip("api.mp4")
+    async with AliceOrchestrator() as alice:
+        result = await alice.generate_creative_asset(
+            GenerationRequest(
+                prompt="soft pad",
+                reference_assets=[source],
+                parameters={
+                    "original_audio": "mix",
+                    "loudness": "social",
+                    "timeline": "edl",
+                    "timeline_paths": "relative",
+                },
+            )
+        )
+    out = result.file_path
+    final, rate = decoded(out)
+    assert pyloudnorm.Meter(rate).integrated_loudness(final) == pytest.approx(-16, abs=1.0)
+    assert true_peak_dbtp(final) <= -1.0
+    assert any("target social: -16 LUFS" in note for note in result.details.notes)
+    assert any("so they were saved too" in note for note in result.details.notes)  # the timeline needs stems
+    assert out.with_suffix(".edl").exists(), result.details.notes
+    timeline = otio.adapters.read_from_file(str(out.with_suffix(".edl")), adapter_name="cmx_3600", rate=24)
+    (clip,) = list(timeline.find_clips())  # CMX 3600 carries the video track; the stems are beside it
+    assert clip.name == "api.mp4" and clip.media_reference.target_url == "../home/clips/api.mp4"  # relative
+    assert clip.source_range.start_time.to_seconds() == 0
+    assert clip.source_range.duration.to_seconds() == pytest.approx(3.0, abs=0.05)
+    assert all(out.with_name(f"{out.stem}.{name}.wav").exists() for name in ("bed", "original", "mix"))
+
+
+async def test_bad_finishing_input_fails_before_anything_is_paid(legacy, burst_clip, twin) -> None:
+    source = str(burst_clip())
+    for arguments, expected in (
+        ({"loudness": -50}, "outside -40 to -5 LUFS"),
+        ({"loudness": "loud"}, "unknown loudness target"),
+        ({"timeline": "aaf"}, "timeline"),
+    ):
+        result = await _call(legacy, video=source, **arguments)
+        assert result.is_error is True and expected in result.content[0].text, result.content[0].text
+    result = await _call(legacy, tool="generate_audio", stems=True)
+    assert result.is_error is True and "mixes nothing, so there are no stems" in result.content[0].text
+    assert twin.state.uploads == [] and twin.state.submit_count() == 0
+
+
+async def test_duck_on_a_clip_without_sound_is_a_note_and_the_bed_is_kept(legacy, clip, twin) -> None:
+    result = await _call(legacy, video=str(clip("mute.mp4", seconds=2.0)), original_audio="duck", stems=True)
+    assert result.is_error is False, result.content[0].text
+    text = result.content[0].text
+    assert "no sound of its own, so original_audio=duck made no difference" in text
+    out = Path(result.structured_content["output_path"])
+    bed, rate = decoded(out.with_name(f"{out.stem}.bed.wav"))
+    mix, _ = decoded(out.with_name(f"{out.stem}.mix.wav"))
+    assert not out.with_name(f"{out.stem}.original.wav").exists()
+    assert level_db(bed, rate, 0, 2) > -40 and np.max(np.abs(mix - bed)) < 1e-6  # un-ducked, the mix is the bed

@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.fields import FieldInfo
 
+from alice_mcp.data.errors import InputError
+
 SEED_MAX = 65535
 PROMPT_MAX_CHARS = 2000
 
@@ -128,13 +130,15 @@ class PipelineOptions(BaseModel):
         le=2,
         description="Gain of the generated audio in the result (0 = silent, 1 = unchanged).",
     )
-    loudness: Union[Literal["none", "youtube", "social", "broadcast"], float] = Field(
+    # str | float, not a Literal: a name or a number, both checked by one validator with one clear message
+    loudness: Union[float, str] = Field(
         default="none",
         description=(
             "Normalise the result's loudness (two passes, measured on the written file): none, youtube "
             "(-14 LUFS, -1 dBTP), social (-16 LUFS, -1 dBTP), broadcast (-23 LUFS, -1 dBTP, EBU R128), or a "
             f"number of LUFS from {LOUDNESS_MIN_LUFS:g} to {LOUDNESS_MAX_LUFS:g} (true peak -1 dBTP)."
         ),
+        examples=["youtube", "broadcast", -16],
     )
     stems: bool = Field(
         default=False,
@@ -241,6 +245,17 @@ def pipeline_options_from(explicit: dict[str, Any], preset_values: dict[str, Any
     merged: dict[str, Any] = dict(preset_values or {})
     merged.update({k: v for k, v in explicit.items() if v is not None})
     return PipelineOptions(**merged)
+
+
+def refuse_stems_without_a_mix(stems: bool | None) -> None:
+    """Text-to-audio mixes nothing, so ``stems`` cannot apply: raise :class:`InputError` explaining it (before
+    anything is paid)."""
+    if stems:
+        raise InputError(
+            "generate_audio makes one track and mixes nothing, so there are no stems: the saved FLAC is the only "
+            "layer. For the generated bed, the clip's own sound and their mix as separate WAV files, use "
+            "add_audio_to_video with stems=true."
+        )
 
 
 def quality_values(quality: str | None) -> dict[str, Any]:

@@ -17,7 +17,14 @@ from pydantic import Field
 
 from alice_mcp import __version__
 from alice_mcp.adapters.settings import load_settings
-from alice_mcp.data.params import ARGS, PIPELINE_ARGS, PIPELINE_FIELDS, TABLE_FIELDS, VIDEO_DURATION_ARG
+from alice_mcp.data.params import (
+    ARGS,
+    PIPELINE_ARGS,
+    PIPELINE_FIELDS,
+    TABLE_FIELDS,
+    VIDEO_DURATION_ARG,
+    refuse_stems_without_a_mix,
+)
 from alice_mcp.data.presets import PRESETS
 from alice_mcp.engine.core import AliceCore
 from alice_mcp.engine.models import (
@@ -156,6 +163,7 @@ def build_server() -> MCPServer:
         seed: ARGS["seed"] = None,
         output_path: OutputPathArg = None,
         quality: PIPELINE_ARGS["quality"] = None,
+        stems: PIPELINE_ARGS["stems"] = None,
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
         guard: AudioGuard = None,  # type: ignore[assignment] - filled by the user's approval
@@ -164,6 +172,7 @@ def build_server() -> MCPServer:
         save it to the output folder. COSTS MONEY: $0.001 per second of audio. Give `prompt` or a `preset`. Waits at
         most `wait_seconds` (a "running" result has a job_id for get_generation)."""
         with tool_errors("generate_audio"):
+            refuse_stems_without_a_mix(stems)
             request = AudioRequest(
                 preset=preset, values=_table_values(locals()), output_path=output_path, quality=quality
             )

@@ -326,6 +326,8 @@ async def _write_timeline(
                     video_duration=plan.clip_duration,
                 )
             )
+            if options.timeline == "edl":
+                notes.append("An EDL (CMX 3600) holds the video track only; the stems are beside it as WAV files.")
             return publish(temp, final.with_suffix(suffix))
     except MediaError as exc:
         notes.append(f"The {options.timeline} timeline could not be written ({exc.message}); the video is fine.")

@@ -10,8 +10,8 @@ Contract of :func:`write_timeline`: one timeline, at the clip's frame rate, hold
 
 Media are referenced by absolute path, or relative to the timeline's folder (``relative=True``). Formats: ``otio``
 (OpenTimelineIO JSON), ``fcpxml`` (Final Cut Pro X / DaVinci Resolve, ``otio-fcpx-xml-adapter``) and ``edl``
-(CMX 3600, ``otio-cmx3600-adapter``; an EDL holds one video track and names only, so it lists the video and the
-stems as events). Raises :class:`MediaError` when the adapter cannot write the file.
+(CMX 3600, ``otio-cmx3600-adapter``, which writes the one video track: an EDL gets the video and its markers; the
+stems stay beside it). Raises :class:`MediaError` when the adapter cannot write the file.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def write_timeline(
         clip.markers.append(otio.schema.Marker(name=label, marked_range=span(source_start + at, 0)))
     picture.append(clip)
     timeline.tracks.append(picture)
-    for key, path in stems.items():
+    for key, path in stems.items() if fmt != "edl" else ():
         track = otio.schema.Track(name=_TRACK_NAMES.get(key, key.title()), kind=otio.schema.TrackKind.Audio)
         track.append(
             otio.schema.Clip(
