@@ -236,6 +236,8 @@ async def test_bad_finishing_input_fails_before_anything_is_paid(legacy, burst_c
     ):
         result = await _call(legacy, video=source, **arguments)
         assert result.is_error is True and expected in result.content[0].text, result.content[0].text
+    result = await _call(legacy, video="https://example.com/talk.mp4", loudness="youtube", stems=True)
+    assert result.is_error is True and "`loudness`, `stems` need a local file" in result.content[0].text
     result = await _call(legacy, tool="generate_audio", stems=True)
     assert result.is_error is True and "mixes nothing, so there are no stems" in result.content[0].text
     assert twin.state.uploads == [] and twin.state.submit_count() == 0
@@ -251,3 +253,11 @@ async def test_duck_on_a_clip_without_sound_is_a_note_and_the_bed_is_kept(legacy
     mix, _ = decoded(out.with_name(f"{out.stem}.mix.wav"))
     assert not out.with_name(f"{out.stem}.original.wav").exists()
     assert level_db(bed, rate, 0, 2) > -40 and np.max(np.abs(mix - bed)) < 1e-6  # un-ducked, the mix is the bed
+
+
+async def test_narration_bed_preset_lists_its_finishing(legacy) -> None:
+    async with legacy() as client:
+        result = await client.call_tool("list_audio_presets", {})
+    presets = {preset["id"]: preset for preset in result.structured_content["presets"]}
+    assert presets["narration-bed"]["finishing"] == {"original_audio": "duck", "original_level": 1.0, "loudness": "youtube"}
+    assert presets["tavern"]["finishing"] == {}

@@ -149,6 +149,14 @@ async def _plan_remote(
             "videos. Download the clip and pass its local path, or leave start_time at 0.",
             code="bad_segment",
         )
+    finishing = [
+        f"`{name}`" for name in ("loudness", "stems", "timeline") if getattr(options, name) not in ("none", False)
+    ]
+    if finishing:
+        raise InputError(
+            f"{', '.join(finishing)} need a local file: for a URL fal's video is saved as it is, and alice-mcp does "
+            "not download whole videos. Download the clip and pass its local path, or leave these out."
+        )
     info: Optional[VideoInfo]
     info, reason = await anyio.to_thread.run_sync(probe_url, source.url)
     end, billed, notes = choose_duration(info.duration if info else None, 0.0, requested, default)
