@@ -144,6 +144,12 @@ async def test_duck_loudness_stems_and_timeline_through_the_mcp_wire(legacy, bur
     reported = float(text.split("(measured, EBU R128): ")[1].split(" LUFS")[0])
     assert reported == pytest.approx(integrated, abs=0.3)
 
+    print(  # the figures, for `pytest -s` (the report quotes them)
+        f"dip under the burst {gap - under:.1f} dB, recovery {after - gap:+.1f} dB; stems residual "
+        f"{10 * math.log10(np.mean(residual**2) / np.mean(mix**2) + 1e-30):.0f} dB; pyloudnorm {integrated:.2f} LUFS, "
+        f"true peak {true_peak_dbtp(final):.2f} dBTP; reported {reported:.2f} LUFS"
+    )
+
     # the timeline: the original clip on the video track, each stem on its own audio track, all 3 s from 0
     timeline = otio.adapters.read_from_file(str(out.with_suffix(".otio")))
     tracks = {track.name: track for track in timeline.tracks}
@@ -259,5 +265,21 @@ async def test_narration_bed_preset_lists_its_finishing(legacy) -> None:
     async with legacy() as client:
         result = await client.call_tool("list_audio_presets", {})
     presets = {preset["id"]: preset for preset in result.structured_content["presets"]}
-    assert presets["narration-bed"]["finishing"] == {"original_audio": "duck", "original_level": 1.0, "loudness": "youtube"}
+    assert presets["narration-bed"]["finishing"] == {
+        "original_audio": "duck",
+        "original_level": 1.0,
+        "loudness": "youtube",
+    }
     assert presets["tavern"]["finishing"] == {}
+
+
+async def test_a_loud_target_keeps_the_true_peak_ceiling(legacy, burst_clip, twin) -> None:
+    """-6 LUFS on this mix needs more gain than the -1 dBTP ceiling allows: loudnorm limits instead of one gain."""
+    result = await _call(legacy, video=str(burst_clip()), original_audio="mix", original_level=1.0, loudness=-6)
+    assert result.is_error is False, result.content[0].text
+    final, rate = decoded(Path(result.structured_content["output_path"]))
+    integrated, peak = pyloudnorm.Meter(rate).integrated_loudness(final), true_peak_dbtp(final)
+    print(f"-6 LUFS target: pyloudnorm {integrated:.2f} LUFS, true peak {peak:.2f} dBTP")
+    assert peak <= -1.0
+    text = result.content[0].text
+    assert ("NOT met" in text) == (abs(integrated + 6) > 1.0), text

@@ -116,7 +116,8 @@ class Mixdown:
         bed.add_input(generated, trim_from=0.0, shift=0.0, pad=pad, length=length, gain=options.generated_level)
         duck = options.original_audio == "duck" and original is not None
         if duck and keyed_by is not None and keyed_by.integrated_lufs > SILENT_LUFS:
-            bed.add_input(original, trim_from=at, shift=at, pad=0.0, length=length, gain=options.original_level)
+            # the key is the clip's sound as heard, already on the output clock: its stem (no second decode)
+            bed.add_input(self.stems["original"], trim_from=0.0, shift=0.0, pad=0.0, length=length, gain=1.0)
             self.stems["bed"], _ = _write_wav(
                 bed, self.work / "bed.wav", rate, combine=_ducker(options.duck_db, keyed_by.integrated_lufs)
             )
