@@ -283,3 +283,9 @@ async def test_a_loud_target_keeps_the_true_peak_ceiling(legacy, burst_clip, twi
     assert peak <= -1.0
     text = result.content[0].text
     assert ("NOT met" in text) == (abs(integrated + 6) > 1.0), text
+
+
+def test_cli_text_to_audio_with_stems_explains_instead(alice_env, twin) -> None:
+    proc = run_cli(alice_env, "text-to-audio", "--prompt", "rain", "--stems")
+    assert proc.returncode != 0 and "mixes nothing, so there are no stems" in proc.stderr, proc.stderr
+    assert twin.state.submit_count() == 0

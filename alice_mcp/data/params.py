@@ -252,9 +252,9 @@ def refuse_stems_without_a_mix(stems: bool | None) -> None:
     anything is paid)."""
     if stems:
         raise InputError(
-            "generate_audio makes one track and mixes nothing, so there are no stems: the saved FLAC is the only "
-            "layer. For the generated bed, the clip's own sound and their mix as separate WAV files, use "
-            "add_audio_to_video with stems=true."
+            "Text-to-audio makes one track and mixes nothing, so there are no stems: the saved FLAC is the only "
+            "layer. For the generated bed, the clip's own sound and their mix as separate WAV files, add audio to "
+            "a video with stems (add_audio_to_video stems=true; CLI: add-audio --stems)."
         )
 
 
