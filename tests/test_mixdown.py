@@ -289,3 +289,48 @@ def test_cli_text_to_audio_with_stems_explains_instead(alice_env, twin) -> None:
     proc = run_cli(alice_env, "text-to-audio", "--prompt", "rain", "--stems")
     assert proc.returncode != 0 and "mixes nothing, so there are no stems" in proc.stderr, proc.stderr
     assert twin.state.submit_count() == 0
+
+
+async def test_timeline_starts_the_original_at_the_segment_start(legacy, burst_clip, twin) -> None:
+    source = burst_clip("segment.mp4")
+    result = await _call(legacy, video=str(source), start_time=0.5, timeline="otio")
+    assert result.is_error is False, result.content[0].text
+    assert "The timeline refers to the stems, so they were saved too." in result.content[0].text
+    out = Path(result.structured_content["output_path"])
+    timeline = otio.adapters.read_from_file(str(out.with_suffix(".otio")))
+    video_track, *audio_tracks = timeline.tracks
+    (video_clip,) = list(video_track)
+    assert video_clip.source_range.start_time.to_seconds() == pytest.approx(0.5, abs=1 / 24)
+    assert video_clip.source_range.duration.to_seconds() == pytest.approx(2.5, abs=1 / 24)
+    assert [track.name for track in audio_tracks] == ["Bed", "Mix"]  # replace: no own sound in the mix
+    for track in audio_tracks:
+        (stem,) = list(track)
+        assert stem.range_in_parent().start_time.to_seconds() == 0
+        assert stem.source_range.duration.to_seconds() == pytest.approx(2.5, abs=1 / 24)
+        samples, rate = decoded(Path(stem.media_reference.target_url.removeprefix("file://")))
+        assert len(samples) / rate == pytest.approx(2.5, abs=0.01)
+
+
+def test_markers_for_seams_and_cues_reach_otio_and_fcpxml(tmp_path: Path) -> None:
+    """The hook for long-form seams and cues: markers at result times land on the video clip, in both formats."""
+    from alice_mcp.media.timeline import write_timeline
+
+    video, bed = tmp_path / "clip.mp4", tmp_path / "clip.bed.wav"
+    for fmt, suffix in (("otio", ".otio"), ("fcpxml", ".fcpxml")):
+        path = write_timeline(
+            tmp_path / f"t{suffix}",
+            fmt,
+            name="t",
+            video=video,
+            source_start=2.0,
+            length=10.0,
+            fps=25,
+            stems={"bed": bed},
+            markers=[(4.0, "seam 1"), (7.4, "cue: door")],
+        )
+        timeline = otio.adapters.read_from_file(str(path))
+        clip = next(c for c in timeline.find_clips() if c.name == "clip.mp4")
+        assert [(m.name, m.marked_range.start_time.to_seconds()) for m in clip.markers] == [
+            ("seam 1", 6.0),
+            ("cue: door", 9.4),
+        ], fmt

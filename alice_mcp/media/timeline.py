@@ -68,9 +68,10 @@ def write_timeline(
         return path.resolve().as_uri()
 
     def span(start_s: float, seconds: float) -> otio.opentime.TimeRange:
+        # whole frames: editors (and FCPXML) count in frames
         return otio.opentime.TimeRange(
-            otio.opentime.RationalTime.from_seconds(start_s, rate),
-            otio.opentime.RationalTime.from_seconds(seconds, rate),
+            otio.opentime.RationalTime(round(start_s * rate), rate),
+            otio.opentime.RationalTime(round(seconds * rate), rate),
         )
 
     timeline = otio.schema.Timeline(name=name)
