@@ -324,7 +324,8 @@ def describe_validation_error(exc: Any, model: type[BaseModel] = AudioSettings) 
     parts = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err.get("loc", ())) or "input"
-        parts.append(_sentence(field, err.get("msg", "invalid"), err.get("input"), "input" in err, model))
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")  # a validator's own sentence
+        parts.append(_sentence(field, message, err.get("input"), "input" in err, model))
     return "Invalid parameters: " + "; ".join(parts) + "."
 
 
