@@ -24,7 +24,7 @@ import anyio
 from alice_mcp.adapters.output_policy import partial_file, publish
 from alice_mcp.adapters.settings import Settings
 from alice_mcp.adapters.sources import LocalVideo, RemoteVideo
-from alice_mcp.data.errors import InputError
+from alice_mcp.data.errors import AliceError, InputError
 from alice_mcp.data.params import PipelineOptions
 from alice_mcp.data.progress import ProgressSink, notify
 from alice_mcp.media.plan import MediaPlan, choose_duration, choose_output, choose_upload, proxy_geometry
@@ -295,7 +295,7 @@ async def finish_mixdown(
                 published[name] = await anyio.to_thread.run_sync(
                     copy_into_output, source, final.with_name(f"{final.stem}.{name}.wav")
                 )
-            except OSError as exc:
+            except (OSError, AliceError) as exc:  # the video is saved: a stem that cannot be is a note
                 notes.append(f"The {name} stem could not be saved ({exc}).")
         finished.stems = {name: str(path) for name, path in published.items()}
         if not options.stems:
