@@ -108,9 +108,11 @@ class MediaReport(BaseModel):
 class LoudnessReport(BaseModel):
     """EBU R128 figures measured (FFmpeg's ebur128) on the saved file, never planned ones; the target, if any."""
 
-    integrated_lufs: float = Field(description="Integrated loudness of the saved file (LUFS).")
-    true_peak_dbtp: float = Field(description="Its true peak (dBTP).")
-    lra_lu: float = Field(description="Its loudness range (LU).")
+    integrated_lufs: Optional[float] = Field(
+        description="Integrated loudness of the saved file (LUFS); None: silent (below the meter's gate)."
+    )
+    true_peak_dbtp: Optional[float] = Field(description="Its true peak (dBTP); None: digital silence.")
+    lra_lu: Optional[float] = Field(description="Its loudness range (LU).")
     measured_on: str = Field(description="The file measured.")
     target: Optional[str] = Field(default=None, description="youtube, social, broadcast or a number of LUFS.")
     target_lufs: Optional[float] = None

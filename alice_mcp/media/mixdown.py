@@ -57,10 +57,13 @@ class Loudness:
     true_peak_dbtp: float
     lra_lu: float
 
-    def as_dict(self) -> dict[str, float]:
-        return {k: round(v, 2) for k, v in asdict(self).items()}
+    def as_dict(self) -> dict[str, Optional[float]]:
+        """Rounded figures; ``None`` where there is no finite figure (silence: below the meter's gate)."""
+        return {k: round(v, 2) if math.isfinite(v) else None for k, v in asdict(self).items()}
 
     def sentence(self) -> str:
+        if not math.isfinite(self.integrated_lufs):
+            return "silent (below the meter's -70 LUFS gate)"
         return (
             f"{self.integrated_lufs:.1f} LUFS integrated, {self.true_peak_dbtp:.1f} dBTP true peak, "
             f"LRA {self.lra_lu:.1f} LU"
