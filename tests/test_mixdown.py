@@ -141,6 +141,13 @@ async def test_duck_loudness_stems_and_timeline_through_the_mcp_wire(legacy, bur
     assert true_peak_dbtp(final) <= -1.0
     # the reported figures are the written file's (within a meter's rounding of pyloudnorm's)
     assert "Loudness of the saved file (measured, EBU R128)" in text
+    loudness = data["loudness"]  # the structured result carries the same measured figures
+    assert loudness["integrated_lufs"] == pytest.approx(integrated, abs=0.3) and loudness["measured_on"] == str(out)
+    assert (
+        loudness["target"] == "youtube" and loudness["target_lufs"] == -14 and loudness["target_true_peak_dbtp"] == -1
+    )
+    assert data["stems"] == {name: str(path) for name, path in stems.items()}
+    assert data["timeline_path"] == str(out.with_suffix(".otio"))
     reported = float(text.split("(measured, EBU R128): ")[1].split(" LUFS")[0])
     assert reported == pytest.approx(integrated, abs=0.3)
 
@@ -230,7 +237,10 @@ async def test_python_api_social_loudness_and_a_relative_edl(inprocess_env, burs
     assert clip.name == "api.mp4" and clip.media_reference.target_url == "../home/clips/api.mp4"  # relative
     assert clip.source_range.start_time.to_seconds() == 0
     assert clip.source_range.duration.to_seconds() == pytest.approx(3.0, abs=0.05)
-    assert all(out.with_name(f"{out.stem}.{name}.wav").exists() for name in ("bed", "original", "mix"))
+    assert set(result.details.stems) == {"bed", "original", "mix"}
+    assert all(Path(path).exists() for path in result.details.stems.values())
+    assert result.details.timeline_path == str(out.with_suffix(".edl"))
+    assert result.details.loudness.target == "social" and result.details.loudness.integrated_lufs is not None
 
 
 async def test_bad_finishing_input_fails_before_anything_is_paid(legacy, burst_clip, twin) -> None:
@@ -259,6 +269,17 @@ async def test_duck_on_a_clip_without_sound_is_a_note_and_the_bed_is_kept(legacy
     mix, _ = decoded(out.with_name(f"{out.stem}.mix.wav"))
     assert not out.with_name(f"{out.stem}.original.wav").exists()
     assert level_db(bed, rate, 0, 2) > -40 and np.max(np.abs(mix - bed)) < 1e-6  # un-ducked, the mix is the bed
+
+
+async def test_narration_bed_preset_ducks_at_youtube_loudness(legacy, burst_clip, twin) -> None:
+    result = await _call(legacy, video=str(burst_clip()), preset="narration-bed")
+    assert result.is_error is False, result.content[0].text
+    data = result.structured_content
+    assert data["media"]["original_audio"] == "duck" and data["loudness"]["target"] == "youtube", data
+    final, rate = decoded(Path(data["output_path"]))
+    assert pyloudnorm.Meter(rate).integrated_loudness(final) == pytest.approx(-14, abs=1.0)
+    explicit = await _call(legacy, video=str(burst_clip("again.mp4")), preset="narration-bed", loudness="none")
+    assert explicit.structured_content["loudness"].get("target") is None  # an explicit option wins over the preset
 
 
 async def test_narration_bed_preset_lists_its_finishing(legacy) -> None:

@@ -155,7 +155,9 @@ def _media_checks() -> list[Check]:
 
     caps = media_capabilities([(codec, mode) for codec, mode, _ in CODECS])
     if caps.error is not None:  # pragma: no cover - av is a dependency
-        return [Check(name="PyAV", level="problem", detail=f"PyAV cannot be imported ({caps.error}); reinstall alice-mcp.")]
+        return [
+            Check(name="PyAV", level="problem", detail=f"PyAV cannot be imported ({caps.error}); reinstall alice-mcp.")
+        ]
     checks = [
         Check(
             name="PyAV",

@@ -26,15 +26,29 @@ from __future__ import annotations
 import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Protocol
 
 from alice_mcp.data.params import PipelineOptions
 from alice_mcp.media.plan import MediaPlan
 from alice_mcp.media.prepare import Cancelled, MediaError
 from alice_mcp.media.streams import copy_labels, copy_stream, extra_streams, has_faststart
 
-if TYPE_CHECKING:
-    from alice_mcp.media.mixdown import Mixdown
+
+class TrackRenderer(Protocol):
+    """Makes the result's audio track instead of the plain mix (:class:`alice_mcp.media.mixdown.Mixdown`)."""
+
+    def render(
+        self,
+        generated: Path,
+        original: Optional[Path],
+        plan: MediaPlan,
+        *,
+        rate: int,
+        t0: float,
+        length: float,
+        pad: float,
+    ) -> Iterator[Any]: ...
+
 
 _EDIT_LIST_MUXERS = ("mp4", "mov")
 _EXPORTS = {"wav": ("wav", "pcm_s16le"), "flac": ("flac", "flac"), "m4a": ("ipod", "aac")}
@@ -56,7 +70,7 @@ def mux_generated_audio(
     dest: Path,
     options: PipelineOptions,
     stop: Optional[threading.Event] = None,
-    mixdown: Optional[Mixdown] = None,
+    mixdown: Optional[TrackRenderer] = None,
 ) -> list[str]:
     """Write ``dest`` (format ``plan.output_format``); returns notes for the user. With ``mixdown`` the track is made
     by it (ducking, stems, loudness: :mod:`alice_mcp.media.mixdown`)."""
