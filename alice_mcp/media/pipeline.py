@@ -251,7 +251,13 @@ async def finish_media(
     audio_path = await export_track(generated, final, options, plan.end - plan.start, notes)
     finished = FinishedMedia(final, audio_path, notes)
     if mixdown is not None:
-        await finish_mixdown(mixdown, plan, options, finished, progress)
+        try:
+            await finish_mixdown(mixdown, plan, options, finished, progress)
+        except Exception as exc:  # noqa: BLE001 - the video is saved and paid for: an extra that fails is a note
+            if isinstance(exc, (anyio.get_cancelled_exc_class(), KeyboardInterrupt)):
+                raise
+            log.exception("finishing extras failed after the video was saved")
+            notes.append(f"The video is saved, but its loudness report, stems or timeline failed ({exc}).")
     return finished
 
 
