@@ -17,9 +17,14 @@ PIPELINE = {
     "start_time": {"minimum": 0, "default": 0.0},
     "quality": {"enum": ["draft", "balanced", "high"]},
     "audio_format": {"enum": ["none", "wav", "flac", "m4a"], "default": "none"},
-    "original_audio": {"enum": ["replace", "mix"], "default": "replace"},
+    "original_audio": {"enum": ["replace", "mix", "duck"], "default": "replace"},
     "original_level": {"minimum": 0, "maximum": 2, "default": 0.5},
     "generated_level": {"minimum": 0, "maximum": 2, "default": 1.0},
+    "duck_db": {"minimum": 3, "maximum": 40, "default": 12.0},
+    "loudness": {"default": "none"},
+    "stems": {"default": False},
+    "timeline": {"enum": ["none", "otio", "fcpxml", "edl"], "default": "none"},
+    "timeline_paths": {"enum": ["absolute", "relative"], "default": "absolute"},
 }
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from alice_mcp.adapters.settings import load_settings
 from alice_mcp.cli.flags import model_values
 from alice_mcp.cli.progress_bar import ProgressRenderer
+from alice_mcp.data.params import refuse_stems_without_a_mix
 from alice_mcp.data.vocabulary import CLI_WORDS
 from alice_mcp.engine.models import (
     AudioRequest,
@@ -113,6 +114,7 @@ def add_audio(args: argparse.Namespace) -> int:
 
 
 def text_to_audio(args: argparse.Namespace) -> int:
+    refuse_stems_without_a_mix(args.stems)
     request = AudioRequest(
         preset=args.preset, values=model_values(args, args.table_fields), output_path=args.output, quality=args.quality
     )

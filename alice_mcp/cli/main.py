@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         table_fields=add_model_flags(
             text_audio, AudioSettings, title="generation parameters", skip=("mask_away_clip",)
         ),
-        option_fields=add_model_flags(text_audio, PipelineOptions, title="media options", only=("quality",)),
+        option_fields=add_model_flags(text_audio, PipelineOptions, title="media options", only=("quality", "stems")),
     )
 
     video = paid("generate-video", "generate a silent video from text with Kling v2.1 (paid: $1.40 per 5 s)")

@@ -12,10 +12,12 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.fields import FieldInfo
+
+from alice_mcp.data.errors import InputError
 
 SEED_MAX = 65535
 PROMPT_MAX_CHARS = 2000
@@ -76,6 +78,9 @@ QUALITY_STEPS: dict[str, int] = {"draft": 10, "balanced": 25, "high": 50}
 #: When no ``duration`` is given for a video: its remaining length from ``start_time``, at most this long.
 MAX_DURATION_S = 30.0
 MIN_DURATION_S = 1.0
+#: The range a numeric ``loudness`` target may take (LUFS).
+LOUDNESS_MIN_LUFS = -40.0
+LOUDNESS_MAX_LUFS = -5.0
 
 
 class PipelineOptions(BaseModel):
@@ -100,15 +105,24 @@ class PipelineOptions(BaseModel):
         default="none",
         description="Also save the generated track alone next to the video, as wav, flac or m4a (none = don't).",
     )
-    original_audio: Literal["replace", "mix"] = Field(
+    original_audio: Literal["replace", "mix", "duck"] = Field(
         default="replace",
-        description="replace = only the generated audio; mix = keep the clip's own sound under it (local files).",
+        description=(
+            "replace = only the generated audio; mix = keep the clip's own sound under it; duck = keep the clip's "
+            "own sound and dip the generated bed under it while it is loud (speech, a voice-over). Local files."
+        ),
     )
     original_level: float = Field(
         default=0.5,
         ge=0,
         le=2,
-        description="Gain of the clip's own sound when original_audio is mix (0 = silent, 1 = unchanged).",
+        description="Gain of the clip's own sound when original_audio is mix or duck (0 = silent, 1 = unchanged).",
+    )
+    duck_db: float = Field(
+        default=12.0,
+        ge=3,
+        le=40,
+        description="With original_audio=duck: how many dB the generated bed dips while the clip's own sound is loud.",
     )
     generated_level: float = Field(
         default=1.0,
@@ -116,6 +130,77 @@ class PipelineOptions(BaseModel):
         le=2,
         description="Gain of the generated audio in the result (0 = silent, 1 = unchanged).",
     )
+    # str | float, not a Literal: a name or a number, both checked by one validator with one clear message
+    loudness: Union[float, str] = Field(
+        default="none",
+        description=(
+            "Normalise the result's loudness (two passes, measured on the written file): none, youtube "
+            "(-14 LUFS, -1 dBTP), social (-16 LUFS, -1 dBTP), broadcast (-23 LUFS, -1 dBTP, EBU R128), or a "
+            f"number of LUFS from {LOUDNESS_MIN_LUFS:g} to {LOUDNESS_MAX_LUFS:g} (true peak -1 dBTP)."
+        ),
+        examples=["youtube", "broadcast", -16],
+    )
+    stems: bool = Field(
+        default=False,
+        description=(
+            "Also save the stems next to the video as WAV (float, the result's sample rate, aligned with the "
+            "video): the generated bed, the clip's own sound (when kept) and the mix before loudness normalisation."
+        ),
+    )
+    timeline: Literal["none", "otio", "fcpxml", "edl"] = Field(
+        default="none",
+        description=(
+            "Also save an editing timeline next to the video: otio (OpenTimelineIO), fcpxml (Final Cut Pro, "
+            "DaVinci Resolve) or edl (CMX 3600), with the video and the stems on their own tracks."
+        ),
+    )
+    timeline_paths: Literal["absolute", "relative"] = Field(
+        default="absolute",
+        description="How the timeline refers to its media: absolute paths, or relative to the timeline's folder.",
+    )
+
+    @field_validator("loudness", mode="before")
+    @classmethod
+    def _loudness_target(cls, value: Any) -> Any:
+        """A target name (any case) or a number of LUFS (a numeric string too, as the CLI gives it) in range."""
+        if isinstance(value, str):
+            name = value.strip().lower()
+            if name in ("none", *LOUDNESS_TARGETS):
+                return name
+            try:
+                value = float(name.removesuffix("lufs").strip())
+            except ValueError:
+                raise ValueError(
+                    f"unknown loudness target {value!r}: use none, {', '.join(LOUDNESS_TARGETS)} or a number of LUFS"
+                ) from None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not LOUDNESS_MIN_LUFS <= value <= LOUDNESS_MAX_LUFS:
+                raise ValueError(
+                    f"a loudness target of {value:g} LUFS is outside {LOUDNESS_MIN_LUFS:g} to {LOUDNESS_MAX_LUFS:g} "
+                    "LUFS (streaming uses about -14, broadcast -23)"
+                )
+            return float(value)
+        return value
+
+
+#: Named loudness targets: (integrated LUFS, true-peak ceiling dBTP).
+LOUDNESS_TARGETS: dict[str, tuple[float, float]] = {
+    "youtube": (-14.0, -1.0),
+    "social": (-16.0, -1.0),
+    "broadcast": (-23.0, -1.0),
+}
+#: True-peak ceiling for a target given as a number.
+DEFAULT_TRUE_PEAK_DBTP = -1.0
+
+
+def loudness_target(value: str | float) -> Optional[tuple[str, float, float]]:
+    """``(name, integrated LUFS, true-peak dBTP)`` of a validated ``loudness`` option; ``None`` for ``none``."""
+    if value == "none":
+        return None
+    if isinstance(value, str):
+        lufs, peak = LOUDNESS_TARGETS[value]
+        return value, lufs, peak
+    return f"{value:g} LUFS", float(value), DEFAULT_TRUE_PEAK_DBTP
 
 
 PIPELINE_FIELDS: tuple[str, ...] = tuple(PipelineOptions.model_fields)
@@ -154,9 +239,23 @@ VIDEO_DURATION_ARG: Any = Annotated[
 ]
 
 
-def pipeline_options_from(explicit: dict[str, Any]) -> PipelineOptions:
-    """Validate the given (non-``None``) pipeline options over their defaults; raises pydantic's ``ValidationError``."""
-    return PipelineOptions(**{k: v for k, v in explicit.items() if v is not None})
+def pipeline_options_from(explicit: dict[str, Any], preset_values: dict[str, Any] | None = None) -> PipelineOptions:
+    """Validate the given (non-``None``) pipeline options over a preset's and their defaults; raises pydantic's
+    ``ValidationError``."""
+    merged: dict[str, Any] = dict(preset_values or {})
+    merged.update({k: v for k, v in explicit.items() if v is not None})
+    return PipelineOptions(**merged)
+
+
+def refuse_stems_without_a_mix(stems: bool | None) -> None:
+    """Text-to-audio mixes nothing, so ``stems`` cannot apply: raise :class:`InputError` explaining it (before
+    anything is paid)."""
+    if stems:
+        raise InputError(
+            "Text-to-audio makes one track and mixes nothing, so there are no stems: the saved FLAC is the only "
+            "layer. For the generated bed, the clip's own sound and their mix as separate WAV files, add audio to "
+            "a video with stems (add_audio_to_video stems=true; CLI: add-audio --stems)."
+        )
 
 
 def quality_values(quality: str | None) -> dict[str, Any]:
@@ -225,7 +324,8 @@ def describe_validation_error(exc: Any, model: type[BaseModel] = AudioSettings) 
     parts = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err.get("loc", ())) or "input"
-        parts.append(_sentence(field, err.get("msg", "invalid"), err.get("input"), "input" in err, model))
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")  # a validator's own sentence
+        parts.append(_sentence(field, message, err.get("input"), "input" in err, model))
     return "Invalid parameters: " + "; ".join(parts) + "."
 
 

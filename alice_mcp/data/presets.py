@@ -13,7 +13,8 @@ from alice_mcp.data.errors import InputError
 
 
 class Preset(BaseModel):
-    """One named style. ``settings`` holds table parameters only (validated against the table when used)."""
+    """One named style. ``settings`` holds table parameters only (validated against the table when used);
+    ``finishing`` holds media options of :class:`~alice_mcp.data.params.PipelineOptions` (ducking, loudness)."""
 
     id: str = Field(description="Identifier to pass as `preset`.")
     title: str
@@ -21,6 +22,9 @@ class Preset(BaseModel):
     prompt: str
     negative_prompt: str
     settings: dict[str, Any] = Field(default_factory=dict, description="Recommended table settings.")
+    finishing: dict[str, Any] = Field(
+        default_factory=dict, description="How the result is finished (e.g. original_audio, loudness), if it says."
+    )
 
     def values(self) -> dict[str, Any]:
         """The table values this preset contributes."""
@@ -108,10 +112,14 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         id="narration-bed",
         title="Subtle narration bed",
-        use_for="A quiet background under a voice-over to be added later.",
+        use_for=(
+            "A quiet background under a voice-over: ducked under the clip's own voice when it has one, "
+            "at YouTube loudness (-14 LUFS)."
+        ),
         prompt="subtle soft ambient pad, warm and quiet background texture, slow and unobtrusive",
         negative_prompt=f"{_NO_VOICES}, drums, loud sounds, sudden changes",
         settings={"cfg_strength": 3.5},
+        finishing={"original_audio": "duck", "original_level": 1.0, "loudness": "youtube"},
     ),
     Preset(
         id="sfx-only",
@@ -153,3 +161,8 @@ def get_preset(preset_id: str) -> Preset:
 def preset_values(preset_id: str | None) -> dict[str, Any]:
     """The table values of ``preset_id``, or nothing when no preset was asked for."""
     return get_preset(preset_id).values() if preset_id else {}
+
+
+def preset_finishing(preset_id: str | None) -> dict[str, Any]:
+    """The media options ``preset_id`` sets (explicit options win over them), or nothing."""
+    return dict(get_preset(preset_id).finishing) if preset_id else {}

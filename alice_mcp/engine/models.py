@@ -102,7 +102,24 @@ class MediaReport(BaseModel):
     uploaded_bytes: int = Field(
         description="Bytes sent to fal storage (0 when an earlier upload of the same content was reused)."
     )
-    original_audio: str = Field(description="replace or mix.")
+    original_audio: str = Field(description="replace, mix or duck.")
+
+
+class LoudnessReport(BaseModel):
+    """EBU R128 figures measured (FFmpeg's ebur128) on the saved file, never planned ones; the target, if any."""
+
+    integrated_lufs: Optional[float] = Field(
+        description="Integrated loudness of the saved file (LUFS); None: silent (below the meter's gate)."
+    )
+    true_peak_dbtp: Optional[float] = Field(description="Its true peak (dBTP); None: digital silence.")
+    lra_lu: Optional[float] = Field(description="Its loudness range (LU).")
+    measured_on: str = Field(description="The file measured.")
+    target: Optional[str] = Field(default=None, description="youtube, social, broadcast or a number of LUFS.")
+    target_lufs: Optional[float] = None
+    target_true_peak_dbtp: Optional[float] = None
+    premaster_lufs: Optional[float] = Field(
+        default=None, description="Integrated loudness of the mix before normalisation (pass 1)."
+    )
 
 
 class VideoAudioResult(GenerationResult):
@@ -116,6 +133,14 @@ class VideoAudioResult(GenerationResult):
         default=None, description="The generated track alone, if audio_format asked for it."
     )
     notes: list[str] = Field(default_factory=list, description="Things the user should know (clamped duration, …).")
+    loudness: Optional[LoudnessReport] = Field(
+        default=None, description="The result's loudness, measured on the saved file (when it was mixed down)."
+    )
+    stems: dict[str, str] = Field(
+        default_factory=dict,
+        description="The stems saved next to the video (bed, cues, original, mix -> path): WAV, aligned, pre-master.",
+    )
+    timeline_path: Optional[str] = Field(default=None, description="The editing timeline saved next to the video.")
 
 
 class AudioResult(GenerationResult):
@@ -147,6 +172,7 @@ class PresetInfo(BaseModel):
     prompt: str
     negative_prompt: str
     settings: dict[str, Any]
+    finishing: dict[str, Any] = Field(default_factory=dict, description="Media options the preset sets, if any.")
 
 
 class PresetList(BaseModel):

@@ -22,7 +22,7 @@ from alice_mcp.adapters.sources import LocalVideo, RemoteVideo
 from alice_mcp.data import params
 from alice_mcp.data.endpoints import Endpoint
 from alice_mcp.data.errors import AliceError, InputError
-from alice_mcp.data.presets import preset_values
+from alice_mcp.data.presets import preset_finishing, preset_values
 from alice_mcp.data.progress import notify
 from alice_mcp.data.vocabulary import Vocabulary
 from alice_mcp.engine import reuse
@@ -53,10 +53,11 @@ def resolve_settings(preset: str | None, values: dict, quality: str | None, word
     return settings
 
 
-def pipeline_options(values: dict) -> params.PipelineOptions:
-    """The media options of a video request, validated; raises :class:`InputError` in plain words."""
+def pipeline_options(values: dict, preset: str | None = None) -> params.PipelineOptions:
+    """The media options of a video request over its preset's (e.g. ``narration-bed`` ducks), validated; raises
+    :class:`InputError` in plain words."""
     try:
-        return params.pipeline_options_from(values)
+        return params.pipeline_options_from(values, preset_finishing(preset))
     except ValidationError as exc:
         raise InputError(params.describe_validation_error(exc)) from None
 

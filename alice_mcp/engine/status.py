@@ -70,6 +70,7 @@ def video_result(record: JobRecord, jobs: "JobManager", started: float, *, cache
         media=media_report(details),
         notes=list(notes),
         audio_path=details.get("audio_path") if record.status == COMPLETED else None,
+        **((details.get("finishing") or {}) if record.status == COMPLETED else {}),
     )
 
 

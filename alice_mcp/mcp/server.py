@@ -17,7 +17,14 @@ from pydantic import Field
 
 from alice_mcp import __version__
 from alice_mcp.adapters.settings import load_settings
-from alice_mcp.data.params import ARGS, PIPELINE_ARGS, PIPELINE_FIELDS, TABLE_FIELDS, VIDEO_DURATION_ARG
+from alice_mcp.data.params import (
+    ARGS,
+    PIPELINE_ARGS,
+    PIPELINE_FIELDS,
+    TABLE_FIELDS,
+    VIDEO_DURATION_ARG,
+    refuse_stems_without_a_mix,
+)
 from alice_mcp.data.presets import PRESETS
 from alice_mcp.engine.core import AliceCore
 from alice_mcp.engine.models import (
@@ -109,6 +116,11 @@ def build_server() -> MCPServer:
         original_audio: PIPELINE_ARGS["original_audio"] = None,
         original_level: PIPELINE_ARGS["original_level"] = None,
         generated_level: PIPELINE_ARGS["generated_level"] = None,
+        duck_db: PIPELINE_ARGS["duck_db"] = None,
+        loudness: PIPELINE_ARGS["loudness"] = None,
+        stems: PIPELINE_ARGS["stems"] = None,
+        timeline: PIPELINE_ARGS["timeline"] = None,
+        timeline_paths: PIPELINE_ARGS["timeline_paths"] = None,
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
         guard: VideoGuard = None,  # type: ignore[assignment] - filled by the client's roots and the user's approval
@@ -151,6 +163,7 @@ def build_server() -> MCPServer:
         seed: ARGS["seed"] = None,
         output_path: OutputPathArg = None,
         quality: PIPELINE_ARGS["quality"] = None,
+        stems: PIPELINE_ARGS["stems"] = None,
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
         guard: AudioGuard = None,  # type: ignore[assignment] - filled by the user's approval
@@ -159,6 +172,7 @@ def build_server() -> MCPServer:
         save it to the output folder. COSTS MONEY: $0.001 per second of audio. Give `prompt` or a `preset`. Waits at
         most `wait_seconds` (a "running" result has a job_id for get_generation)."""
         with tool_errors("generate_audio"):
+            refuse_stems_without_a_mix(stems)
             request = AudioRequest(
                 preset=preset, values=_table_values(locals()), output_path=output_path, quality=quality
             )
@@ -193,6 +207,11 @@ def build_server() -> MCPServer:
         original_audio: PIPELINE_ARGS["original_audio"] = None,
         original_level: PIPELINE_ARGS["original_level"] = None,
         generated_level: PIPELINE_ARGS["generated_level"] = None,
+        duck_db: PIPELINE_ARGS["duck_db"] = None,
+        loudness: PIPELINE_ARGS["loudness"] = None,
+        stems: PIPELINE_ARGS["stems"] = None,
+        timeline: PIPELINE_ARGS["timeline"] = None,
+        timeline_paths: PIPELINE_ARGS["timeline_paths"] = None,
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
         roots: RootsArg = None,

@@ -26,12 +26,29 @@ from __future__ import annotations
 import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Protocol
 
 from alice_mcp.data.params import PipelineOptions
 from alice_mcp.media.plan import MediaPlan
 from alice_mcp.media.prepare import Cancelled, MediaError
 from alice_mcp.media.streams import copy_labels, copy_stream, extra_streams, has_faststart
+
+
+class TrackRenderer(Protocol):
+    """Makes the result's audio track instead of the plain mix (:class:`alice_mcp.media.mixdown.Mixdown`)."""
+
+    def render(
+        self,
+        generated: Path,
+        original: Optional[Path],
+        plan: MediaPlan,
+        *,
+        rate: int,
+        t0: float,
+        length: float,
+        pad: float,
+    ) -> Iterator[Any]: ...
+
 
 _EDIT_LIST_MUXERS = ("mp4", "mov")
 _EXPORTS = {"wav": ("wav", "pcm_s16le"), "flac": ("flac", "flac"), "m4a": ("ipod", "aac")}
@@ -53,17 +70,21 @@ def mux_generated_audio(
     dest: Path,
     options: PipelineOptions,
     stop: Optional[threading.Event] = None,
+    mixdown: Optional[TrackRenderer] = None,
 ) -> list[str]:
-    """Write ``dest`` (format ``plan.output_format``); returns notes for the user."""
+    """Write ``dest`` (format ``plan.output_format``); returns notes for the user. With ``mixdown`` the track is made
+    by it (ducking, stems, loudness: :mod:`alice_mcp.media.mixdown`)."""
     import av
 
     notes: list[str] = []
     edit_list = plan.output_format in _EDIT_LIST_MUXERS
     t0 = plan.start if edit_list else plan.keyframe  # output time 0, on the clip's clock
     length = plan.end - t0
-    mix = options.original_audio == "mix" and plan.has_audio
-    if options.original_audio == "mix" and not plan.has_audio:
-        notes.append("The clip has no sound of its own, so original_audio=mix made no difference.")
+    mix = options.original_audio in ("mix", "duck") and plan.has_audio
+    if options.original_audio in ("mix", "duck") and not plan.has_audio:
+        notes.append(
+            f"The clip has no sound of its own, so original_audio={options.original_audio} made no difference."
+        )
     if plan.lead > 0.001 and not edit_list:
         notes.append(
             f"The video is copied without re-encoding, which must start on a keyframe: the result starts "
@@ -85,6 +106,7 @@ def mux_generated_audio(
                 notes.extend(extra_notes)
                 with av.open(str(generated)) as fal_file:
                     copyable = _copyable_audio(fal_file, encoder_name, length, mix, plan.start - t0, options)
+                    copyable = None if mixdown is not None else copyable
                     if copyable is not None:  # fal's AAC fits as it is: copy it, no decode/encode
                         audio_out = out.add_stream_from_template(copyable)
                         audio_packets = _copied_audio(fal_file, copyable, audio_out, length)
@@ -103,6 +125,7 @@ def mux_generated_audio(
                             length=length,
                             pad=plan.start - t0,
                             options=options,
+                            mixdown=mixdown,
                         )
                     if source.streams.audio and "language" in source.streams.audio[0].metadata:
                         audio_out.metadata["language"] = source.streams.audio[0].metadata["language"]
@@ -181,15 +204,19 @@ def _copied_audio(fal_file, stream, audio_out, length: float) -> list:  # type: 
     return packets
 
 
-def _render_audio(generated, original, plan, stream, rate, *, t0, length, pad, options) -> list:  # type: ignore[no-untyped-def]
+def _render_audio(generated, original, plan, stream, rate, *, t0, length, pad, options, mixdown=None) -> list:  # type: ignore[no-untyped-def]
     """Encode the result's whole audio track into packets (small: ≤ ~30 s), ready to interleave."""
-    mix = AudioMix(rate, "fltp")
-    mix.add_input(generated, trim_from=0.0, shift=0.0, pad=pad, length=length, gain=options.generated_level)
-    if original is not None:
-        at = plan.origin + t0
-        mix.add_input(original, trim_from=at, shift=at, pad=0.0, length=length, gain=options.original_level)
+    if mixdown is not None:
+        frames = mixdown.render(generated, original, plan, rate=rate, t0=t0, length=length, pad=pad)
+    else:
+        mix = AudioMix(rate, "fltp")
+        mix.add_input(generated, trim_from=0.0, shift=0.0, pad=pad, length=length, gain=options.generated_level)
+        if original is not None:
+            at = plan.origin + t0
+            mix.add_input(original, trim_from=at, shift=at, pad=0.0, length=length, gain=options.original_level)
+        frames = mix.frames()
     packets = []
-    for frame in mix.frames():
+    for frame in frames:
         packets.extend(stream.encode(frame))
     packets.extend(stream.encode(None))
     return packets
@@ -247,11 +274,14 @@ class AudioMix:
         self._inputs.append((path, buffer, trim_from))
         self._tails.append(node)
 
-    def frames(self) -> Iterator:  # type: ignore[type-arg]
-        """Configure the graph, push every input through it, yield the output frames."""
+    def frames(self, combine: Optional[Callable[[object, list], object]] = None) -> Iterator:  # type: ignore[type-arg]
+        """Configure the graph, push every input through it, yield the output frames. ``combine(graph, tails)``,
+        if given, joins the inputs' last nodes into one node its own way (default: summed with ``amix``)."""
         import av
 
-        if len(self._tails) == 1:
+        if combine is not None:
+            last = combine(self.graph, self._tails)
+        elif len(self._tails) == 1:
             last = self._tails[0]
         else:
             last = self.graph.add("amix", f"inputs={len(self._tails)}:duration=first:normalize=0")

@@ -17,18 +17,21 @@ import threading
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, TypeVar
 
 import anyio
 
 from alice_mcp.adapters.output_policy import partial_file, publish
 from alice_mcp.adapters.settings import Settings
 from alice_mcp.adapters.sources import LocalVideo, RemoteVideo
-from alice_mcp.data.errors import InputError
+from alice_mcp.data.errors import AliceError, InputError
 from alice_mcp.data.params import PipelineOptions
 from alice_mcp.data.progress import ProgressSink, notify
 from alice_mcp.media.plan import MediaPlan, choose_duration, choose_output, choose_upload, proxy_geometry
 from alice_mcp.media.probe import VideoInfo
+
+if TYPE_CHECKING:
+    from alice_mcp.media.mixdown import Mixdown
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,11 +40,26 @@ _UPLOAD_MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska
 
 @dataclass
 class FinishedMedia:
-    """What the finish step produced: the result video, the exported track (if asked), notes for the user."""
+    """What the finish step produced: the result video, the exported track (if asked), notes for the user, and what
+    a mixdown added (:func:`finish_mixdown`): the loudness measured on the saved file, the stems, the timeline."""
 
     path: Path
     audio_path: Optional[Path] = None
     notes: list[str] = field(default_factory=list)
+    loudness: Optional[dict[str, Any]] = None
+    stems: dict[str, str] = field(default_factory=dict)
+    timeline_path: Optional[Path] = None
+
+    def finishing(self) -> dict[str, Any]:
+        """The mixdown's facts as plain data for the job's record (empty when there was no mixdown)."""
+        facts: dict[str, Any] = {}
+        if self.loudness is not None:
+            facts["loudness"] = self.loudness
+        if self.stems:
+            facts["stems"] = dict(self.stems)
+        if self.timeline_path is not None:
+            facts["timeline_path"] = str(self.timeline_path)
+        return facts
 
 
 async def in_thread(fn: Callable[..., T], *args, **kwargs) -> T:  # type: ignore[no-untyped-def]
@@ -131,6 +149,14 @@ async def _plan_remote(
             "videos. Download the clip and pass its local path, or leave start_time at 0.",
             code="bad_segment",
         )
+    finishing = [
+        f"`{name}`" for name in ("loudness", "stems", "timeline") if getattr(options, name) not in ("none", False)
+    ]
+    if finishing:
+        raise InputError(
+            f"{', '.join(finishing)} need a local file: for a URL fal's video is saved as it is, and alice-mcp does "
+            "not download whole videos. Download the clip and pass its local path, or leave these out."
+        )
     info: Optional[VideoInfo]
     info, reason = await anyio.to_thread.run_sync(probe_url, source.url)
     end, billed, notes = choose_duration(info.duration if info else None, 0.0, requested, default)
@@ -138,9 +164,9 @@ async def _plan_remote(
         notes.insert(
             0, f"The URL's video could not be probed ({reason}); used duration {billed:g} s. Pass `duration` to set it."
         )
-    if options.original_audio == "mix":
+    if options.original_audio in ("mix", "duck"):
         notes.append(
-            "original_audio=mix needs a local file (the clip's own sound is not downloaded); the result has "
+            f"original_audio={options.original_audio} needs a local file (the clip's own sound is not downloaded); the result has "
             "only the generated audio."
         )
     return MediaPlan(
@@ -202,21 +228,124 @@ async def finish_media(
     asked. If assembling fails, fal's own file is saved instead (a paid result is never lost) and a note says so.
     """
     from alice_mcp.media.finish import mux_generated_audio
+    from alice_mcp.media.mixdown import Mixdown
 
     notes: list[str] = []
     target = wanted.with_suffix(plan.output_suffix)
+    mixdown = Mixdown(options, generated.parent / "mixdown") if Mixdown.wanted(options) else None
     await notify(progress, "finishing", "Putting the generated audio onto the original video", 0.2)
     try:
         with partial_file(target.parent, plan.output_suffix) as temp:
-            notes += await in_thread(mux_generated_audio, Path(plan.source), plan, generated, temp, options)
+            notes += await in_thread(
+                mux_generated_audio, Path(plan.source), plan, generated, temp, options, mixdown=mixdown
+            )
             final = publish(temp, target)
     except Exception as exc:  # noqa: BLE001 - fal has billed: whatever went wrong, its file is still delivered
         if isinstance(exc, (anyio.get_cancelled_exc_class(), KeyboardInterrupt)):
             raise
         final = await anyio.to_thread.run_sync(copy_into_output, generated, wanted.with_suffix(generated.suffix))
         notes.append(fallback_note(exc, Path(plan.source)))
+        if mixdown is not None:
+            notes.append("So there is no ducking, loudness normalisation, stems or timeline either.")
+            mixdown = None
     audio_path = await export_track(generated, final, options, plan.end - plan.start, notes)
-    return FinishedMedia(final, audio_path, notes)
+    finished = FinishedMedia(final, audio_path, notes)
+    if mixdown is not None:
+        try:
+            await finish_mixdown(mixdown, plan, options, finished, progress)
+        except Exception as exc:  # noqa: BLE001 - the video is saved and paid for: an extra that fails is a note
+            if isinstance(exc, (anyio.get_cancelled_exc_class(), KeyboardInterrupt)):
+                raise
+            log.exception("finishing extras failed after the video was saved")
+            notes.append(f"The video is saved, but its loudness report, stems or timeline failed ({exc}).")
+    return finished
+
+
+async def finish_mixdown(
+    mixdown: Mixdown, plan: MediaPlan, options: PipelineOptions, finished: FinishedMedia, progress: ProgressSink | None
+) -> None:
+    """After the result is saved: measure its loudness (on the saved file), publish the stems and the timeline next
+    to it, and put what was done into ``finished`` (its notes say it in words). Nothing here can lose the video:
+    a stem or timeline that cannot be written becomes a note."""
+    from alice_mcp.data.params import loudness_target
+    from alice_mcp.media.mixdown import STEM_ORDER, measure_loudness
+    from alice_mcp.media.prepare import MediaError
+
+    final, notes = finished.path, finished.notes
+    notes += mixdown.notes
+    await notify(progress, "finishing", "Measuring the loudness of the saved file", 0.7)
+    try:
+        measured = await anyio.to_thread.run_sync(measure_loudness, final)
+    except MediaError as exc:
+        notes.append(f"The loudness of the saved file could not be measured ({exc.message}).")
+    else:
+        target = loudness_target(options.loudness)
+        finished.loudness = {**measured.as_dict(), "measured_on": str(final)}
+        sentence = f"Loudness of the saved file (measured, EBU R128): {measured.sentence()}"
+        if target is not None:
+            name, lufs, peak = target
+            finished.loudness.update(target=name, target_lufs=lufs, target_true_peak_dbtp=peak)
+            if mixdown.premaster is not None:
+                finished.loudness["premaster_lufs"] = round(mixdown.premaster.integrated_lufs, 2)
+            sentence += f"; target {name}: {lufs:g} LUFS, {peak:g} dBTP"
+            if abs(measured.integrated_lufs - lufs) > 1.0 or measured.true_peak_dbtp > peak + 0.05:
+                sentence += " - NOT met (too short or too dynamic a mix for one gain; see the measured figures)"
+        notes.append(sentence + ".")
+    published: dict[str, Path] = {}
+    if options.stems or options.timeline != "none":
+        for name in STEM_ORDER:
+            source = mixdown.stems.get(name)
+            if source is None:
+                continue
+            try:
+                published[name] = await anyio.to_thread.run_sync(
+                    copy_into_output, source, final.with_name(f"{final.stem}.{name}.wav")
+                )
+            except (OSError, AliceError) as exc:  # the video is saved: a stem that cannot be is a note
+                notes.append(f"The {name} stem could not be saved ({exc}).")
+        finished.stems = {name: str(path) for name, path in published.items()}
+        if not options.stems:
+            notes.append("The timeline refers to the stems, so they were saved too.")
+        if "original" not in published and options.original_audio == "replace":
+            notes.append("original_audio=replace: the clip's own sound is not in the mix, so it has no stem.")
+    if options.timeline != "none":
+        finished.timeline_path = await _write_timeline(final, plan, options, published, notes)
+
+
+async def _write_timeline(
+    final: Path, plan: MediaPlan, options: PipelineOptions, stems: dict[str, Path], notes: list[str]
+) -> Optional[Path]:
+    """Publish the editing timeline next to ``final``; a failure is a note (the video and stems are kept)."""
+    from alice_mcp.media.prepare import MediaError
+    from alice_mcp.media.timeline import timeline_suffix, write_timeline
+
+    suffix = timeline_suffix(options.timeline)
+    # the result's time 0 on the clip's clock: the segment start (MP4/MOV edit list) or the keyframe before it
+    source_start = plan.start if plan.output_format in ("mp4", "mov") else plan.keyframe
+    try:
+        with partial_file(final.parent, suffix) as temp:
+            await anyio.to_thread.run_sync(
+                partial(
+                    write_timeline,
+                    temp,
+                    options.timeline,
+                    name=final.stem,
+                    video=Path(plan.source),
+                    source_start=source_start,
+                    length=plan.end - source_start,
+                    fps=plan.fps or 25.0,
+                    stems=stems,
+                    relative=options.timeline_paths == "relative",
+                    reference_dir=final.parent,
+                    video_duration=plan.clip_duration,
+                )
+            )
+            if options.timeline == "edl":
+                notes.append("An EDL (CMX 3600) holds the video track only; the stems are beside it as WAV files.")
+            return publish(temp, final.with_suffix(suffix))
+    except MediaError as exc:
+        notes.append(f"The {options.timeline} timeline could not be written ({exc.message}); the video is fine.")
+        return None
 
 
 def fallback_note(exc: BaseException, original: Path) -> str:

@@ -59,7 +59,7 @@ class VideoToAudioRecipe(Recipe):
         paying anything; finds a cached result. A file that is not a usable video fails here, before any upload."""
         settings_env = services.settings
         await notify(progress, "checking", "Checking the request")
-        options = planning.pipeline_options(request.options)
+        options = planning.pipeline_options(request.options, request.preset)
         settings = planning.resolve_settings(request.preset, request.values, options.quality, services.words)
         source = resolve_video(request.video, planning.read_policy(settings_env, request.roots))
         await notify(progress, "checking", "Probing the clip")
@@ -135,6 +135,7 @@ class VideoToAudioRecipe(Recipe):
         await job.add_details(
             notes=media.notes + finished.notes,
             audio_path=str(finished.audio_path) if finished.audio_path else None,
+            finishing=finished.finishing(),
         )
         return finished.path
 
