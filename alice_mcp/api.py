@@ -130,7 +130,7 @@ class AliceOrchestrator:
         self._core: AliceCore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def __aenter__(self) -> "AliceOrchestrator":
+    async def __aenter__(self) -> AliceOrchestrator:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

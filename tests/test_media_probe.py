@@ -143,7 +143,7 @@ def test_proxy_geometry(size, fps, expected_size, expected_fps) -> None:
     assert proxy_geometry(*size, fps) == (expected_size, pytest.approx(expected_fps))
 
 
-def _info(width: int, height: int, fps: float, mbps: float, seconds: float) -> "VideoInfo":
+def _info(width: int, height: int, fps: float, mbps: float, seconds: float) -> VideoInfo:
     from alice_mcp.media.probe import VideoInfo
 
     return VideoInfo(

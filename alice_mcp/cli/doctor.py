@@ -137,8 +137,8 @@ def _can_write(folder: Path) -> bool:
 
 
 def _prices_check(raw: str | None) -> Check:
-    from alice_mcp.engine.recipes.registry import published_prices
     from alice_mcp.data.prices import PriceTable, parse_overrides
+    from alice_mcp.engine.recipes.registry import published_prices
 
     try:
         overrides = parse_overrides(raw)

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 
 async def estimate_cost(
-    services: "JobServices",
-    spend: "SpendGuard",
+    services: JobServices,
+    spend: SpendGuard,
     *,
     duration: float | None,
     video: str | None,
@@ -71,7 +71,7 @@ async def estimate_cost(
 
 
 async def billed_duration(
-    services: "JobServices", video: str, start_time: float = 0.0, roots: list[str] | None = None
+    services: JobServices, video: str, start_time: float = 0.0, roots: list[str] | None = None
 ) -> tuple[float | None, list[str]]:
     """Seconds of audio a generation for a local ``video`` would bill: the same rule add_audio_to_video uses.
     A URL is not fetched here (estimates stay offline)."""
