@@ -14,7 +14,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from alice_mcp.data.params import table_field
 
 KLING_PROMPT_MAX_CHARS = 2500
-KLING_DURATIONS = ("5", "10")
 
 
 def _duration_text(value: Any) -> Any:

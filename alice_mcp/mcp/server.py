@@ -122,6 +122,7 @@ def build_server() -> MCPServer:
     async def add_audio_to_video(
         video: VideoArg,
         ctx: Context,
+        guard: VideoGuard,  # filled by the client's roots and the user's approval; not in the schema
         prompt: PromptArg = None,
         preset: PresetArg = None,
         negative_prompt: NegativePromptArg = table_default("negative_prompt"),
@@ -144,7 +145,6 @@ def build_server() -> MCPServer:
         timeline_paths: TimelinePathsArg = table_default("timeline_paths", PipelineOptions),
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
-        guard: VideoGuard = None,  # type: ignore[assignment] - filled by the client's roots and the user's approval
     ) -> Annotated[CallToolResult, VideoAudioResult]:
         """Generate a soundtrack (ambience, foley, music) synchronized to a video with fal.ai MMAudio V2 and save the
         video with that audio to the output folder, in the original's full quality and container. COSTS MONEY: fal
@@ -175,6 +175,7 @@ def build_server() -> MCPServer:
     )
     async def generate_audio(
         ctx: Context,
+        guard: AudioGuard,  # filled by the user's approval; not in the schema
         prompt: PromptArg = None,
         preset: PresetArg = None,
         negative_prompt: NegativePromptArg = table_default("negative_prompt"),
@@ -187,7 +188,6 @@ def build_server() -> MCPServer:
         stems: StemsArg = table_default("stems", PipelineOptions),
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
-        guard: AudioGuard = None,  # type: ignore[assignment] - filled by the user's approval
     ) -> Annotated[CallToolResult, AudioResult]:
         """Generate a sound clip (FLAC) from a text prompt with fal.ai MMAudio V2 text-to-audio, no video needed, and
         save it to the output folder. COSTS MONEY: $0.001 per second of audio. Give `prompt` or a `preset`. Waits at
@@ -217,6 +217,7 @@ def build_server() -> MCPServer:
             Field(min_length=1, max_length=100, description="Video paths, https URLs, or folders (their video files)."),
         ],
         ctx: Context,
+        roots: RootsArg,  # the client's roots; not in the schema
         prompt: PromptArg = None,
         preset: PresetArg = None,
         negative_prompt: NegativePromptArg = table_default("negative_prompt"),
@@ -238,7 +239,6 @@ def build_server() -> MCPServer:
         timeline_paths: TimelinePathsArg = table_default("timeline_paths", PipelineOptions),
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
-        roots: RootsArg = None,
     ) -> BatchResult:
         """add_audio_to_video for many clips with the same settings: one job per video, the estimated total first,
         then each video's result or error. COSTS MONEY per clip ($0.001 per second of audio). Jobs still running
@@ -308,6 +308,7 @@ def build_server() -> MCPServer:
     )
     async def estimate_cost(
         ctx: Context,
+        roots: RootsArg,  # the client's roots; not in the schema
         duration: Annotated[
             Optional[float],
             table_field(
@@ -322,7 +323,6 @@ def build_server() -> MCPServer:
         count: Annotated[int, Field(ge=1, le=10_000, description="How many generations.")] = 1,
         start_time: StartTimeArg = table_default("start_time", PipelineOptions),
         model: ModelArg = None,
-        roots: RootsArg = None,
     ) -> CostEstimate:
         """Estimate the USD cost of generating audio, from `duration` (seconds) or a local `video`'s length (from
         `start_time`, up to 30 s), times `count`. `model` "kling" prices generate_video instead. Free: nothing is

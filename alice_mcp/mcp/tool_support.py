@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
-from typing import Annotated, Any, Iterator, Optional
+from typing import Annotated, Any, Iterator, Optional, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -106,7 +106,8 @@ def given_values(ctx: Context, arguments: Mapping[str, Any], names: Iterable[str
 
 
 def core_of(ctx: Context) -> AliceCore:
-    return ctx.request_context.lifespan_context
+    """The running server's core (what ``build_server``'s lifespan yields)."""
+    return cast(AliceCore, ctx.request_context.lifespan_context)
 
 
 def cost_meta(result: GenerationResult | VideoResult) -> dict:

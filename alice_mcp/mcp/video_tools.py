@@ -38,13 +38,13 @@ def register_video_tools(mcp: MCPServer) -> None:
     async def generate_video(
         prompt: KlingPromptArg,
         ctx: Context,
+        guard: KlingGuard,  # filled by the user's approval; not in the schema
         duration: KlingDurationArg = table_default("duration", KlingVideoSettings),
         aspect_ratio: KlingAspectRatioArg = table_default("aspect_ratio", KlingVideoSettings),
         negative_prompt: KlingNegativePromptArg = table_default("negative_prompt", KlingVideoSettings),
         cfg_scale: KlingCfgScaleArg = table_default("cfg_scale", KlingVideoSettings),
         output_path: OutputPathArg = None,
         wait_seconds: WaitArg = 40.0,
-        guard: KlingGuard = None,  # type: ignore[assignment] - filled by the user's approval
     ) -> Annotated[CallToolResult, VideoResult]:
         """Generate a silent video clip from a text prompt with Kling v2.1
         (fal-ai/kling-video/v2.1/master/text-to-video) and save the MP4 to the output folder. COSTS MONEY: $1.40 for 5 s, $2.80 for 10 s; use
