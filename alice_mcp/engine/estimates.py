@@ -7,7 +7,7 @@ video's billed length; :func:`billed_duration` applies the same duration rule ad
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import ValidationError
 
@@ -98,7 +98,8 @@ def _checked_seconds(endpoint: Endpoint, seconds: float) -> float:
     model = endpoint.input_model or params.AudioSettings
     field = model.model_fields["duration"]
     try:
-        TypeAdapter(Annotated[(field.annotation, *field.metadata)]).validate_python(seconds)
+        duration_type: Any = Annotated[field.annotation, params.table_field("duration", model)]
+        TypeAdapter(duration_type).validate_python(seconds)
     except ValidationError as exc:
         rng = params.allowed_range("duration", model)
         allowed = f" (allowed: {rng})" if rng else ""

@@ -126,7 +126,8 @@ async def download_result(
             ) from exc
         await notify(progress, "finishing", "Saving the file", 0.5)
         with anyio.CancelScope(shield=True):  # a published file is always recorded by the caller
-            return await anyio.to_thread.run_sync(publish, temp, wanted)
+            published = await anyio.to_thread.run_sync(publish, temp, wanted)
+    return published
 
 
 def _mb(size: int) -> str:

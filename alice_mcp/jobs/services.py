@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class SpendGate(Protocol):
     """Admits a submit while the operator's spend limits still allow it (re-checked under a lock)."""
 
-    def admit(self, endpoint: str, cost_usd: float) -> AsyncContextManager[None]: ...
+    def admit(self, endpoint: str, cost_usd: float, /) -> AsyncContextManager[object]: ...
 
 
 #: Turns a finished job's output URL into the user's file: called with the job's
