@@ -7,6 +7,7 @@ video's billed length; :func:`billed_duration` applies the same duration rule ad
 
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import ValidationError
@@ -98,7 +99,8 @@ def _checked_seconds(endpoint: Endpoint, seconds: float) -> float:
     model = endpoint.input_model or params.AudioSettings
     field = model.model_fields["duration"]
     try:
-        duration_type: Any = Annotated[field.annotation, params.table_field("duration", model)]
+        # the field's type with all its metadata (constraints and validators, e.g. Kling's 10 -> "10")
+        duration_type: Any = operator.getitem(Annotated, (field.annotation, *field.metadata))
         TypeAdapter(duration_type).validate_python(seconds)
     except ValidationError as exc:
         rng = params.allowed_range("duration", model)
