@@ -130,7 +130,7 @@ class AliceOrchestrator:
         self._core: AliceCore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def __aenter__(self) -> "AliceOrchestrator":
+    async def __aenter__(self) -> AliceOrchestrator:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -160,10 +160,11 @@ class AliceOrchestrator:
         core = self._core_for_this_loop()
         sink = _sink(progress)
         if isinstance(plan.recipe, TextToVideoRecipe):
-            result: VideoAudioResult | AudioResult | VideoResult = await core.generate_video(
+            video = await core.generate_video(
                 VideoRequest(values=plan.values, output_path=plan.output_path), sink, confirm=confirm_spend
             )
-            url = result.video_url
+            result: VideoAudioResult | AudioResult | VideoResult = video
+            url = video.video_url
         elif plan.video is not None:
             result = await core.add_audio_to_video(
                 VideoAudioRequest(

@@ -85,6 +85,32 @@ async def test_preset_fills_in_and_explicit_values_win(connect, clip, twin) -> N
     assert result.structured_content["preset"] == "footsteps-door"
 
 
+async def test_an_explicit_value_equal_to_the_table_default_still_wins(connect, clip, twin) -> None:
+    """The schema publishes the table defaults, yet only what the caller really sent overrides a preset or tier."""
+    source = clip()
+    async with connect() as client:
+        result = await client.call_tool(
+            "add_audio_to_video",
+            {
+                "video": str(source),
+                "preset": "footsteps-door",  # cfg_strength 6.0, num_steps 30, a negative prompt
+                "cfg_strength": 4.5,  # the table default, sent on purpose
+                "negative_prompt": "",  # clear the preset's
+                "duration": 1,
+            },
+        )
+        tier = await client.call_tool(
+            "add_audio_to_video",
+            {"video": str(source), "prompt": "rain", "quality": "high", "num_steps": 25, "duration": 1},
+        )
+    assert result.is_error is False, result.content[0].text
+    assert tier.is_error is False, tier.content[0].text
+    preset_payload, tier_payload = (submit.payload for submit in twin.state.submits)
+    assert preset_payload["cfg_strength"] == 4.5 and preset_payload["negative_prompt"] == ""
+    assert preset_payload["num_steps"] == 30  # not sent: the preset fills it, not the published default 25
+    assert tier_payload["num_steps"] == 25  # an explicit value wins over the tier's 50
+
+
 async def test_output_path_inside_the_folder_and_never_overwritten(connect, clip, twin, output_dir) -> None:
     source = clip()
     async with connect() as client:

@@ -63,13 +63,16 @@ async def test_generate_video_refuses_what_kling_does_not_take(connect, twin) ->
         bad_duration = await client.call_tool("generate_video", {"prompt": "x", "duration": "7"})
         no_prompt = await client.call_tool("generate_video", {"duration": "10"})
         tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert bad_duration.is_error is True and "duration" in bad_duration.content[0].text
-    assert no_prompt.is_error is True and "prompt" in no_prompt.content[0].text
+    assert bad_duration.is_error is True
+    assert bad_duration.content[0].text.endswith('`duration` got "7"; allowed: one of "5", "10".')
+    assert no_prompt.is_error is True and "`prompt` is required (What the video shows" in no_prompt.content[0].text
     assert twin.state.submit_count(include_rejected=True) == 0
     tool = tools["generate_video"]
     assert tool.annotations.read_only_hint is False and tool.annotations.open_world_hint is True
     schema = tool.input_schema["properties"]
-    assert schema["duration"]["anyOf"][0]["enum"] == ["5", "10"] and schema["cfg_scale"]["anyOf"][0]["maximum"] == 1
+    assert tool.input_schema["required"] == ["prompt"]
+    assert schema["duration"]["enum"] == ["5", "10"] and schema["duration"]["default"] == "5"
+    assert schema["cfg_scale"]["maximum"] == 1 and schema["cfg_scale"]["default"] == 0.5
     assert "$1.40" in tool.description
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from alice_mcp.data.errors import InputError
 from alice_mcp.media.plan import choose_duration, proxy_geometry
-from alice_mcp.media.probe import probe_video
+from alice_mcp.media.probe import VideoInfo, probe_video
 from tests.media import make_audio_only, make_clip, make_still_image
 
 
@@ -143,9 +143,7 @@ def test_proxy_geometry(size, fps, expected_size, expected_fps) -> None:
     assert proxy_geometry(*size, fps) == (expected_size, pytest.approx(expected_fps))
 
 
-def _info(width: int, height: int, fps: float, mbps: float, seconds: float) -> "VideoInfo":
-    from alice_mcp.media.probe import VideoInfo
-
+def _info(width: int, height: int, fps: float, mbps: float, seconds: float) -> VideoInfo:
     return VideoInfo(
         container="mov,mp4,m4a,3gp,3g2,mj2",
         duration=seconds,

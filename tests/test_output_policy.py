@@ -105,7 +105,7 @@ async def test_upload_carries_the_configured_expiry(connect, clip, twin, monkeyp
     for ttl, seconds, length in (("1d", 86400, 2.0), ("1h", 3600, 1.5)):  # new content: no upload reuse
         twin.reset()
         monkeypatch.setenv("ALICE_UPLOAD_TTL", ttl)
-        result = await _add(connect, lambda: clip(f"ttl-{ttl}.mp4", seconds=length))
+        result = await _add(connect, lambda ttl=ttl, length=length: clip(f"ttl-{ttl}.mp4", seconds=length))
         assert result.is_error is False, result.content[0].text
         lifecycle = twin.state.uploads[0].lifecycle
         assert lifecycle is not None and lifecycle.get("expiration_duration_seconds") == seconds

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from typing import Optional, get_args
+
+from alice_mcp.data import params
+from alice_mcp.data.kling_params import (
+    KlingAspectRatioArg,
+    KlingCfgScaleArg,
+    KlingDurationArg,
+    KlingNegativePromptArg,
+    KlingPromptArg,
+    KlingVideoSettings,
+)
 from alice_mcp.data.params import TABLE_FIELDS, AudioSettings, fal_payload
 
 TABLE = {
@@ -106,3 +118,114 @@ def test_fal_payload_is_derived_from_the_table() -> None:
         "video_url": "https://x.test/a.mp4",
     }
     assert "seed" not in fal_payload(AudioSettings(prompt="rain"))
+
+
+# ------------------------------------------------------------------------------------------------ typed wire face
+DEFAULTED = (
+    "negative_prompt",
+    "num_steps",
+    "cfg_strength",
+    "mask_away_clip",
+    "start_time",
+    "audio_format",
+    "original_audio",
+    "original_level",
+    "generated_level",
+)
+
+
+async def test_parameters_with_a_default_are_not_nullable(connect) -> None:
+    async with connect() as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    video = tools["add_audio_to_video"].input_schema["properties"]
+    for name in DEFAULTED:
+        assert "anyOf" not in video[name] and video[name]["default"] is not None, (name, video[name])
+    for tool in tools.values():
+        for name, prop in tool.input_schema.get("properties", {}).items():
+            if prop.get("default") is not None:  # a real default is never paired with null
+                assert {"type": "null"} not in prop.get("anyOf", []), (tool.name, name, prop)
+    assert video["num_steps"]["type"] == "integer" and video["mask_away_clip"]["type"] == "boolean"
+    assert tools["generate_audio"].input_schema["properties"]["duration"]["type"] == "number"
+
+
+def test_face_aliases_are_typed_by_the_table() -> None:
+    """Each static alias carries the table field's own type (``None`` added only where it means something)."""
+    aliases = {
+        "prompt": (params.PromptArg, AudioSettings),
+        "negative_prompt": (params.NegativePromptArg, AudioSettings),
+        "duration": (params.DurationArg, AudioSettings),
+        "num_steps": (params.NumStepsArg, AudioSettings),
+        "cfg_strength": (params.CfgStrengthArg, AudioSettings),
+        "seed": (params.SeedArg, AudioSettings),
+        "mask_away_clip": (params.MaskAwayClipArg, AudioSettings),
+        "start_time": (params.StartTimeArg, params.PipelineOptions),
+        "quality": (params.QualityArg, params.PipelineOptions),
+        "audio_format": (params.AudioFormatArg, params.PipelineOptions),
+        "original_audio": (params.OriginalAudioArg, params.PipelineOptions),
+        "original_level": (params.OriginalLevelArg, params.PipelineOptions),
+        "generated_level": (params.GeneratedLevelArg, params.PipelineOptions),
+        "duck_db": (params.DuckDbArg, params.PipelineOptions),
+        "loudness": (params.LoudnessArg, params.PipelineOptions),
+        "stems": (params.StemsArg, params.PipelineOptions),
+        "timeline": (params.TimelineArg, params.PipelineOptions),
+        "timeline_paths": (params.TimelinePathsArg, params.PipelineOptions),
+    }
+    assert set(aliases) == set(TABLE_FIELDS) | set(params.PIPELINE_FIELDS)
+    for name, (alias, model) in aliases.items():
+        alias_type = get_args(alias)[0]
+        if alias_type != model.model_fields[name].annotation:
+            assert (name, alias_type) == ("prompt", Optional[str])  # None = the preset's prompt
+    kling = {
+        "prompt": KlingPromptArg,
+        "duration": KlingDurationArg,
+        "aspect_ratio": KlingAspectRatioArg,
+        "negative_prompt": KlingNegativePromptArg,
+        "cfg_scale": KlingCfgScaleArg,
+    }
+    assert set(kling) == set(KlingVideoSettings.model_fields)
+    for name, alias in kling.items():
+        assert get_args(alias)[0] == KlingVideoSettings.model_fields[name].annotation, name
+
+
+async def test_descriptions_are_prose(connect) -> None:
+    """No source indentation reaches the model: tool descriptions and every argument description are plain text."""
+    async with connect() as client:
+        tools = (await client.list_tools()).tools
+    for tool in tools:
+        texts = [tool.description or ""] + [
+            prop.get("description", "") for prop in tool.input_schema.get("properties", {}).values()
+        ]
+        for text in texts:
+            assert not re.search(r"\n\s|\s\n|  ", text), (tool.name, text)
+    paid = next(t for t in tools if t.name == "add_audio_to_video")
+    assert "COSTS MONEY: fal charges $0.001 per second of audio" in paid.description  # a joined line break
+
+
+async def test_argument_errors_are_plain_words(connect, clip, twin) -> None:
+    """Name the argument, what was given and what is allowed; never pydantic's dump; nothing uploaded or paid."""
+    video = str(clip())
+    async with connect() as client:
+        bad = await client.call_tool(
+            "add_audio_to_video",
+            {"video": video, "prompt": "x" * 2500, "num_steps": 99, "quality": "ultra", "mask_away_clip": "maybe"},
+        )
+        missing = await client.call_tool("add_audio_to_video", {"prompt": "rain"})
+        typo = await client.call_tool("add_audio_to_video", {"video": video, "prompt": "rain", "num_step": 10})
+        batch = await client.call_tool("add_audio_to_videos", {"videos": [video, 7], "prompt": "rain"})
+    texts = [r.content[0].text for r in (bad, missing, typo, batch)]
+    assert all(r.is_error for r in (bad, missing, typo, batch)), texts
+    for text in texts:
+        assert "validation error" not in text and "pydantic" not in text and "type=" not in text, text
+    assert texts[0] == (
+        "Error executing tool add_audio_to_video: "
+        "`prompt` got a text of 2500 characters; allowed: text of 1 to 2000 characters, or leave it out; "
+        "`num_steps` got 99; allowed: a whole number from 4 to 50; "
+        '`mask_away_clip` got "maybe"; allowed: true or false; '
+        '`quality` got "ultra"; allowed: one of "draft", "balanced", "high", or leave it out.'
+    )
+    assert texts[1].endswith(
+        "`video` is required (The clip: an absolute local path, ~/path, file:// URI, or https:// URL)."
+    )
+    assert "`num_step` is not an argument of add_audio_to_video; it takes: video, prompt," in texts[2]
+    assert texts[3].endswith("`videos[1]` got 7; allowed: text.")
+    assert twin.state.uploads == [] and twin.state.submit_count(include_rejected=True) == 0

@@ -65,4 +65,4 @@ async def test_estimate_rejects_out_of_range_duration(connect) -> None:
     async with connect() as client:
         result = await client.call_tool("estimate_cost", {"duration": 31})
     assert result.is_error is True
-    assert "less than or equal to 30" in result.content[0].text
+    assert result.content[0].text.endswith("`duration` got 31; allowed: a number from 1 to 30, or leave it out.")

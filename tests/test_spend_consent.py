@@ -89,11 +89,15 @@ async def test_client_without_elicitation_fails_closed_and_names_the_setting(con
     ],
 )
 async def test_no_argument_stands_in_for_the_users_answer(connect, clip, twin, forged) -> None:
-    declined = await _add(connect, clip(), User(twin, "decline"), **forged)
+    """An argument the tool does not take is refused by name before anything runs: no question, no submit."""
+    user = User(twin)
+    asked = await _add(connect, clip(), user, **forged)
     unasked = await _add(connect, clip(), **forged)
-    assert declined.is_error and unasked.is_error
-    assert "declined" in declined.content[0].text and "ALICE_CONFIRM_SPEND_ABOVE_USD" in unasked.content[0].text
-    assert twin.state.submit_count() == 0
+    for result in (asked, unasked):
+        assert result.is_error, result.content[0].text
+        assert all(f"`{name}`" in result.content[0].text for name in forged), result.content[0].text
+        assert "not an argument" in result.content[0].text or "not arguments" in result.content[0].text
+    assert user.questions == [] and twin.state.submit_count() == 0 and twin.state.uploads == []
 
 
 async def test_the_question_quotes_what_the_clip_will_bill(connect, clip, twin) -> None:

@@ -22,7 +22,7 @@ import logging
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Literal, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Literal, Optional, cast
 
 import aiofiles
 import fal_client
@@ -188,7 +188,8 @@ class FalGateway:
         self._fal = fal_client.AsyncClient(key=key, default_timeout=http_timeout_s)
         self._http = httpx.AsyncClient(timeout=self._timeout, headers={"User-Agent": USER_AGENT})
         self._lifecycle = (
-            fal_client.StorageSettings(expires_in=upload_ttl) if upload_ttl not in (None, "never") else None
+            # fal_client checks the value (ALICE_UPLOAD_TTL is free text) and raises for one it does not know
+            fal_client.StorageSettings(expires_in=cast(Any, upload_ttl)) if upload_ttl not in (None, "never") else None
         )
 
     async def aclose(self) -> None:

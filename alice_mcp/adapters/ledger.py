@@ -135,7 +135,7 @@ class JobRecord:
         return self.status in ACTIVE
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "JobRecord":
+    def from_row(cls, row: sqlite3.Row) -> JobRecord:
         data = dict(row)
         for name in ("request", "settings", "payload", "details"):
             raw = data.pop(f"{name}_json")

@@ -68,7 +68,7 @@ class ReadPolicy:
     configured: bool = field(default=False, compare=False)
 
     @classmethod
-    def from_settings(cls, settings, output_dir: Optional[Path] = None) -> "ReadPolicy":  # type: ignore[no-untyped-def]
+    def from_settings(cls, settings, output_dir: Optional[Path] = None) -> ReadPolicy:  # type: ignore[no-untyped-def]
         """The operator's policy: ``ALICE_ALLOWED_DIRS`` (else home minus app data), the output and data folders,
         ``ALICE_MAX_INPUT_MB`` and ``ALICE_ALLOW_HTTP``."""
         configured = split_dirs(settings.allowed_dirs)
@@ -94,7 +94,7 @@ class ReadPolicy:
             configured=bool(configured),
         )
 
-    def with_root_uris(self, uris: Optional[Sequence[str]]) -> "ReadPolicy":
+    def with_root_uris(self, uris: Optional[Sequence[str]]) -> ReadPolicy:
         """This policy narrowed to the client's MCP roots (``file://`` URIs). ``None`` (the client offers no roots)
         or an empty list narrows nothing; roots none of which is a local folder leave only the own folders."""
         if not uris:

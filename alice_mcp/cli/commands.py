@@ -212,7 +212,11 @@ def job(args: argparse.Namespace) -> int:
     status: GenerationStatus = _run_with_core(args, call)  # type: ignore[assignment]
     if status.status != "completed":
         note(args, f"alice-mcp: job {status.job_id} is {status.status}: {status.message}")
-    emit(args, status, status.output_path if status.status == "completed" else f"{status.status}: {status.message}")
+    emit(
+        args,
+        status,
+        (status.output_path or "") if status.status == "completed" else f"{status.status}: {status.message}",
+    )
     return JOB_EXIT_CODES.get(status.status, 0)
 
 

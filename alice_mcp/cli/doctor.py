@@ -11,17 +11,20 @@ import platform
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 from pydantic import BaseModel, Field
 
 from alice_mcp import __version__
 from alice_mcp.data.errors import AliceError
 
+if TYPE_CHECKING:
+    from alice_mcp.media.capabilities import CodecMode
+
 Level = Literal["ok", "warning", "problem"]
 
 # (codec, mode, why): decoders for the inputs people bring, encoders for what the media pipeline writes.
-CODECS: tuple[tuple[str, str, str], ...] = (
+CODECS: tuple[tuple[str, CodecMode, str], ...] = (
     ("h264", "r", "read H.264 clips (most mp4/mov)"),
     ("hevc", "r", "read H.265 clips (iPhone)"),
     ("vp9", "r", "read VP9 clips (webm)"),
@@ -137,8 +140,8 @@ def _can_write(folder: Path) -> bool:
 
 
 def _prices_check(raw: str | None) -> Check:
-    from alice_mcp.engine.recipes.registry import published_prices
     from alice_mcp.data.prices import PriceTable, parse_overrides
+    from alice_mcp.engine.recipes.registry import published_prices
 
     try:
         overrides = parse_overrides(raw)

@@ -2,7 +2,7 @@
 
 :class:`KlingVideoSettings` mirrors fal's schema (fal-platform reference §1.3). Its ``duration`` is a STRING on the
 wire (``"5"`` or ``"10"``); the model also accepts the numbers 5 and 10 (the seed guide passes ``"duration": 5``)
-and turns them into the string fal wants. :data:`KLING_ARGS` holds the face argument types derived from it.
+and turns them into the string fal wants. The ``Kling…Arg`` aliases are the face argument types derived from it.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from alice_mcp.data.params import optional_args
+from alice_mcp.data.params import table_field
 
 KLING_PROMPT_MAX_CHARS = 2500
-KLING_DURATIONS = ("5", "10")
 
 
 def _duration_text(value: Any) -> Any:
@@ -29,6 +28,7 @@ def _duration_text(value: Any) -> Any:
 
 
 KlingDuration = Annotated[Literal["5", "10"], BeforeValidator(_duration_text)]
+AspectRatio = Literal["16:9", "9:16", "1:1"]
 
 
 class KlingVideoSettings(BaseModel):
@@ -45,7 +45,7 @@ class KlingVideoSettings(BaseModel):
         default="5",
         description='Length of the video: "5" or "10" seconds ($1.40 for 5 s, +$0.28 per extra second).',
     )
-    aspect_ratio: Literal["16:9", "9:16", "1:1"] = Field(default="16:9", description="Frame shape of the video.")
+    aspect_ratio: AspectRatio = Field(default="16:9", description="Frame shape of the video.")
     negative_prompt: str = Field(
         default="blur, distort, and low quality",
         max_length=KLING_PROMPT_MAX_CHARS,
@@ -63,7 +63,12 @@ class KlingVideoSettings(BaseModel):
         return float(self.duration)
 
 
-KLING_ARGS: dict[str, Any] = optional_args(KlingVideoSettings)
+# The face aliases (static types for generate_video's parameters); defaults come from the table's.
+KlingPromptArg = Annotated[str, table_field("prompt", KlingVideoSettings)]
+KlingDurationArg = Annotated[KlingDuration, table_field("duration", KlingVideoSettings)]
+KlingAspectRatioArg = Annotated[AspectRatio, table_field("aspect_ratio", KlingVideoSettings)]
+KlingNegativePromptArg = Annotated[str, table_field("negative_prompt", KlingVideoSettings)]
+KlingCfgScaleArg = Annotated[float, table_field("cfg_scale", KlingVideoSettings)]
 
 
 def kling_settings_from(values: dict[str, Any]) -> KlingVideoSettings:

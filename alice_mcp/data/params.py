@@ -2,9 +2,10 @@
 
 :class:`AudioSettings` is the table. Everything else is derived from it:
 
-* :data:`ARGS` — one ``Annotated`` type per parameter for the faces. An omitted argument arrives as ``None`` (so a
-  preset or the table default can fill it in), while the published JSON schema still shows the table's default and
-  range.
+* The face aliases (:data:`NumStepsArg`, :data:`CfgStrengthArg`, …) — one static ``Annotated`` type per parameter,
+  that type checkers read. A parameter with a real default is typed by it (``int``, not ``int | None``); the face
+  publishes :func:`table_default` as the argument's default and passes on only what the caller gave, so a preset can
+  still fill in the rest. Nullable stays nullable only where ``None`` means something (``seed``: a new variation).
 * :func:`fal_payload` — the JSON body fal's MMAudio endpoints take.
 * :func:`settings_from` — table defaults ← preset values ← explicit values, validated into :class:`AudioSettings`.
 """
@@ -21,6 +22,10 @@ from alice_mcp.data.errors import InputError
 
 SEED_MAX = 65535
 PROMPT_MAX_CHARS = 2000
+
+QualityTier = Literal["draft", "balanced", "high"]
+AudioFormat = Literal["none", "wav", "flac", "m4a"]
+OriginalAudioMode = Literal["replace", "mix", "duck"]
 
 
 class AudioSettings(BaseModel):
@@ -97,15 +102,15 @@ class PipelineOptions(BaseModel):
         le=86_400,
         description="Where the soundtrack starts in the clip, in seconds (soundtrack a segment of a longer clip).",
     )
-    quality: Optional[Literal["draft", "balanced", "high"]] = Field(
+    quality: Optional[QualityTier] = Field(
         default=None,
         description="draft = 10 sampling steps (quick preview), balanced = 25, high = 50. An explicit num_steps wins.",
     )
-    audio_format: Literal["none", "wav", "flac", "m4a"] = Field(
+    audio_format: AudioFormat = Field(
         default="none",
         description="Also save the generated track alone next to the video, as wav, flac or m4a (none = don't).",
     )
-    original_audio: Literal["replace", "mix", "duck"] = Field(
+    original_audio: OriginalAudioMode = Field(
         default="replace",
         description=(
             "replace = only the generated audio; mix = keep the clip's own sound under it; duck = keep the clip's "
@@ -206,37 +211,65 @@ def loudness_target(value: str | float) -> Optional[tuple[str, float, float]]:
 PIPELINE_FIELDS: tuple[str, ...] = tuple(PipelineOptions.model_fields)
 
 
-def _optional_arg(name: str, model: type[BaseModel] = AudioSettings) -> Any:
-    """An ``Optional[...]`` argument type for a face, carrying the table's constraints and description.
+#: The pydantic constraint attributes a table field's metadata may carry, as ``Field`` keywords.
+_CONSTRAINTS = ("ge", "gt", "le", "lt", "min_length", "max_length", "multiple_of", "pattern")
 
-    The schema's ``default`` is the table default (what an omitted argument means); ``None`` at run time means
-    "not given", so a preset can fill it in.
+
+def table_field(name: str, model: type[BaseModel] = AudioSettings, *, description: str | None = None) -> FieldInfo:
+    """``Field`` metadata for a face's alias of parameter ``name`` of ``model``: its constraints and description.
+
+    It carries no default: the face's signature does (:func:`table_default`), so the published JSON schema shows it.
+    ``description`` rewords the table's description where a face means something else by an omitted value.
     """
-    field: FieldInfo = model.model_fields[name]
-    extra: dict[str, Any] = {}
-    if not field.is_required() and field.default is not None:
-        extra["default"] = field.default
-    return Annotated[  # type: ignore[valid-type]
-        Optional[field.annotation],  # type: ignore[name-defined]
-        *field.metadata,
-        Field(default=None, description=field.description, json_schema_extra=extra or None),
-    ]
+    field = model.model_fields[name]
+    constraints = {
+        key: getattr(item, key)
+        for item in field.metadata
+        for key in _CONSTRAINTS
+        if getattr(item, key, None) is not None
+    }
+    return Field(description=description or field.description, **constraints)
 
 
-ARGS: dict[str, Any] = {name: _optional_arg(name) for name in TABLE_FIELDS}
-PIPELINE_ARGS: dict[str, Any] = {name: _optional_arg(name, PipelineOptions) for name in PIPELINE_FIELDS}
-#: ``duration`` for a video tool: no schema default, because an omitted duration means "the clip's length".
-VIDEO_DURATION_ARG: Any = Annotated[
+def table_default(name: str, model: type[BaseModel] = AudioSettings) -> Any:
+    """The table's default of parameter ``name`` of ``model`` (what an omitted argument means)."""
+    return model.model_fields[name].default
+
+
+# The face aliases: static types for the tools' parameters, typed by the table (mypy and pyright read these).
+#: ``None``: take the preset's prompt (a prompt or a preset is required).
+PromptArg = Annotated[Optional[str], table_field("prompt")]
+NegativePromptArg = Annotated[str, table_field("negative_prompt")]
+DurationArg = Annotated[float, table_field("duration")]
+#: ``duration`` for a video tool: ``None`` (no schema default) means "the clip's length".
+VideoDurationArg = Annotated[
     Optional[float],
-    *AudioSettings.model_fields["duration"].metadata,
-    Field(
-        default=None,
+    table_field(
+        "duration",
         description=(
             "Seconds of audio to generate (1-30). Default: the clip's length from start_time, up to 30 s; "
             "a longer value is shortened to what the clip has."
         ),
     ),
 ]
+NumStepsArg = Annotated[int, table_field("num_steps")]
+CfgStrengthArg = Annotated[float, table_field("cfg_strength")]
+#: ``None``: a new random seed (the seed used is always reported).
+SeedArg = Annotated[Optional[int], table_field("seed")]
+MaskAwayClipArg = Annotated[bool, table_field("mask_away_clip")]
+StartTimeArg = Annotated[float, table_field("start_time", PipelineOptions)]
+#: ``None``: no tier (``num_steps`` or the table decides).
+QualityArg = Annotated[Optional[QualityTier], table_field("quality", PipelineOptions)]
+AudioFormatArg = Annotated[AudioFormat, table_field("audio_format", PipelineOptions)]
+OriginalAudioArg = Annotated[OriginalAudioMode, table_field("original_audio", PipelineOptions)]
+OriginalLevelArg = Annotated[float, table_field("original_level", PipelineOptions)]
+GeneratedLevelArg = Annotated[float, table_field("generated_level", PipelineOptions)]
+DuckDbArg = Annotated[float, table_field("duck_db", PipelineOptions)]
+#: A target name or a number of LUFS (checked by PipelineOptions' validator, with its own clear message).
+LoudnessArg = Annotated[Union[float, str], table_field("loudness", PipelineOptions)]
+StemsArg = Annotated[bool, table_field("stems", PipelineOptions)]
+TimelineArg = Annotated[Literal["none", "otio", "fcpxml", "edl"], table_field("timeline", PipelineOptions)]
+TimelinePathsArg = Annotated[Literal["absolute", "relative"], table_field("timeline_paths", PipelineOptions)]
 
 
 def pipeline_options_from(explicit: dict[str, Any], preset_values: dict[str, Any] | None = None) -> PipelineOptions:
@@ -261,11 +294,6 @@ def refuse_stems_without_a_mix(stems: bool | None) -> None:
 def quality_values(quality: str | None) -> dict[str, Any]:
     """The table values a ``quality`` tier sets (``{}`` for none)."""
     return {"num_steps": QUALITY_STEPS[quality]} if quality else {}
-
-
-def optional_args(model: type[BaseModel]) -> dict[str, Any]:
-    """Face argument types for every field of another endpoint's parameter model, built like :data:`ARGS`."""
-    return {name: _optional_arg(name, model) for name in model.model_fields}
 
 
 def draw_seed() -> int:

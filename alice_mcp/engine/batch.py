@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 MAX_BATCH = 100
 
 
-def expand_videos(videos: list[str], policy: "ReadPolicy | None" = None) -> list[tuple[str, str | None]]:
+def expand_videos(videos: list[str], policy: ReadPolicy | None = None) -> list[tuple[str, str | None]]:
     """(video, error) per item: folders become their video files (sorted, not recursive); duplicates are dropped.
     A folder is listed only if the read ``policy`` allows it. Blocking (lists folders): run it in a worker thread."""
     items: list[tuple[str, str | None]] = []
@@ -79,13 +79,13 @@ async def run_batch(
     request: BatchRequest,
     progress: ProgressSink | None,
     *,
-    policy: "ReadPolicy",
-    prepare: "Prepare",
-    start: "Start",
-    jobs: "JobManager",
+    policy: ReadPolicy,
+    prepare: Prepare,
+    start: Start,
+    jobs: JobManager,
     words: Vocabulary,
     wait_seconds: float | None,
-    confirm: "ConfirmSpend | None" = None,
+    confirm: ConfirmSpend | None = None,
 ) -> BatchResult:
     """Plan, estimate, start and wait for one job per video (see the module docstring)."""
     if not request.videos:
@@ -93,7 +93,7 @@ async def run_batch(
     items = await anyio.to_thread.run_sync(expand_videos, request.videos, policy)
     await notify(progress, "checking", f"Checking {len(items)} videos")
     results: dict[int, BatchItem] = {}
-    prepared: dict[int, "PreparedJob"] = {}
+    prepared: dict[int, PreparedJob] = {}
     for index, (video, error) in enumerate(items):
         if error is not None:
             results[index] = BatchItem(video=video, status="failed", error=error)
@@ -155,7 +155,7 @@ async def run_batch(
 
 
 async def _wait_all(
-    jobs: "JobManager", job_ids: dict[int, str], progress: ProgressSink | None, wait_seconds: float | None
+    jobs: JobManager, job_ids: dict[int, str], progress: ProgressSink | None, wait_seconds: float | None
 ) -> None:
     total = len(job_ids)
     finished = 0

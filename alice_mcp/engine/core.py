@@ -76,7 +76,7 @@ class AliceCore:
         self.jobs = JobManager(self.services)
 
     @asynccontextmanager
-    async def serving(self) -> AsyncIterator["AliceCore"]:
+    async def serving(self) -> AsyncIterator[AliceCore]:
         """Run background jobs (and resume those left in flight) while the face serves; see :mod:`alice_mcp.jobs`."""
         async with self.jobs.running():
             yield self

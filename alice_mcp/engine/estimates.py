@@ -7,7 +7,8 @@ video's billed length; :func:`billed_duration` applies the same duration rule ad
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+import operator
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import ValidationError
 
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 
 
 async def estimate_cost(
-    services: "JobServices",
-    spend: "SpendGuard",
+    services: JobServices,
+    spend: SpendGuard,
     *,
     duration: float | None,
     video: str | None,
@@ -71,7 +72,7 @@ async def estimate_cost(
 
 
 async def billed_duration(
-    services: "JobServices", video: str, start_time: float = 0.0, roots: list[str] | None = None
+    services: JobServices, video: str, start_time: float = 0.0, roots: list[str] | None = None
 ) -> tuple[float | None, list[str]]:
     """Seconds of audio a generation for a local ``video`` would bill: the same rule add_audio_to_video uses.
     A URL is not fetched here (estimates stay offline)."""
@@ -98,7 +99,9 @@ def _checked_seconds(endpoint: Endpoint, seconds: float) -> float:
     model = endpoint.input_model or params.AudioSettings
     field = model.model_fields["duration"]
     try:
-        TypeAdapter(Annotated[(field.annotation, *field.metadata)]).validate_python(seconds)
+        # the field's type with all its metadata (constraints and validators, e.g. Kling's 10 -> "10")
+        duration_type: Any = operator.getitem(Annotated, (field.annotation, *field.metadata))
+        TypeAdapter(duration_type).validate_python(seconds)
     except ValidationError as exc:
         rng = params.allowed_range("duration", model)
         allowed = f" (allowed: {rng})" if rng else ""

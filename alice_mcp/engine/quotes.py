@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 
 async def quote_request(
-    services: "JobServices",
-    spend: "SpendGuard",
+    services: JobServices,
+    spend: SpendGuard,
     endpoint: Endpoint,
     preset: str | None,
     values: dict,
@@ -51,7 +51,7 @@ async def quote_request(
     return quote
 
 
-async def quote_video_generation(services: "JobServices", spend: "SpendGuard", values: dict) -> SpendQuote:
+async def quote_video_generation(services: JobServices, spend: SpendGuard, values: dict) -> SpendQuote:
     """The spend a text-to-video request will ask for (its settings checked); raises :class:`AliceError`."""
     from alice_mcp.data.kling_params import kling_settings_from
     from alice_mcp.engine.recipes.registry import KLING_TEXT_TO_VIDEO

@@ -31,7 +31,7 @@ _TTL_WORDS = {"immediate": 60, "1h": 3600, "1d": 86400, "7d": 604800, "30d": 259
 _CHUNK = 1 << 20
 
 
-def _digest_sync(path: Path, ledger: "Ledger") -> str:
+def _digest_sync(path: Path, ledger: Ledger) -> str:
     info = path.stat()
     known = ledger.known_digest(str(path), info.st_size, info.st_mtime_ns, info.st_ino)
     if known:
@@ -45,7 +45,7 @@ def _digest_sync(path: Path, ledger: "Ledger") -> str:
     return digest
 
 
-async def file_digest(path: Path, ledger: "AsyncLedger") -> str:
+async def file_digest(path: Path, ledger: AsyncLedger) -> str:
     """``sha256:<hex>`` of the file's content (hashed in a worker thread, at most once per file version)."""
     return await anyio.to_thread.run_sync(_digest_sync, path, ledger.sync)
 
@@ -80,7 +80,7 @@ def ttl_seconds(upload_ttl: str | int | None) -> float | None:
 
 
 async def upload_deduped(
-    gateway: "FalGateway", ledger: "AsyncLedger", path: Path, upload_ttl: str | int | None
+    gateway: FalGateway, ledger: AsyncLedger, path: Path, upload_ttl: str | int | None
 ) -> tuple[str, bool]:
     """fal's URL for ``path``'s content and whether it was reused (``True``: nothing was uploaded)."""
     digest = await file_digest(path, ledger)

@@ -39,7 +39,7 @@ def _iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _common(record: JobRecord, jobs: "JobManager", started: float, cached: bool) -> dict[str, Any]:
+def _common(record: JobRecord, jobs: JobManager, started: float, cached: bool) -> dict[str, Any]:
     done = record.status == COMPLETED
     live = jobs.live_state(record.id)
     values: dict[str, Any] = {
@@ -60,7 +60,7 @@ def _common(record: JobRecord, jobs: "JobManager", started: float, cached: bool)
     return values
 
 
-def video_result(record: JobRecord, jobs: "JobManager", started: float, *, cached: bool = False) -> VideoAudioResult:
+def video_result(record: JobRecord, jobs: JobManager, started: float, *, cached: bool = False) -> VideoAudioResult:
     """An ``add_audio_to_video`` result: the saved file, or the running job (with what the media steps found)."""
     details = record.details
     notes = details.get("notes") or (details.get("media_plan") or {}).get("notes") or []
@@ -93,12 +93,12 @@ def media_report(details: dict[str, Any]) -> MediaReport | None:
     )
 
 
-def audio_result(record: JobRecord, jobs: "JobManager", started: float, *, cached: bool = False) -> AudioResult:
+def audio_result(record: JobRecord, jobs: JobManager, started: float, *, cached: bool = False) -> AudioResult:
     """A ``generate_audio`` result: the saved file, or the running job."""
     return AudioResult(**_common(record, jobs, started, cached), audio_url=record.file_url)
 
 
-def kling_video_result(record: JobRecord, jobs: "JobManager", started: float) -> VideoResult:
+def kling_video_result(record: JobRecord, jobs: JobManager, started: float) -> VideoResult:
     """A ``generate_video`` result: the saved video, or the running job."""
     return VideoResult(**_common(record, jobs, started, False), video_url=record.file_url)
 
@@ -139,7 +139,7 @@ def status_message(record: JobRecord, live_message: str | None, words: Vocabular
     return record.status
 
 
-def generation_status(record: JobRecord, jobs: "JobManager") -> GenerationStatus:
+def generation_status(record: JobRecord, jobs: JobManager) -> GenerationStatus:
     live = jobs.live_state(record.id)
     percent, stage, message = live if live else (None, None, None)
     if record.status == COMPLETED:

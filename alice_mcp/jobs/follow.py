@@ -32,11 +32,11 @@ FIRST_POLL_INTERVAL_S = 0.05
 
 
 async def follow_job(
-    services: "JobServices",
+    services: JobServices,
     endpoint: str,
-    job: "Submission",
+    job: Submission,
     progress: ProgressSink | None,
-    on_status: Callable[["JobStatus"], Awaitable[None]] | None = None,
+    on_status: Callable[[JobStatus], Awaitable[None]] | None = None,
 ) -> None:
     """Follow fal's job until it completes; raise :class:`FalJobFailed` if it completed with an error.
 
@@ -47,7 +47,7 @@ async def follow_job(
     started = time.monotonic()
     seen_logs = 0
 
-    async def report(status: "JobStatus") -> None:
+    async def report(status: JobStatus) -> None:
         nonlocal seen_logs
         if on_status is not None:
             await on_status(status)
@@ -81,8 +81,8 @@ async def follow_job(
 
 
 async def _follow_stream(
-    services: "JobServices", endpoint: str, job: "Submission", report: Callable[["JobStatus"], Awaitable[None]]
-) -> Optional["JobStatus"]:
+    services: JobServices, endpoint: str, job: Submission, report: Callable[[JobStatus], Awaitable[None]]
+) -> Optional[JobStatus]:
     """The completed status from fal's status stream, or ``None`` if the stream failed before it (poll then)."""
     try:
         async for status in services.gateway().status_stream(endpoint, job):
@@ -94,7 +94,7 @@ async def _follow_stream(
     return None
 
 
-async def fetch_output_url(services: "JobServices", endpoint: str, output_key: str, job: "Submission") -> str:
+async def fetch_output_url(services: JobServices, endpoint: str, output_key: str, job: Submission) -> str:
     """The URL of the finished job's output file."""
     output = await services.gateway().result(endpoint, job)
     file = output.get(output_key)
@@ -107,7 +107,7 @@ async def fetch_output_url(services: "JobServices", endpoint: str, output_key: s
 
 
 async def download_result(
-    services: "JobServices", url: str, wanted: Path, request_id: str, progress: ProgressSink | None
+    services: JobServices, url: str, wanted: Path, request_id: str, progress: ProgressSink | None
 ) -> Path:
     """Download ``url`` next to ``wanted`` under a hidden temporary name, then publish it atomically."""
 
@@ -126,7 +126,8 @@ async def download_result(
             ) from exc
         await notify(progress, "finishing", "Saving the file", 0.5)
         with anyio.CancelScope(shield=True):  # a published file is always recorded by the caller
-            return await anyio.to_thread.run_sync(publish, temp, wanted)
+            published = await anyio.to_thread.run_sync(publish, temp, wanted)
+    return published
 
 
 def _mb(size: int) -> str:

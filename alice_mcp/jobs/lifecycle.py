@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def submit_and_finish(services: "JobServices", job: JobContext, payload: dict) -> None:
+async def submit_and_finish(services: JobServices, job: JobContext, payload: dict) -> None:
     """Submit ``payload`` to the job's endpoint exactly once (holding a fal slot until fal is done), then fetch and
     download its output. Raises :class:`AliceError`; the ledger says what is left to do."""
     endpoint = job.record.endpoint
@@ -87,18 +87,18 @@ async def submit_and_finish(services: "JobServices", job: JobContext, payload: d
     await _collect(services, job)
 
 
-async def continue_job(services: "JobServices", job: JobContext) -> None:
+async def continue_job(services: JobServices, job: JobContext) -> None:
     """Carry on a job fal already has (resumed after a restart, or retried after a failed download)."""
     if job.record.status == RUNNING:
         await _follow(services, job)
     await _collect(services, job)
 
 
-async def _follow(services: "JobServices", job: JobContext) -> None:
+async def _follow(services: JobServices, job: JobContext) -> None:
     record = job.record
     seen = (record.queue_position, record.last_log)
 
-    async def on_status(status: "JobStatus") -> None:
+    async def on_status(status: JobStatus) -> None:
         nonlocal seen
         now = (status.position, status.logs[-1] if status.logs else seen[1])
         if now != seen:
@@ -125,7 +125,7 @@ async def _follow(services: "JobServices", job: JobContext) -> None:
     await job.update(status=COMPLETED_AT_FAL, message="fal finished the job", error=None, error_code=None)
 
 
-async def _collect(services: "JobServices", job: JobContext) -> None:
+async def _collect(services: JobServices, job: JobContext) -> None:
     record = job.record
     output_key = record.details.get("output_key") or "video"  # recorded with every job since the first release
     try:

@@ -87,7 +87,7 @@ class JobManager:
     """Runs and tracks jobs with the given :class:`JobServices`, the same way for every recipe. Cheap to create; no I/O
     until used."""
 
-    def __init__(self, services: "JobServices") -> None:
+    def __init__(self, services: JobServices) -> None:
         self.services = services
         self.owner = f"{_HOST}|{os.getpid()}|{secrets.token_hex(4)}"
         self.slots = anyio.CapacityLimiter(services.settings.max_concurrent_jobs)
@@ -108,7 +108,7 @@ class JobManager:
             return self._ledger
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator["JobManager"]:
+    async def running(self) -> AsyncIterator[JobManager]:
         """Own a task group for background jobs; resume jobs left in flight (in the background)."""
         async with anyio.create_task_group() as tg:
             self._tg = tg

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class SpendGate(Protocol):
     """Admits a submit while the operator's spend limits still allow it (re-checked under a lock)."""
 
-    def admit(self, endpoint: str, cost_usd: float) -> AsyncContextManager[None]: ...
+    def admit(self, endpoint: str, cost_usd: float, /) -> AsyncContextManager[object]: ...
 
 
 #: Turns a finished job's output URL into the user's file: called with the job's
@@ -36,7 +36,7 @@ Finish = Callable[[Any, str], Awaitable[Path]]
 class FinisherLookup(Protocol):
     """The finishing step for a job, found from its ledger record (its kind and endpoint)."""
 
-    def __call__(self, record: "JobRecord") -> Finish | None: ...
+    def __call__(self, record: JobRecord) -> Finish | None: ...
 
 
 @dataclass
@@ -44,7 +44,7 @@ class JobServices:
     """The settings, gateway, spend gate, prices, vocabulary and finishing the job machinery uses."""
 
     settings: Settings
-    gateway: Callable[[], "FalGateway"]
+    gateway: Callable[[], FalGateway]
     spend: SpendGate
     prices: PriceTable
     finisher: FinisherLookup

@@ -17,6 +17,7 @@ from pydantic import Field
 from alice_mcp.data.errors import AliceError, InputError, JobNotFound
 from alice_mcp.data.presets import PRESETS, get_preset
 from alice_mcp.engine.models import PresetInfo, PresetList
+from alice_mcp.mcp.tool_support import core_of
 
 PRESETS_URI = "alice://presets"
 JOBS_URI = "alice://jobs"
@@ -78,7 +79,7 @@ def register_prompts_and_resources(mcp: MCPServer) -> None:
         """A job's status from the ledger (status, message, output path, cost, settings), as get_generation reports
         it but without waiting for or resuming the job, as JSON."""
         try:
-            status = await ctx.request_context.lifespan_context.generation_status(job_id)
+            status = await core_of(ctx).generation_status(job_id)
         except JobNotFound as exc:
             raise ResourceNotFoundError(exc.message) from None
         except AliceError as exc:

@@ -18,12 +18,31 @@ from pydantic import Field
 from alice_mcp import __version__
 from alice_mcp.adapters.settings import load_settings
 from alice_mcp.data.params import (
-    ARGS,
-    PIPELINE_ARGS,
     PIPELINE_FIELDS,
     TABLE_FIELDS,
-    VIDEO_DURATION_ARG,
+    AudioFormatArg,
+    CfgStrengthArg,
+    DuckDbArg,
+    DurationArg,
+    GeneratedLevelArg,
+    LoudnessArg,
+    MaskAwayClipArg,
+    NegativePromptArg,
+    NumStepsArg,
+    OriginalAudioArg,
+    OriginalLevelArg,
+    PipelineOptions,
+    PromptArg,
+    QualityArg,
+    SeedArg,
+    StartTimeArg,
+    StemsArg,
+    TimelineArg,
+    TimelinePathsArg,
+    VideoDurationArg,
     refuse_stems_without_a_mix,
+    table_default,
+    table_field,
 )
 from alice_mcp.data.presets import PRESETS
 from alice_mcp.engine.core import AliceCore
@@ -53,9 +72,11 @@ from alice_mcp.mcp.tool_support import (
     WaitArg,
     core_of,
     cost_meta,
+    given_values,
     progress_sink,
     tool_errors,
 )
+from alice_mcp.mcp.wire import AliceServer
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +111,7 @@ async def _lifespan(server: MCPServer) -> AsyncIterator[AliceCore]:
 
 def build_server() -> MCPServer:
     """A new server with every tool registered. No network and no settings are read until it runs."""
-    mcp = MCPServer("alice-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=_lifespan)
+    mcp = AliceServer("alice-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=_lifespan)
 
     @mcp.tool(
         title="Add generated audio to a video (paid)",
@@ -101,29 +122,29 @@ def build_server() -> MCPServer:
     async def add_audio_to_video(
         video: VideoArg,
         ctx: Context,
-        prompt: ARGS["prompt"] = None,
+        guard: VideoGuard,  # filled by the client's roots and the user's approval; not in the schema
+        prompt: PromptArg = None,
         preset: PresetArg = None,
-        negative_prompt: ARGS["negative_prompt"] = None,
-        duration: VIDEO_DURATION_ARG = None,
-        num_steps: ARGS["num_steps"] = None,
-        cfg_strength: ARGS["cfg_strength"] = None,
-        seed: ARGS["seed"] = None,
-        mask_away_clip: ARGS["mask_away_clip"] = None,
+        negative_prompt: NegativePromptArg = table_default("negative_prompt"),
+        duration: VideoDurationArg = None,
+        num_steps: NumStepsArg = table_default("num_steps"),
+        cfg_strength: CfgStrengthArg = table_default("cfg_strength"),
+        seed: SeedArg = None,
+        mask_away_clip: MaskAwayClipArg = table_default("mask_away_clip"),
         output_path: OutputPathArg = None,
-        start_time: PIPELINE_ARGS["start_time"] = None,
-        quality: PIPELINE_ARGS["quality"] = None,
-        audio_format: PIPELINE_ARGS["audio_format"] = None,
-        original_audio: PIPELINE_ARGS["original_audio"] = None,
-        original_level: PIPELINE_ARGS["original_level"] = None,
-        generated_level: PIPELINE_ARGS["generated_level"] = None,
-        duck_db: PIPELINE_ARGS["duck_db"] = None,
-        loudness: PIPELINE_ARGS["loudness"] = None,
-        stems: PIPELINE_ARGS["stems"] = None,
-        timeline: PIPELINE_ARGS["timeline"] = None,
-        timeline_paths: PIPELINE_ARGS["timeline_paths"] = None,
+        start_time: StartTimeArg = table_default("start_time", PipelineOptions),
+        quality: QualityArg = None,
+        audio_format: AudioFormatArg = table_default("audio_format", PipelineOptions),
+        original_audio: OriginalAudioArg = table_default("original_audio", PipelineOptions),
+        original_level: OriginalLevelArg = table_default("original_level", PipelineOptions),
+        generated_level: GeneratedLevelArg = table_default("generated_level", PipelineOptions),
+        duck_db: DuckDbArg = table_default("duck_db", PipelineOptions),
+        loudness: LoudnessArg = table_default("loudness", PipelineOptions),
+        stems: StemsArg = table_default("stems", PipelineOptions),
+        timeline: TimelineArg = table_default("timeline", PipelineOptions),
+        timeline_paths: TimelinePathsArg = table_default("timeline_paths", PipelineOptions),
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
-        guard: VideoGuard = None,  # type: ignore[assignment] - filled by the client's roots and the user's approval
     ) -> Annotated[CallToolResult, VideoAudioResult]:
         """Generate a soundtrack (ambience, foley, music) synchronized to a video with fal.ai MMAudio V2 and save the
         video with that audio to the output folder, in the original's full quality and container. COSTS MONEY: fal
@@ -136,9 +157,9 @@ def build_server() -> MCPServer:
             request = VideoAudioRequest(
                 video=video,
                 preset=preset,
-                values=_table_values(arguments),
+                values=given_values(ctx, arguments, TABLE_FIELDS),
                 output_path=output_path,
-                options=_pipeline_values(arguments),
+                options=given_values(ctx, arguments, PIPELINE_FIELDS),
                 roots=guard.roots,
             )
             result = await core_of(ctx).add_audio_to_video(
@@ -154,19 +175,19 @@ def build_server() -> MCPServer:
     )
     async def generate_audio(
         ctx: Context,
-        prompt: ARGS["prompt"] = None,
+        guard: AudioGuard,  # filled by the user's approval; not in the schema
+        prompt: PromptArg = None,
         preset: PresetArg = None,
-        negative_prompt: ARGS["negative_prompt"] = None,
-        duration: ARGS["duration"] = None,
-        num_steps: ARGS["num_steps"] = None,
-        cfg_strength: ARGS["cfg_strength"] = None,
-        seed: ARGS["seed"] = None,
+        negative_prompt: NegativePromptArg = table_default("negative_prompt"),
+        duration: DurationArg = table_default("duration"),
+        num_steps: NumStepsArg = table_default("num_steps"),
+        cfg_strength: CfgStrengthArg = table_default("cfg_strength"),
+        seed: SeedArg = None,
         output_path: OutputPathArg = None,
-        quality: PIPELINE_ARGS["quality"] = None,
-        stems: PIPELINE_ARGS["stems"] = None,
+        quality: QualityArg = None,
+        stems: StemsArg = table_default("stems", PipelineOptions),
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
-        guard: AudioGuard = None,  # type: ignore[assignment] - filled by the user's approval
     ) -> Annotated[CallToolResult, AudioResult]:
         """Generate a sound clip (FLAC) from a text prompt with fal.ai MMAudio V2 text-to-audio, no video needed, and
         save it to the output folder. COSTS MONEY: $0.001 per second of audio. Give `prompt` or a `preset`. Waits at
@@ -174,7 +195,10 @@ def build_server() -> MCPServer:
         with tool_errors("generate_audio"):
             refuse_stems_without_a_mix(stems)
             request = AudioRequest(
-                preset=preset, values=_table_values(locals()), output_path=output_path, quality=quality
+                preset=preset,
+                values=given_values(ctx, locals(), TABLE_FIELDS),
+                output_path=output_path,
+                quality=quality,
             )
             result = await core_of(ctx).generate_audio(
                 request, progress_sink(ctx), wait_seconds=wait_seconds, force=force, confirm=guard.confirm
@@ -193,28 +217,28 @@ def build_server() -> MCPServer:
             Field(min_length=1, max_length=100, description="Video paths, https URLs, or folders (their video files)."),
         ],
         ctx: Context,
-        prompt: ARGS["prompt"] = None,
+        roots: RootsArg,  # the client's roots; not in the schema
+        prompt: PromptArg = None,
         preset: PresetArg = None,
-        negative_prompt: ARGS["negative_prompt"] = None,
-        duration: VIDEO_DURATION_ARG = None,
-        num_steps: ARGS["num_steps"] = None,
-        cfg_strength: ARGS["cfg_strength"] = None,
-        seed: ARGS["seed"] = None,
-        mask_away_clip: ARGS["mask_away_clip"] = None,
-        start_time: PIPELINE_ARGS["start_time"] = None,
-        quality: PIPELINE_ARGS["quality"] = None,
-        audio_format: PIPELINE_ARGS["audio_format"] = None,
-        original_audio: PIPELINE_ARGS["original_audio"] = None,
-        original_level: PIPELINE_ARGS["original_level"] = None,
-        generated_level: PIPELINE_ARGS["generated_level"] = None,
-        duck_db: PIPELINE_ARGS["duck_db"] = None,
-        loudness: PIPELINE_ARGS["loudness"] = None,
-        stems: PIPELINE_ARGS["stems"] = None,
-        timeline: PIPELINE_ARGS["timeline"] = None,
-        timeline_paths: PIPELINE_ARGS["timeline_paths"] = None,
+        negative_prompt: NegativePromptArg = table_default("negative_prompt"),
+        duration: VideoDurationArg = None,
+        num_steps: NumStepsArg = table_default("num_steps"),
+        cfg_strength: CfgStrengthArg = table_default("cfg_strength"),
+        seed: SeedArg = None,
+        mask_away_clip: MaskAwayClipArg = table_default("mask_away_clip"),
+        start_time: StartTimeArg = table_default("start_time", PipelineOptions),
+        quality: QualityArg = None,
+        audio_format: AudioFormatArg = table_default("audio_format", PipelineOptions),
+        original_audio: OriginalAudioArg = table_default("original_audio", PipelineOptions),
+        original_level: OriginalLevelArg = table_default("original_level", PipelineOptions),
+        generated_level: GeneratedLevelArg = table_default("generated_level", PipelineOptions),
+        duck_db: DuckDbArg = table_default("duck_db", PipelineOptions),
+        loudness: LoudnessArg = table_default("loudness", PipelineOptions),
+        stems: StemsArg = table_default("stems", PipelineOptions),
+        timeline: TimelineArg = table_default("timeline", PipelineOptions),
+        timeline_paths: TimelinePathsArg = table_default("timeline_paths", PipelineOptions),
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
-        roots: RootsArg = None,
     ) -> BatchResult:
         """add_audio_to_video for many clips with the same settings: one job per video, the estimated total first,
         then each video's result or error. COSTS MONEY per clip ($0.001 per second of audio). Jobs still running
@@ -224,8 +248,8 @@ def build_server() -> MCPServer:
             request = BatchRequest(
                 videos=videos,
                 preset=preset,
-                values=_table_values(arguments),
-                options=_pipeline_values(arguments),
+                values=given_values(ctx, arguments, TABLE_FIELDS),
+                options=given_values(ctx, arguments, PIPELINE_FIELDS),
                 force=force,
                 roots=root_uris(roots),
             )
@@ -284,15 +308,21 @@ def build_server() -> MCPServer:
     )
     async def estimate_cost(
         ctx: Context,
-        duration: ARGS["duration"] = None,
+        roots: RootsArg,  # the client's roots; not in the schema
+        duration: Annotated[
+            Optional[float],
+            table_field(
+                "duration",
+                description="Seconds of audio to price (1-30). Default: the `video`'s length, else the model's default.",
+            ),
+        ] = None,
         video: Annotated[
             Optional[str],
             Field(default=None, max_length=4096, description="A local video whose length sets the duration."),
         ] = None,
         count: Annotated[int, Field(ge=1, le=10_000, description="How many generations.")] = 1,
-        start_time: PIPELINE_ARGS["start_time"] = None,
+        start_time: StartTimeArg = table_default("start_time", PipelineOptions),
         model: ModelArg = None,
-        roots: RootsArg = None,
     ) -> CostEstimate:
         """Estimate the USD cost of generating audio, from `duration` (seconds) or a local `video`'s length (from
         `start_time`, up to 30 s), times `count`. `model` "kling" prices generate_video instead. Free: nothing is
@@ -302,7 +332,7 @@ def build_server() -> MCPServer:
                 duration=duration,
                 video=video,
                 count=count,
-                start_time=start_time or 0.0,
+                start_time=start_time,
                 model=model,
                 roots=root_uris(roots),
             )
@@ -318,16 +348,6 @@ def _register_surfaces(mcp: MCPServer) -> None:
 
     register_video_tools(mcp)
     register_prompts_and_resources(mcp)
-
-
-def _table_values(arguments: dict) -> dict:
-    """The table parameters among a tool's arguments (``None`` = not given)."""
-    return {name: arguments.get(name) for name in TABLE_FIELDS}
-
-
-def _pipeline_values(arguments: dict) -> dict:
-    """The media pipeline options among a tool's arguments (``None`` = not given)."""
-    return {name: arguments.get(name) for name in PIPELINE_FIELDS}
 
 
 def _file_result(result: GenerationResult) -> CallToolResult:

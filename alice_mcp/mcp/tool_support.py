@@ -4,8 +4,9 @@ the core of the running server, and the cost metadata of a result."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Any, Iterator, Optional, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -93,8 +94,20 @@ def progress_sink(ctx: Context):  # type: ignore[no-untyped-def]
     return sink
 
 
+def given_values(ctx: Context, arguments: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """The values of ``names`` among a tool's ``arguments`` that the caller really sent in this ``tools/call``.
+
+    An omitted argument arrives in the tool as the table default the schema publishes; it is left out here, so the
+    core lets a preset (or a quality tier) fill it in. A value the caller sent wins, even one equal to the default.
+    """
+    params = ctx.request_context.params or {}
+    sent = params.get("arguments") or {}
+    return {name: arguments[name] for name in names if name in sent}
+
+
 def core_of(ctx: Context) -> AliceCore:
-    return ctx.request_context.lifespan_context
+    """The running server's core (what ``build_server``'s lifespan yields)."""
+    return cast(AliceCore, ctx.request_context.lifespan_context)
 
 
 def cost_meta(result: GenerationResult | VideoResult) -> dict:

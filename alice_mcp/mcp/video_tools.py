@@ -12,7 +12,15 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
 
-from alice_mcp.data.kling_params import KLING_ARGS
+from alice_mcp.data.kling_params import (
+    KlingAspectRatioArg,
+    KlingCfgScaleArg,
+    KlingDurationArg,
+    KlingNegativePromptArg,
+    KlingPromptArg,
+    KlingVideoSettings,
+)
+from alice_mcp.data.params import table_default
 from alice_mcp.engine.models import VideoRequest, VideoResult
 from alice_mcp.mcp.approvals import KlingGuard
 from alice_mcp.mcp.tool_support import OutputPathArg, WaitArg, core_of, cost_meta, progress_sink, tool_errors
@@ -28,18 +36,18 @@ def register_video_tools(mcp: MCPServer) -> None:
         ),
     )
     async def generate_video(
+        prompt: KlingPromptArg,
         ctx: Context,
-        prompt: KLING_ARGS["prompt"] = None,
-        duration: KLING_ARGS["duration"] = None,
-        aspect_ratio: KLING_ARGS["aspect_ratio"] = None,
-        negative_prompt: KLING_ARGS["negative_prompt"] = None,
-        cfg_scale: KLING_ARGS["cfg_scale"] = None,
+        guard: KlingGuard,  # filled by the user's approval; not in the schema
+        duration: KlingDurationArg = table_default("duration", KlingVideoSettings),
+        aspect_ratio: KlingAspectRatioArg = table_default("aspect_ratio", KlingVideoSettings),
+        negative_prompt: KlingNegativePromptArg = table_default("negative_prompt", KlingVideoSettings),
+        cfg_scale: KlingCfgScaleArg = table_default("cfg_scale", KlingVideoSettings),
         output_path: OutputPathArg = None,
         wait_seconds: WaitArg = 40.0,
-        guard: KlingGuard = None,  # type: ignore[assignment] - filled by the user's approval
     ) -> Annotated[CallToolResult, VideoResult]:
-        """Generate a silent video clip from a text prompt with Kling v2.1 (fal-ai/kling-video/v2.1/master/
-        text-to-video) and save the MP4 to the output folder. COSTS MONEY: $1.40 for 5 s, $2.80 for 10 s; use
+        """Generate a silent video clip from a text prompt with Kling v2.1
+        (fal-ai/kling-video/v2.1/master/text-to-video) and save the MP4 to the output folder. COSTS MONEY: $1.40 for 5 s, $2.80 for 10 s; use
         estimate_cost with model "kling" first. Kling jobs usually take minutes: after `wait_seconds` a "running"
         result comes with a job_id for get_generation. To give the video sound, call add_audio_to_video with the
         returned output_path."""

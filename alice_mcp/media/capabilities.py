@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Iterable, Literal, Optional
+
+#: PyAV's codec modes: ``"r"`` decode, ``"w"`` encode.
+CodecMode = Literal["r", "w"]
 
 
 @dataclass(frozen=True)
@@ -13,11 +16,11 @@ class MediaCapabilities:
 
     pyav_version: str = "unknown"
     ffmpeg_version: str = "unknown"
-    available: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    available: frozenset[tuple[str, CodecMode]] = field(default_factory=frozenset)
     error: Optional[str] = None
 
 
-def media_capabilities(wanted: Iterable[tuple[str, str]]) -> MediaCapabilities:
+def media_capabilities(wanted: Iterable[tuple[str, CodecMode]]) -> MediaCapabilities:
     """Which of the ``wanted`` ``(codec, mode)`` pairs this PyAV build has."""
     try:
         import av

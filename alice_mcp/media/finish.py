@@ -26,12 +26,16 @@ from __future__ import annotations
 import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Protocol, cast
 
 from alice_mcp.data.params import PipelineOptions
 from alice_mcp.media.plan import MediaPlan
 from alice_mcp.media.prepare import Cancelled, MediaError
 from alice_mcp.media.streams import copy_labels, copy_stream, extra_streams, has_faststart
+
+if TYPE_CHECKING:
+    from av.audio.frame import AudioFrame
+    from av.filter.context import FilterContext
 
 
 class TrackRenderer(Protocol):
@@ -236,8 +240,8 @@ class AudioMix:
         self.graph = av.filter.Graph()
         self.rate = rate
         self.sample_fmt = sample_fmt
-        self._inputs: list[tuple[Path, object, float]] = []
-        self._tails: list[object] = []
+        self._inputs: list[tuple[Path, FilterContext, float]] = []
+        self._tails: list[FilterContext] = []
 
     def add_input(
         self, path: Path, *, trim_from: float, shift: float, pad: float, length: Optional[float], gain: float
@@ -279,8 +283,9 @@ class AudioMix:
         if given, joins the inputs' last nodes into one node its own way (default: summed with ``amix``)."""
         import av
 
+        last: FilterContext
         if combine is not None:
-            last = combine(self.graph, self._tails)
+            last = cast("FilterContext", combine(self.graph, self._tails))  # the combiner's last filter
         elif len(self._tails) == 1:
             last = self._tails[0]
         else:
@@ -303,7 +308,7 @@ class AudioMix:
             nonlocal written
             while True:
                 try:
-                    frame = sink.pull()
+                    frame = cast("AudioFrame", sink.pull())  # the graph ends in an audio sink
                 except (av.BlockingIOError, av.EOFError):
                     return
                 frame.pts, frame.time_base = written, Fraction(1, self.rate)

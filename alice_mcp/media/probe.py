@@ -9,10 +9,14 @@ Blocking: call it from a worker thread. PyAV is imported on first use so start-u
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
-from typing import IO, Optional, Union
+from typing import IO, TYPE_CHECKING, Optional, Union
 
 from alice_mcp.data.errors import InputError
+
+if TYPE_CHECKING:
+    from av.stream import Stream
 
 # Demuxers that hold still images, not video (FFmpeg names).
 _IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif_pipe", "svg_pipe")
@@ -68,7 +72,7 @@ def describe_video(
     import av
 
     try:
-        with av.open(source, metadata_errors="ignore") as container:
+        with av.open(source, "r", metadata_errors="ignore") as container:
             fmt = container.format.name
             video = next((s for s in container.streams.video if not (int(s.disposition) & _ATTACHED_PIC)), None)
             if fmt in _IMAGE_FORMATS or fmt.endswith("_pipe"):
@@ -83,7 +87,7 @@ def describe_video(
                 )
             rate = video.average_rate or video.base_rate
             fps = float(rate) if rate else None
-            origin = float(video.start_time * video.time_base) if video.start_time is not None else 0.0
+            origin = float(video.start_time * time_base(video)) if video.start_time is not None else 0.0
             if check_frames:
                 shown = _decode_first_frame(container, video, label)
                 if shown is not None:
@@ -168,3 +172,10 @@ def _check_end(container, video, declared: float, origin: float, fps: Optional[f
             code="not_video",
         )
     return min(declared, end) if end > 0 else declared
+
+
+def time_base(stream: Stream) -> Fraction:
+    """``stream``'s time base. PyAV types it optional; every demuxed stream and every stream made from one has it."""
+    if stream.time_base is None:
+        raise InputError(f"The {stream.type} stream has no time base; the file is damaged.", code="not_video")
+    return stream.time_base

@@ -14,7 +14,7 @@ import io
 import logging
 import re
 import time
-from typing import Optional
+from typing import IO, Optional, cast
 
 from alice_mcp.adapters.url_policy import refuse_private_hops
 from alice_mcp.data.errors import InputError
@@ -143,7 +143,10 @@ def probe_url(
             event_hooks={"request": [refuse_private_hops]},  # redirects may not lead inward (urls.py)
         ) as client:
             reader = RangeReader(client, url, max_bytes=max_bytes, deadline=deadline)
-            info = describe_video(reader, label=_short(url), size_bytes=reader.size, check_frames=False)
+            # a RangeReader is a seekable binary file (io.RawIOBase), which is what IO[bytes] stands for here
+            info = describe_video(
+                cast(IO[bytes], reader), label=_short(url), size_bytes=reader.size, check_frames=False
+            )
             log.info("probed the header of %s with %d bytes", _short(url), reader.fetched)
             return info, ""
     except InputError:

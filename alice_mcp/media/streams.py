@@ -8,7 +8,7 @@ Blocking (PyAV). Used by :mod:`alice_mcp.media.finish` and :mod:`alice_mcp.media
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from alice_mcp.media.probe import codec_id_name
 
@@ -62,7 +62,7 @@ def copy_labels(source, out, *, start: float, length: float) -> None:  # type: i
             out.metadata[key] = value
     if out.format.name not in _CHAPTERS:
         return
-    chapters = []
+    chapters: list[dict[str, Any]] = []
     for chapter in source.chapters():
         tb = chapter["time_base"]
         begin = float(chapter["start"] * tb) - start

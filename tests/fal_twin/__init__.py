@@ -70,7 +70,7 @@ class FalTwin:
         self.state = TwinState(**options)
 
     # ----------------------------------------------------------- lifecycle
-    def start(self) -> "FalTwin":
+    def start(self) -> FalTwin:
         if self._server is not None:
             return self
         self._dir = tempfile.mkdtemp(prefix="fal-twin-")
@@ -102,7 +102,7 @@ class FalTwin:
 
     close = stop
 
-    def __enter__(self) -> "FalTwin":
+    def __enter__(self) -> FalTwin:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

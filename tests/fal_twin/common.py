@@ -51,7 +51,7 @@ def fal_error(status: int, detail: object, error_type: str | None = None, reques
     return json_response(status, body, headers)
 
 
-def fault_result(fault: "Fault", request_id: str | None = None) -> Result:
+def fault_result(fault: Fault, request_id: str | None = None) -> Result:
     """Translate an injected fault into what real infrastructure sends.
 
     * 429 -> ``{"detail": "Too many requests"}`` (no request id; retried).
@@ -81,7 +81,7 @@ def fault_result(fault: "Fault", request_id: str | None = None) -> Result:
     return fal_error(int(mode), detail or default_detail, error_type, request_id)
 
 
-def fal_key(req: "Request", state: "TwinState") -> tuple[str | None, Response | None]:
+def fal_key(req: Request, state: TwinState) -> tuple[str | None, Response | None]:
     """Check ``Authorization: Key <key>`` (or ``Bearer <token>``)."""
     header = req.headers.get("authorization", "").strip()
     if not header:
@@ -95,7 +95,7 @@ def fal_key(req: "Request", state: "TwinState") -> tuple[str | None, Response | 
     return key.strip(), None
 
 
-def cdn_auth(req: "Request", state: "TwinState", now: float) -> Response | None:
+def cdn_auth(req: Request, state: TwinState, now: float) -> Response | None:
     """v3 CDN requests need ``Authorization: Bearer <token from /storage/auth/token>``."""
     scheme, _, token = req.headers.get("authorization", "").partition(" ")
     expiry = state.cdn_tokens.get(token.strip())

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import sys
 import threading
 from typing import Any, Callable, Coroutine
 
@@ -144,7 +145,7 @@ class TwinServer:
         try:
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await writer.drain()
-            await writer.start_tls(self._ssl, ssl_handshake_timeout=30)
+            await start_tls(writer, self._ssl)
         except (ConnectionError, ssl.SSLError, OSError, asyncio.TimeoutError):
             writer.close()
             return
@@ -163,3 +164,21 @@ class TwinServer:
         except ConnectionError:
             pass
         writer.close()
+
+
+async def start_tls(writer: asyncio.StreamWriter, context: ssl.SSLContext) -> None:
+    """Upgrade the server side of ``writer``'s connection to TLS, on every Python the package supports.
+
+    ``StreamWriter.start_tls`` exists from Python 3.11; on 3.10 this does what it does there: hand the transport to
+    ``loop.start_tls`` and point the writer and its protocol at the TLS transport.
+    """
+    if sys.version_info >= (3, 11):
+        await writer.start_tls(context, ssl_handshake_timeout=30)
+        return
+    await writer.drain()
+    protocol = writer._protocol  # type: ignore[attr-defined]
+    loop = asyncio.get_running_loop()
+    tls = await loop.start_tls(writer.transport, protocol, context, server_side=True, ssl_handshake_timeout=30)
+    writer._transport = tls  # type: ignore[attr-defined]
+    protocol._transport = tls
+    protocol._over_ssl = True

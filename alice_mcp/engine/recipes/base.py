@@ -21,12 +21,12 @@ class Recipe:
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
 
-    def finisher(self, record: "JobRecord") -> "Finish | None":
+    def finisher(self, record: JobRecord) -> Finish | None:
         """How a finished job of this recipe is delivered; ``None``: its output file is the result (downloaded to
         the wanted path)."""
         return None
 
-    def result(self, record: "JobRecord", jobs: "JobManager", started: float, *, cached: bool = False) -> Any:
+    def result(self, record: JobRecord, jobs: JobManager, started: float, *, cached: bool = False) -> Any:
         """The face-ready result model of a job of this recipe."""
         raise NotImplementedError
 

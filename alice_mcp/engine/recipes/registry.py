@@ -125,7 +125,7 @@ def video_to_audio_recipe(model: str | None) -> VideoToAudioRecipe:
     return recipe
 
 
-def finisher_for(record: "JobRecord") -> "Finish | None":
+def finisher_for(record: JobRecord) -> Finish | None:
     """How a finished job is delivered, from its recipe (found by the job's endpoint)."""
     recipe = _RECIPE_BY_ENDPOINT.get(record.endpoint)
     return recipe.finisher(record) if recipe is not None else None

@@ -28,8 +28,8 @@ class TextToAudioRecipe(Recipe):
 
     async def prepare(
         self,
-        services: "JobServices",
-        jobs: "JobManager",
+        services: JobServices,
+        jobs: JobManager,
         request: AudioRequest,
         progress: ProgressSink | None = None,
         *,
@@ -52,5 +52,5 @@ class TextToAudioRecipe(Recipe):
         cached = None if force else await jobs.cached(plan, planning.output_root(services.settings))
         return PreparedJob(plan, work, cached)
 
-    def result(self, record: "JobRecord", jobs: "JobManager", started: float, *, cached: bool = False) -> AudioResult:
+    def result(self, record: JobRecord, jobs: JobManager, started: float, *, cached: bool = False) -> AudioResult:
         return audio_result(record, jobs, started, cached=cached)

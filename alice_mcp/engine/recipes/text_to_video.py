@@ -31,8 +31,8 @@ class TextToVideoRecipe(Recipe):
 
     async def prepare(
         self,
-        services: "JobServices",
-        jobs: "JobManager",
+        services: JobServices,
+        jobs: JobManager,
         request: VideoRequest,
         progress: ProgressSink | None = None,
         *,
@@ -55,5 +55,5 @@ class TextToVideoRecipe(Recipe):
 
         return PreparedJob(plan, work, None)
 
-    def result(self, record: "JobRecord", jobs: "JobManager", started: float, *, cached: bool = False) -> VideoResult:
+    def result(self, record: JobRecord, jobs: JobManager, started: float, *, cached: bool = False) -> VideoResult:
         return kling_video_result(record, jobs, started)

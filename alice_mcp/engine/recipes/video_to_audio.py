@@ -48,8 +48,8 @@ class VideoToAudioRecipe(Recipe):
 
     async def prepare(
         self,
-        services: "JobServices",
-        jobs: "JobManager",
+        services: JobServices,
+        jobs: JobManager,
         request: VideoAudioRequest,
         progress: ProgressSink | None = None,
         *,
@@ -105,7 +105,7 @@ class VideoToAudioRecipe(Recipe):
         cached = None if force else await jobs.cached(plan, planning.output_root(settings_env))
         return PreparedJob(plan, work, cached)
 
-    def finisher(self, record: "JobRecord") -> "Finish | None":
+    def finisher(self, record: JobRecord) -> Finish | None:
         return self.finish
 
     async def finish(self, job: JobContext, url: str) -> Path:
@@ -139,9 +139,7 @@ class VideoToAudioRecipe(Recipe):
         )
         return finished.path
 
-    def result(
-        self, record: "JobRecord", jobs: "JobManager", started: float, *, cached: bool = False
-    ) -> VideoAudioResult:
+    def result(self, record: JobRecord, jobs: JobManager, started: float, *, cached: bool = False) -> VideoAudioResult:
         return video_result(record, jobs, started, cached=cached)
 
 
