@@ -229,6 +229,8 @@ def doctor(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Run the MCP server (stdio, or streamable HTTP) until the client disconnects or Ctrl-C."""
+    _apply_allowed_dirs(getattr(args, "allowed_dirs", None))
     if args.transport == "http":
         from alice_mcp.mcp.http import run_http
 
@@ -238,6 +240,21 @@ def serve(args: argparse.Namespace) -> int:
 
     run_stdio()
     return 0
+
+
+def _apply_allowed_dirs(dirs: list[str] | None) -> None:
+    """``serve --allowed-dirs A B``: the folders become ``ALICE_ALLOWED_DIRS`` for this process.
+
+    A value a host left unsubstituted (``${user_config.allowed_dirs}``) or empty is dropped, like every setting's
+    placeholder; no folder left means the setting (or its default) applies.
+    """
+    import os
+
+    kept = [d for d in dirs or [] if d.strip() and "${" not in d]
+    if dirs and len(kept) != len(dirs):
+        note(argparse.Namespace(), "alice-mcp: ignoring --allowed-dirs values the host left unsubstituted or empty")
+    if kept:
+        os.environ["ALICE_ALLOWED_DIRS"] = os.pathsep.join(kept)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -369,5 +369,28 @@ def _file_result(result: GenerationResult) -> CallToolResult:
 
 
 def run_stdio() -> None:
-    """Serve over stdio until the client disconnects."""
-    build_server().run("stdio")
+    """Serve over stdio until the client disconnects, or until Ctrl-C (SIGINT), which stops the server at once.
+
+    The SDK reads stdin in a worker thread whose blocking read cannot be interrupted, so the default Ctrl-C handling
+    would wait for the next line on stdin. Stopping at once loses nothing: every job is in the ledger, fal keeps
+    running the ones it has, and the next start resumes them (exactly as after a host quits).
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, _stop_at_once)
+    server = build_server()
+    log.info("alice-mcp %s: MCP server on stdio, waiting for a client (Ctrl-C stops it)", __version__)
+    server.run("stdio")
+
+
+def _stop_at_once(signum: int, frame: object) -> None:
+    """SIGINT handler of the stdio server: say so on stderr and exit 130 without waiting for stdin."""
+    import os
+    import sys
+
+    sys.stderr.write(
+        "alice-mcp: stopped (Ctrl-C). Jobs still running at fal were not cancelled; "
+        "the next start resumes them from the ledger.\n"
+    )
+    sys.stderr.flush()
+    os._exit(130)
