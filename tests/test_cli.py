@@ -212,7 +212,8 @@ def test_presets_estimate_and_doctor(alice_env, clip, twin) -> None:
     assert estimate.returncode == 0, estimate.stderr
     assert json.loads(estimate.stdout)["usd"] == pytest.approx(0.006, abs=0.0002)
     kling = run_cli(alice_env, "estimate", "--model", "kling-v2.1-pro-text", "--duration", "10")
-    assert kling.stdout.startswith("$2.8 ") and KLING in kling.stdout
+    assert kling.stdout.startswith("$2.80 ") and KLING in kling.stdout
+    assert "$1.40 for the first 5 s + 5 s x $0.28/s = $2.80" in kling.stdout  # one money format everywhere
 
     doctor = run_cli(alice_env, "doctor", "--json")
     report = json.loads(doctor.stdout)
@@ -223,6 +224,12 @@ def test_presets_estimate_and_doctor(alice_env, clip, twin) -> None:
     assert (
         alice_env["ALICE_DATA_DIR"] in checks["data folder"]["detail"]
         and "ledger.sqlite3" in checks["job ledger"]["detail"]
+    )
+    assert f"may be read from {alice_env['HOME']}" in checks["read policy"]["detail"]
+    assert "the output folder" in checks["read policy"]["detail"]
+    prices = checks["prices"]["detail"]
+    assert (
+        "fal-ai/mmaudio-v2 $0.001 per second" in prices and f"{KLING} $1.40 for 5 s + $0.28 per extra second" in prices
     )
     assert FAKE_KEY not in doctor.stdout + doctor.stderr
     assert twin.state.requests == []  # doctor, presets and estimate are offline

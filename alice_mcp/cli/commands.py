@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from alice_mcp.adapters.settings import load_settings
 from alice_mcp.cli.flags import model_values
 from alice_mcp.cli.progress_bar import ProgressRenderer
+from alice_mcp.data.money import usd
 from alice_mcp.data.params import refuse_stems_without_a_mix
 from alice_mcp.data.vocabulary import CLI_WORDS
 from alice_mcp.engine.models import (
@@ -61,13 +62,13 @@ def confirm_spend(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     async def ask(quote) -> bool:  # type: ignore[no-untyped-def]
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             raise SpendNotApproved(
-                f"Not submitted: this job costs ${quote.usd:.4f} ({quote.formula}), above ALICE_CONFIRM_SPEND_ABOVE_USD, "
+                f"Not submitted: this job costs {usd(quote.usd)} ({quote.formula}), above ALICE_CONFIRM_SPEND_ABOVE_USD, "
                 "and there is no terminal to ask on. Pass --yes to approve it, or the operator can raise "
                 "ALICE_CONFIRM_SPEND_ABOVE_USD. Nothing was charged.",
                 code="approval_unavailable",
             )
         print(
-            f"This job costs ${quote.usd:.4f} at fal ({quote.endpoint}: {quote.formula}). Approve? [y/N] ",
+            f"This job costs {usd(quote.usd)} at fal ({quote.endpoint}: {quote.formula}). Approve? [y/N] ",
             end="",
             file=sys.stderr,
             flush=True,
@@ -133,7 +134,7 @@ def generate_video(args: argparse.Namespace) -> int:
     note(
         args,
         f"alice-mcp: job {result.job_id}, {result.duration} s video ({result.aspect_ratio}, no sound), "
-        f"~${result.cost_usd:.2f}, {result.elapsed_s:.1f} s. "
+        f"~{usd(result.cost_usd)}, {result.elapsed_s:.1f} s. "
         f"Give it sound with: alice-mcp add-audio {result.output_path} --prompt ...",
     )
     emit(args, result, result.output_path or "")
@@ -153,7 +154,7 @@ def _report_generation(args: argparse.Namespace, result: GenerationResult) -> No
         note(
             args,
             f"alice-mcp: job {result.job_id}, {result.duration:g} s of audio, seed {result.seed}, "
-            f"~${result.cost_usd:.3f}, {result.elapsed_s:.1f} s",
+            f"~{usd(result.cost_usd)}, {result.elapsed_s:.1f} s",
         )
     emit(args, result, result.output_path or "")
 
@@ -182,7 +183,7 @@ def estimate(args: argparse.Namespace) -> int:
     result = asyncio.run(go())
     for line in result.notes:
         note(args, f"note: {line}")
-    emit(args, result, f"${result.usd:g}  ({result.formula}; {result.endpoint})")
+    emit(args, result, f"{usd(result.usd)}  ({result.formula}; {result.endpoint})")
     return 0
 
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from alice_mcp.data.endpoints import Endpoint
 from alice_mcp.data.errors import AliceError, SpendNotApproved
+from alice_mcp.data.money import usd
 from alice_mcp.engine.quotes import longest_generation, quote_request, quote_video_generation
 from alice_mcp.engine.recipes.registry import MMAUDIO_TEXT, MMAUDIO_VIDEO
 from alice_mcp.engine.spend import ConfirmSpend, SpendQuote, approve_up_to
@@ -124,8 +125,8 @@ async def kling_quote(ctx: Context, prompt: Optional[str], duration: Any) -> Quo
 def approval_question(quote: SpendQuote, threshold: float) -> str:
     """The question the user sees. Deterministic (resolvers re-run on every round): no clock, no running totals."""
     return (
-        f"Approve a paid fal.ai job of about ${quote.usd:.4f}? ({quote.endpoint}: {quote.formula}.) This server asks "
-        f"before any job over ${threshold:g}. Nothing is submitted or charged if you decline."
+        f"Approve a paid fal.ai job of about {usd(quote.usd)}? ({quote.endpoint}: {quote.formula}.) This server asks "
+        f"before any job over {usd(threshold)}. Nothing is submitted or charged if you decline."
     )
 
 
@@ -177,7 +178,7 @@ def confirm_from(answer: Any, quote: Quote) -> Optional[ConfirmSpend]:
 def _refuse(what: str) -> ConfirmSpend:
     async def confirm(quote: SpendQuote) -> bool:
         raise SpendNotApproved(
-            f"Not submitted: {what} (${quote.usd:.4f}, {quote.formula}). Nothing was uploaded, submitted or charged."
+            f"Not submitted: {what} ({usd(quote.usd)}, {quote.formula}). Nothing was uploaded, submitted or charged."
         )
 
     return confirm

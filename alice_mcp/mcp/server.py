@@ -17,6 +17,7 @@ from pydantic import Field
 
 from alice_mcp import __version__
 from alice_mcp.adapters.settings import load_settings
+from alice_mcp.data.money import usd
 from alice_mcp.data.params import (
     ARGS,
     PIPELINE_ARGS,
@@ -349,7 +350,7 @@ def _file_result(result: GenerationResult) -> CallToolResult:
     else:
         summary = (
             f"Saved {result.output_path} ({result.duration:g} s of audio, seed {result.seed}, "
-            f"~${result.cost_usd:.3f}, {result.elapsed_s:.1f} s)."
+            f"~{usd(result.cost_usd)}, {result.elapsed_s:.1f} s)."
         )
     for note in getattr(result, "notes", None) or []:
         summary += f"\nNote: {note}"

@@ -13,6 +13,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
 
 from alice_mcp.data.kling_params import KLING_ARGS
+from alice_mcp.data.money import usd
 from alice_mcp.engine.models import VideoRequest, VideoResult
 from alice_mcp.mcp.approvals import KlingGuard
 from alice_mcp.mcp.tool_support import OutputPathArg, WaitArg, core_of, cost_meta, progress_sink, tool_errors
@@ -70,7 +71,7 @@ def _video_result(result: VideoResult) -> CallToolResult:
     path = Path(result.output_path)
     summary = (
         f"Saved {result.output_path} ({result.duration} s, {result.aspect_ratio}, no sound yet; "
-        f"~${result.cost_usd:.2f}, {result.elapsed_s:.1f} s). Pass this path to add_audio_to_video to give it sound."
+        f"~{usd(result.cost_usd)}, {result.elapsed_s:.1f} s). Pass this path to add_audio_to_video to give it sound."
     )
     return CallToolResult(
         content=[
