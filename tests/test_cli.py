@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def test_add_audio_prints_the_path_and_shows_progress_on_stderr(alice_env, clip,
     )
     for stage in ("Uploading", "Queued at fal", "Downloading", "Saved"):
         assert stage in proc.stderr, (stage, proc.stderr)
-    percents = [int(line[1:4]) for line in proc.stderr.splitlines() if line.startswith("[") and "%]" in line]
+    percents = [int(line[1:4]) for line in proc.stderr.splitlines() if re.match(r"\[[ \d]{3}% \d+:\d\d\] ", line)]
     assert percents == sorted(percents) and percents[-1] == 100
     assert "seed 11" in proc.stderr and "\r" not in proc.stderr  # plain lines when stderr is not a terminal
     payload = twin.state.submits[0].payload
