@@ -6,6 +6,7 @@ No logic lives here beyond argument plumbing, progress rendering and error mappi
 from __future__ import annotations
 
 import logging
+import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, AsyncIterator, Optional
@@ -370,28 +371,60 @@ def _file_result(result: GenerationResult) -> CallToolResult:
 
 
 def run_stdio() -> None:
-    """Serve over stdio until the client disconnects, or until Ctrl-C (SIGINT), which stops the server at once.
+    """Serve over stdio until the client disconnects, or until Ctrl-C (SIGINT).
 
     The SDK reads stdin in a worker thread whose blocking read cannot be interrupted, so the default Ctrl-C handling
-    would wait for the next line on stdin. Stopping at once loses nothing: every job is in the ledger, fal keeps
-    running the ones it has, and the next start resumes them (exactly as after a host quits).
+    would wait for the next line on stdin. An idle server therefore stops at once: that loses nothing, since every
+    job is in the ledger, fal keeps running the ones it has, and the next start resumes them (as after a host quits).
+    While a file is being written (a result, a job's work folder), Ctrl-C first lets the writers clean up (at most
+    :data:`STOP_GRACE_S`); a second Ctrl-C stops at once.
     """
     import signal
 
-    signal.signal(signal.SIGINT, _stop_at_once)
+    signal.signal(signal.SIGINT, _on_ctrl_c)
     server = build_server()
     log.info("alice-mcp %s: MCP server on stdio, waiting for a client (Ctrl-C stops it)", __version__)
     server.run("stdio")
 
 
-def _stop_at_once(signum: int, frame: object) -> None:
-    """SIGINT handler of the stdio server: say so on stderr and exit 130 without waiting for stdin."""
-    import os
-    import sys
+STOP_GRACE_S = 5.0
+_STOPPED = (
+    "alice-mcp: stopped (Ctrl-C). Jobs still running at fal were not cancelled; the next start resumes them from "
+    "the ledger.\n"
+)
 
-    sys.stderr.write(
-        "alice-mcp: stopped (Ctrl-C). Jobs still running at fal were not cancelled; "
-        "the next start resumes them from the ledger.\n"
-    )
+
+def _on_ctrl_c(signum: int, frame: object) -> None:
+    """SIGINT handler of the stdio server: stop at once when idle, else let the files being written be cleaned up."""
+    import signal
+    import threading
+
+    from alice_mcp.adapters import scratch
+
+    if not scratch.busy():
+        _exit_now()
+    sys.stderr.write("alice-mcp: stopping (Ctrl-C): cleaning up the files being written...\n")
+    sys.stderr.flush()
+    signal.signal(signal.SIGINT, lambda *_: _exit_now())
+    threading.Thread(target=_exit_after, args=(STOP_GRACE_S,), daemon=True).start()
+    raise KeyboardInterrupt
+
+
+def _exit_after(seconds: float) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    from alice_mcp.adapters import scratch
+
+    while scratch.busy() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _exit_now()
+
+
+def _exit_now() -> None:
+    """Say so on stderr and exit with 130 without waiting for stdin."""
+    import os
+
+    sys.stderr.write(_STOPPED)
     sys.stderr.flush()
     os._exit(130)
