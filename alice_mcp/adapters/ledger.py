@@ -86,6 +86,13 @@ CREATE TABLE IF NOT EXISTS uploads (
     expires_at REAL,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    key TEXT PRIMARY KEY,
+    tool TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    job_id TEXT,
+    created_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS file_digests (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
@@ -394,6 +401,41 @@ class Ledger:
                 "INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, inode, digest) VALUES (?, ?, ?, ?, ?)",
                 (path, size, mtime_ns, inode, digest),
             )
+
+    # ------------------------------------------------------------------------------------------ idempotency keys
+    def claim_idempotency_key(self, key: str, tool: str, fingerprint: str) -> tuple[str, Optional[str]]:
+        """Claim ``key`` for one request, atomically (across processes sharing the ledger too). Returns
+
+        * ``("new", None)``: this call owns the key; it must :meth:`bind_idempotency_key` its job (or
+          :meth:`release_idempotency_key` if it fails before a job exists);
+        * ``("same", job_id)``: the key was used for the same tool and arguments; ``job_id`` is that request's job,
+          or ``None`` while the first call is still preparing it (ask again);
+        * ``("conflict", job_id)``: the key was used for a different request.
+        """
+        with self._lock:
+            inserted = self._db.execute(
+                "INSERT OR IGNORE INTO idempotency_keys (key, tool, fingerprint, created_at) VALUES (?, ?, ?, ?)",
+                (key, tool, fingerprint, time.time()),
+            ).rowcount
+            if inserted:
+                return "new", None
+            row = self._db.execute(
+                "SELECT tool, fingerprint, job_id FROM idempotency_keys WHERE key = ?", (key,)
+            ).fetchone()
+        if row is None:  # released between the two statements: try again
+            return self.claim_idempotency_key(key, tool, fingerprint)
+        same = row["tool"] == tool and row["fingerprint"] == fingerprint
+        return ("same" if same else "conflict"), row["job_id"]
+
+    def bind_idempotency_key(self, key: str, job_id: str) -> None:
+        """Record the job a claimed key's request became (done before anything is uploaded or paid)."""
+        with self._lock:
+            self._db.execute("UPDATE idempotency_keys SET job_id = ? WHERE key = ?", (job_id, key))
+
+    def release_idempotency_key(self, key: str) -> None:
+        """Forget a claimed key whose request failed before it had a job (nothing was paid): a retry starts anew."""
+        with self._lock:
+            self._db.execute("DELETE FROM idempotency_keys WHERE key = ? AND job_id IS NULL", (key,))
 
     # ---------------------------------------------------------------------------------------------------- helpers
     def _get(self, job_id: str) -> JobRecord | None:
