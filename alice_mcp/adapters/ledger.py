@@ -93,6 +93,17 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     job_id TEXT,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS spend_approvals (
+    id TEXT PRIMARY KEY,
+    tool TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    cost_usd REAL NOT NULL,
+    formula TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    used_at REAL
+);
 CREATE TABLE IF NOT EXISTS file_digests (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
@@ -436,6 +447,43 @@ class Ledger:
         """Forget a claimed key whose request failed before it had a job (nothing was paid): a retry starts anew."""
         with self._lock:
             self._db.execute("DELETE FROM idempotency_keys WHERE key = ? AND job_id IS NULL", (key,))
+
+    # ------------------------------------------------------------------------------------------ spend approvals
+    def offer_approval(
+        self, *, tool: str, fingerprint: str, endpoint: str, cost_usd: float, formula: str, ttl_s: float
+    ) -> tuple[str, float]:
+        """Record a quoted job the user may approve (two-step approval); returns ``(approval_id, expires_at)``."""
+        approval_id = "appr_" + secrets.token_urlsafe(12)
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO spend_approvals (id, tool, fingerprint, endpoint, cost_usd, formula, created_at, "
+                "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (approval_id, tool, fingerprint, endpoint, cost_usd, formula, now, now + ttl_s),
+            )
+        return approval_id, now + ttl_s
+
+    def use_approval(self, approval_id: str, tool: str, fingerprint: str, cost_usd: float) -> str:
+        """Spend an approval on the job it was given for, once. Returns ``"ok"`` (it is now used), or why not:
+        ``"unknown"``, ``"other_request"`` (other tool or arguments), ``"price_changed"``, ``"expired"``, ``"used"``.
+        Only ``"ok"`` changes anything; the check and the marking are one atomic step (across processes too)."""
+        now = time.time()
+        with self._lock:
+            row = self._db.execute("SELECT * FROM spend_approvals WHERE id = ?", (approval_id,)).fetchone()
+            if row is None:
+                return "unknown"
+            if row["tool"] != tool or row["fingerprint"] != fingerprint:
+                return "other_request"
+            if abs(row["cost_usd"] - cost_usd) > 1e-9:
+                return "price_changed"
+            if row["used_at"] is not None:
+                return "used"
+            if now > row["expires_at"]:
+                return "expired"
+            marked = self._db.execute(
+                "UPDATE spend_approvals SET used_at = ? WHERE id = ? AND used_at IS NULL", (now, approval_id)
+            ).rowcount
+        return "ok" if marked else "used"
 
     # ---------------------------------------------------------------------------------------------------- helpers
     def _get(self, job_id: str) -> JobRecord | None:
