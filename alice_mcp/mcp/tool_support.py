@@ -57,6 +57,15 @@ ForceArg = Annotated[
     bool,
     Field(description="Generate again (and pay) even if the same request with the same explicit seed was made before."),
 ]
+ApprovalIdArg = Annotated[
+    Optional[str],
+    Field(
+        default=None,
+        max_length=64,
+        description="Only after the user approved a quoted job (a result with status needs_approval): its "
+        "approval_id, with exactly the same other arguments. Never invent one.",
+    ),
+]
 JobIdArg = Annotated[str, Field(min_length=1, max_length=64, description="The job_id a generation tool returned.")]
 
 
