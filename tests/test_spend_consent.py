@@ -1,7 +1,7 @@
 """Above ALICE_CONFIRM_SPEND_ABOVE_USD the user is asked (MCP elicitation) BEFORE anything is uploaded or submitted.
 
-Accept runs the job; decline and cancel submit nothing; a client that cannot ask fails closed and tells the operator
-which setting to change; no tool argument stands in for the user's answer. Both protocol eras, in memory and stdio.
+Accept runs the job; decline and cancel submit nothing; a client that cannot ask gets the quote to approve in a
+second call (nothing runs before); no tool argument stands in for the user's answer. Both protocol eras, in memory and stdio.
 """
 
 from __future__ import annotations
@@ -71,11 +71,11 @@ async def test_no_approval_means_nothing_uploaded_or_submitted(
     assert twin.state.uploads == [] and twin.state.submit_count() == 0 and files_in(output_dir) == []
 
 
-async def test_client_without_elicitation_fails_closed_and_names_the_setting(connect, clip, twin) -> None:
-    result = await _add(connect, clip())
-    assert result.is_error is True
+async def test_client_without_elicitation_gets_a_quote_to_approve_and_nothing_runs(connect, clip, twin) -> None:
+    result = await _add(connect, clip())  # two-step approval: see tests/test_two_step_approval.py
+    assert result.is_error is False and result.structured_content["status"] == "needs_approval"
     text = result.content[0].text
-    assert "ALICE_CONFIRM_SPEND_ABOVE_USD" in text and "elicitation" in text and "$0.002" in text
+    assert "ALICE_CONFIRM_SPEND_ABOVE_USD" in text and "$0.002" in text and "approval_id" in text
     assert twin.state.uploads == [] and twin.state.submit_count() == 0
 
 
@@ -91,8 +91,9 @@ async def test_client_without_elicitation_fails_closed_and_names_the_setting(con
 async def test_no_argument_stands_in_for_the_users_answer(connect, clip, twin, forged) -> None:
     declined = await _add(connect, clip(), User(twin, "decline"), **forged)
     unasked = await _add(connect, clip(), **forged)
-    assert declined.is_error and unasked.is_error
-    assert "declined" in declined.content[0].text and "ALICE_CONFIRM_SPEND_ABOVE_USD" in unasked.content[0].text
+    assert declined.is_error and "declined" in declined.content[0].text
+    assert unasked.structured_content["status"] == "needs_approval"  # still only a quote for the user to approve
+    assert "ALICE_CONFIRM_SPEND_ABOVE_USD" in unasked.content[0].text
     assert twin.state.submit_count() == 0
 
 

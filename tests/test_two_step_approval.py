@@ -54,3 +54,21 @@ async def test_an_approval_is_bound_to_its_arguments_and_to_its_time(connect, tw
         for refused in (other, unknown, late):
             assert "Nothing was uploaded, submitted or charged" in refused.content[0].text
     assert twin.state.submit_count() == 0 and twin.state.uploads == []
+
+
+async def test_an_approved_audio_job_runs_with_the_quoted_length_and_seed(connect, clip, twin, monkeypatch) -> None:
+    monkeypatch.setenv("ALICE_CONFIRM_SPEND_ABOVE_USD", "0.001")  # a 2 s MMAudio job ($0.002) needs approval
+    arguments = {"video": str(clip(seconds=2.0)), "prompt": "rain on a tin roof"}  # no duration, no seed
+    async with connect() as client:
+        offered = await client.call_tool("add_audio_to_video", arguments)
+        quote = offered.structured_content
+        assert offered.is_error is False and quote["status"] == "needs_approval", offered.content[0].text
+        assert twin.state.uploads == [] and twin.state.submit_count() == 0
+        done = await client.call_tool(
+            "add_audio_to_video", {**arguments, "approval_id": quote["approval"]["approval_id"]}
+        )
+    assert done.is_error is False and done.structured_content["status"] == "completed", done.content[0].text
+    (submit,) = twin.state.submits
+    assert submit.payload["seed"] == quote["seed"] == done.structured_content["seed"]  # the quoted job exactly
+    assert submit.payload["duration"] == pytest.approx(quote["duration"]) == pytest.approx(quote["approval"]["seconds"])
+    assert quote["cost_usd"] == pytest.approx(0.002) and done.structured_content["cost_usd"] == pytest.approx(0.002)

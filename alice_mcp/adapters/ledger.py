@@ -102,7 +102,8 @@ CREATE TABLE IF NOT EXISTS spend_approvals (
     formula TEXT NOT NULL,
     created_at REAL NOT NULL,
     expires_at REAL NOT NULL,
-    used_at REAL
+    used_at REAL,
+    pinned_json TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS file_digests (
     path TEXT PRIMARY KEY,
@@ -450,18 +451,43 @@ class Ledger:
 
     # ------------------------------------------------------------------------------------------ spend approvals
     def offer_approval(
-        self, *, tool: str, fingerprint: str, endpoint: str, cost_usd: float, formula: str, ttl_s: float
+        self,
+        *,
+        tool: str,
+        fingerprint: str,
+        endpoint: str,
+        cost_usd: float,
+        formula: str,
+        ttl_s: float,
+        pinned: dict | None = None,
     ) -> tuple[str, float]:
-        """Record a quoted job the user may approve (two-step approval); returns ``(approval_id, expires_at)``."""
+        """Record a quoted job the user may approve (two-step approval); returns ``(approval_id, expires_at)``.
+        ``pinned`` holds what the quote decided and the approved run must reuse (e.g. the seed it drew)."""
         approval_id = "appr_" + secrets.token_urlsafe(12)
         now = time.time()
         with self._lock:
             self._db.execute(
                 "INSERT INTO spend_approvals (id, tool, fingerprint, endpoint, cost_usd, formula, created_at, "
-                "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (approval_id, tool, fingerprint, endpoint, cost_usd, formula, now, now + ttl_s),
+                "expires_at, pinned_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    approval_id,
+                    tool,
+                    fingerprint,
+                    endpoint,
+                    cost_usd,
+                    formula,
+                    now,
+                    now + ttl_s,
+                    json.dumps(pinned or {}),
+                ),
             )
         return approval_id, now + ttl_s
+
+    def approval_pins(self, approval_id: str) -> dict:
+        """What an approval's quote decided for the run (``{}`` for an unknown id)."""
+        with self._lock:
+            row = self._db.execute("SELECT pinned_json FROM spend_approvals WHERE id = ?", (approval_id,)).fetchone()
+        return json.loads(row["pinned_json"]) if row else {}
 
     def use_approval(self, approval_id: str, tool: str, fingerprint: str, cost_usd: float) -> str:
         """Spend an approval on the job it was given for, once. Returns ``"ok"`` (it is now used), or why not:

@@ -207,24 +207,33 @@ class TwoStep:
 
     confirm: Optional[ConfirmSpend]
     offer: Optional[ApprovalRequest] = None
+    pinned: Optional[dict] = None
 
 
 async def two_step(
-    ctx: Context, tool: str, arguments: dict[str, Any], guard: CallGuard, approval_id: Optional[str]
+    ctx: Context,
+    tool: str,
+    arguments: dict[str, Any],
+    guard: CallGuard,
+    approval_id: Optional[str],
+    pin: Optional[dict] = None,
 ) -> TwoStep:
     """Approval on every host. A job above ``ALICE_CONFIRM_SPEND_ABOVE_USD`` on a host that cannot ask (no
     elicitation) is not run: it gets an :class:`ApprovalRequest` (one use, expiring, bound to ``tool``, these
     ``arguments`` and the price) to show the user. The repeat call with its ``approval_id`` runs that job: the core
     spends the approval right before anything is uploaded or submitted, and refuses (nothing paid) if the
     arguments, the price or the time no longer match, or the approval was used. Hosts with elicitation keep the
-    in-protocol question; an ``approval_id`` works there too."""
+    in-protocol question; an ``approval_id`` works there too. ``pin`` is what the quote decided that the approved
+    run must reuse (the seed it drew); the approved call gets it back as ``pinned``."""
     from alice_mcp.data.idempotency import fingerprint
 
     core = _core(ctx)
     ledger = await core.jobs.ledger()
     request = fingerprint(tool, arguments)
     if approval_id is not None:
-        return TwoStep(_spend_approval(ledger, approval_id, tool, request))
+        return TwoStep(
+            _spend_approval(ledger, approval_id, tool, request), pinned=await ledger.approval_pins(approval_id)
+        )
     quote, threshold = guard.quote, core.spend.confirm_above
     if guard.confirm is not None or quote is None or threshold is None or quote.usd <= threshold:
         return TwoStep(guard.confirm)
@@ -235,12 +244,18 @@ async def two_step(
         cost_usd=quote.usd,
         formula=quote.formula,
         ttl_s=APPROVAL_TTL_S,
+        pinned=pin,
     )
     when = dt.datetime.fromtimestamp(expires, tz=dt.timezone.utc).isoformat(timespec="seconds")
     return TwoStep(
         None,
         ApprovalRequest(
-            approval_id=approval, cost_usd=quote.usd, formula=quote.formula, endpoint=quote.endpoint, expires_at=when
+            approval_id=approval,
+            cost_usd=quote.usd,
+            formula=quote.formula,
+            seconds=quote.seconds,
+            endpoint=quote.endpoint,
+            expires_at=when,
         ),
     )
 

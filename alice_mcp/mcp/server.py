@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, AsyncIterator, Optional
@@ -18,6 +19,7 @@ from pydantic import Field
 
 from alice_mcp import __version__
 from alice_mcp.adapters.settings import load_settings
+from alice_mcp.data import params
 from alice_mcp.data.money import usd
 from alice_mcp.data.params import (
     ARGS,
@@ -27,7 +29,7 @@ from alice_mcp.data.params import (
     VIDEO_DURATION_ARG,
     refuse_stems_without_a_mix,
 )
-from alice_mcp.data.presets import PRESETS
+from alice_mcp.data.presets import PRESETS, preset_values
 from alice_mcp.engine.core import AliceCore
 from alice_mcp.engine.models import (
     AudioRequest,
@@ -44,8 +46,9 @@ from alice_mcp.engine.models import (
     VideoAudioRequest,
     VideoAudioResult,
 )
-from alice_mcp.mcp.approvals import AudioGuard, RootsArg, VideoGuard, root_uris
+from alice_mcp.mcp.approvals import AudioGuard, RootsArg, TwoStep, VideoGuard, approval_message, root_uris, two_step
 from alice_mcp.mcp.tool_support import (
+    ApprovalIdArg,
     ForceArg,
     JobIdArg,
     ModelArg,
@@ -125,6 +128,7 @@ def build_server() -> MCPServer:
         timeline_paths: PIPELINE_ARGS["timeline_paths"] = None,
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
+        approval_id: ApprovalIdArg = None,
         guard: VideoGuard = None,  # type: ignore[assignment] - filled by the client's roots and the user's approval
     ) -> Annotated[CallToolResult, VideoAudioResult]:
         """Generate a soundtrack (ambience, foley, music) synchronized to a video with fal.ai MMAudio V2 and save the
@@ -135,16 +139,21 @@ def build_server() -> MCPServer:
         returns the saved file for free (cached)."""
         with tool_errors("add_audio_to_video"):
             arguments = locals()
+            started = time.monotonic()
+            values = _table_values(arguments)
+            step, values = await _approval_step(ctx, "add_audio_to_video", arguments, values, guard, approval_id)
+            if step.offer is not None:
+                return _file_result(_needs_approval(VideoAudioResult, step, values, preset, quality, started))
             request = VideoAudioRequest(
                 video=video,
                 preset=preset,
-                values=_table_values(arguments),
+                values=values,
                 output_path=output_path,
                 options=_pipeline_values(arguments),
                 roots=guard.roots,
             )
             result = await core_of(ctx).add_audio_to_video(
-                request, progress_sink(ctx), wait_seconds=wait_seconds, force=force, confirm=guard.confirm
+                request, progress_sink(ctx), wait_seconds=wait_seconds, force=force, confirm=step.confirm
             )
             return _file_result(result)
 
@@ -168,6 +177,7 @@ def build_server() -> MCPServer:
         stems: PIPELINE_ARGS["stems"] = None,
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
+        approval_id: ApprovalIdArg = None,
         guard: AudioGuard = None,  # type: ignore[assignment] - filled by the user's approval
     ) -> Annotated[CallToolResult, AudioResult]:
         """Generate a sound clip (FLAC) from a text prompt with fal.ai MMAudio V2 text-to-audio, no video needed, and
@@ -175,11 +185,15 @@ def build_server() -> MCPServer:
         most `wait_seconds` (a "running" result has a job_id for get_generation)."""
         with tool_errors("generate_audio"):
             refuse_stems_without_a_mix(stems)
-            request = AudioRequest(
-                preset=preset, values=_table_values(locals()), output_path=output_path, quality=quality
-            )
+            arguments = locals()
+            started = time.monotonic()
+            values = _table_values(arguments)
+            step, values = await _approval_step(ctx, "generate_audio", arguments, values, guard, approval_id)
+            if step.offer is not None:
+                return _file_result(_needs_approval(AudioResult, step, values, preset, quality, started))
+            request = AudioRequest(preset=preset, values=values, output_path=output_path, quality=quality)
             result = await core_of(ctx).generate_audio(
-                request, progress_sink(ctx), wait_seconds=wait_seconds, force=force, confirm=guard.confirm
+                request, progress_sink(ctx), wait_seconds=wait_seconds, force=force, confirm=step.confirm
             )
             return _file_result(result)
 
@@ -322,6 +336,40 @@ def _register_surfaces(mcp: MCPServer) -> None:
     register_prompts_and_resources(mcp)
 
 
+async def _approval_step(  # type: ignore[no-untyped-def]
+    ctx: Context, tool: str, arguments: dict, values: dict, guard, approval_id: Optional[str]
+) -> tuple[TwoStep, dict]:
+    """The two-step approval of an MMAudio tool (see :func:`alice_mcp.mcp.approvals.two_step`) and the table values
+    to run with: a quoted job without an explicit seed pins the seed it drew, and its approved run uses that seed."""
+    given = {k: v for k, v in arguments.items() if k not in ("ctx", "guard", "approval_id", "started")}
+    seed = {} if values.get("seed") is not None else {"seed": params.draw_seed()}
+    step = await two_step(ctx, tool, given, guard, approval_id, pin=seed)
+    pinned_seed = (step.pinned or {}).get("seed")
+    if step.offer is not None:
+        return step, {**values, **seed}
+    if approval_id is not None and values.get("seed") is None and pinned_seed is not None:
+        return step, {**values, "seed": pinned_seed}
+    return step, values
+
+
+def _needs_approval(model, step: TwoStep, values: dict, preset, quality, started: float):  # type: ignore[no-untyped-def]
+    """A tool's normal (non-error) result for a job that waits for the user's yes: the settings it will run with."""
+    offer = step.offer
+    assert offer is not None
+    settings = params.settings_from(values, {**preset_values(preset), **params.quality_values(quality)})
+    return model(
+        job_id=None,
+        status="needs_approval",
+        message=approval_message(offer),
+        endpoint=offer.endpoint,
+        preset=preset,
+        **{**settings.model_dump(), "duration": offer.seconds},  # what the quote bills (a clip: its length)
+        cost_usd=offer.cost_usd,
+        elapsed_s=round(time.monotonic() - started, 3),
+        approval=offer,
+    )
+
+
 def _table_values(arguments: dict) -> dict:
     """The table parameters among a tool's arguments (``None`` = not given)."""
     return {name: arguments.get(name) for name in TABLE_FIELDS}
@@ -335,6 +383,10 @@ def _pipeline_values(arguments: dict) -> dict:
 def _file_result(result: GenerationResult) -> CallToolResult:
     """A short text summary, a link to the file, and the structured result (never the media bytes)."""
     structured = result.model_dump(mode="json")
+    if result.status == "needs_approval":
+        return CallToolResult(
+            content=[TextContent(type="text", text=result.message or "")], structured_content=structured
+        )
     if result.status == "running" or result.output_path is None:
         text = f"Job {result.job_id}: {result.message}"
         return CallToolResult(
