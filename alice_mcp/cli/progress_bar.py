@@ -37,10 +37,13 @@ class ProgressRenderer:
         self._last_line_at = 0.0
         self._started = time.monotonic()
         self._ticker: asyncio.Task[None] | None = None
+        self._announced: str | None = None
 
     async def __call__(self, event: Progress) -> None:
         if not self.enabled:
             return
+        if event.job_id is not None and event.job_id != self._announced:
+            self._announce(event.job_id)
         self._percent = max(self._percent, overall_percent(event))
         if self.tty:
             self._draw_bar(event.message)
@@ -67,6 +70,15 @@ class ProgressRenderer:
         self.stream.write(f"[{self._percent:3.0f}% {self.elapsed()}] {event.message}\n")
         self.stream.flush()
         self._last_line_at = now
+
+    def _announce(self, job_id: str) -> None:
+        """The job's id on a line of its own, as soon as it is known: if this process dies, the job is not lost."""
+        self.close()
+        self.stream.write(
+            f"alice-mcp: job {job_id} started (if this command is stopped: alice-mcp job {job_id} --wait 60)\n"
+        )
+        self.stream.flush()
+        self._announced = job_id
 
     async def _tick(self) -> None:
         """Redraw the bar once a second so the clock moves while fal is quiet."""

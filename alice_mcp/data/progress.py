@@ -35,11 +35,13 @@ _ORDER = list(_STAGE_START)
 
 @dataclass(frozen=True)
 class Progress:
-    """One progress event: the stage, a human message, and how far the stage is (0..1) when known."""
+    """One progress event: the stage, a human message, and how far the stage is (0..1) when known. ``job_id`` is
+    set on the event that announces the job's id (once it is in the ledger, before anything is paid)."""
 
     stage: Stage
     message: str
     fraction: Optional[float] = None
+    job_id: Optional[str] = None
 
 
 ProgressSink = Callable[[Progress], Awaitable[None]]
@@ -70,11 +72,13 @@ def stage_fraction(event: Progress) -> float:
     return min(fraction, UNSTEPPED_GENERATING_CAP)
 
 
-async def notify(sink: ProgressSink | None, stage: Stage, message: str, fraction: float | None = None) -> None:
+async def notify(
+    sink: ProgressSink | None, stage: Stage, message: str, fraction: float | None = None, *, job_id: str | None = None
+) -> None:
     """Send one event to ``sink``; a failing sink never breaks the job (progress is best effort)."""
     if sink is None:
         return
     try:
-        await sink(Progress(stage, message, fraction))
+        await sink(Progress(stage, message, fraction, job_id))
     except Exception:  # noqa: BLE001 - a broken progress channel must not fail a paid job
         log.debug("progress sink failed", exc_info=True)
