@@ -42,7 +42,7 @@ from alice_mcp.adapters.ledger import (
     Ledger,
 )
 from alice_mcp.data.errors import AliceError, JobCancelled, JobNotFound
-from alice_mcp.data.progress import ProgressSink, Stage
+from alice_mcp.data.progress import ProgressSink, Stage, notify
 from alice_mcp.jobs.lifecycle import continue_job
 from alice_mcp.jobs.state import JobContext, JobPlan, LiveJob, Work, job_error, submission_of
 
@@ -164,6 +164,7 @@ class JobManager:
         live = LiveJob(record.id)
         self._live[record.id] = live  # before any other await: the job is followed from its first moment
         log.info("job %s: %s on %s", record.id, plan.kind, plan.endpoint.id)
+        await notify(progress, "checking", f"Job {record.id} recorded", job_id=record.id)
         return await self._launch_and_wait(live, record, work, progress, wait_seconds, cancel_on_abort=True)
 
     async def _launch_and_wait(
