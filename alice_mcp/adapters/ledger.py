@@ -36,6 +36,9 @@ COMPLETED, FAILED, CANCELLED, SUBMIT_UNKNOWN = "completed", "failed", "cancelled
 ACTIVE = (PENDING, SUBMITTING, RUNNING, COMPLETED_AT_FAL)
 TERMINAL = (COMPLETED, FAILED, CANCELLED, SUBMIT_UNKNOWN)
 STATUSES = ACTIVE + TERMINAL
+STALE_CLAIM_S = 600.0
+"""An idempotency key claimed this long ago by a call that never recorded its job is free again (that call died
+while checking its request, before anything was uploaded or paid)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -210,8 +213,10 @@ class Ledger:
         cache_key: str | None,
         owner: str | None,
         details: dict | None = None,
+        idempotency_key: str | None = None,
     ) -> JobRecord:
-        """Write a new ``pending`` job (before anything is uploaded or paid) and return it."""
+        """Write a new ``pending`` job (before anything is uploaded or paid) and return it. A claimed
+        ``idempotency_key`` is bound to the job in the same step, so a retry always finds it."""
         job_id = "job_" + secrets.token_hex(6)
         now = time.time()
         with self._lock:
@@ -238,6 +243,10 @@ class Ledger:
                 ),
             )
             self._event(job_id, PENDING, "Job recorded", now)
+            if idempotency_key is not None:
+                self._db.execute(
+                    "UPDATE idempotency_keys SET job_id = ? WHERE key = ? AND job_id IS NULL", (job_id, idempotency_key)
+                )
             return self._get(job_id)  # type: ignore[return-value]
 
     def get(self, job_id: str) -> JobRecord | None:
@@ -425,6 +434,10 @@ class Ledger:
         * ``("conflict", job_id)``: the key was used for a different request.
         """
         with self._lock:
+            self._db.execute(  # a claim whose call died before making its job (nothing was paid) lapses
+                "DELETE FROM idempotency_keys WHERE key = ? AND job_id IS NULL AND created_at < ?",
+                (key, time.time() - STALE_CLAIM_S),
+            )
             inserted = self._db.execute(
                 "INSERT OR IGNORE INTO idempotency_keys (key, tool, fingerprint, created_at) VALUES (?, ?, ?, ?)",
                 (key, tool, fingerprint, time.time()),
@@ -443,6 +456,11 @@ class Ledger:
         """Record the job a claimed key's request became (done before anything is uploaded or paid)."""
         with self._lock:
             self._db.execute("UPDATE idempotency_keys SET job_id = ? WHERE key = ?", (job_id, key))
+
+    def forget_idempotency_job(self, key: str, job_id: str) -> None:
+        """Free ``key`` from ``job_id`` (a job that never reached fal), so the request can run again."""
+        with self._lock:
+            self._db.execute("DELETE FROM idempotency_keys WHERE key = ? AND job_id = ?", (key, job_id))
 
     def release_idempotency_key(self, key: str) -> None:
         """Forget a claimed key whose request failed before it had a job (nothing was paid): a retry starts anew."""

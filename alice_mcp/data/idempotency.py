@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from alice_mcp.data.errors import InputError
@@ -39,3 +40,18 @@ def fingerprint(tool: str, arguments: Mapping[str, Any]) -> str:
     shaping = {k: v for k, v in sorted(arguments.items()) if v is not None and k not in NOT_PART_OF_THE_JOB}
     text = json.dumps({"tool": tool, "arguments": shaping}, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """A paid call's idempotency key, with what makes two calls "the same request" (tool and fingerprint)."""
+
+    key: str
+    tool: str
+    fingerprint: str
+
+
+def claim_for(key: str | None, tool: str, arguments: Mapping[str, Any]) -> IdempotencyClaim | None:
+    """The claim a face hands the core (``None`` without a key); raises :class:`InputError` for a bad key."""
+    checked = check_key(key)
+    return None if checked is None else IdempotencyClaim(checked, tool, fingerprint(tool, arguments))

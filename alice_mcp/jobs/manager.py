@@ -141,7 +141,13 @@ class JobManager:
         return record
 
     async def start(
-        self, plan: JobPlan, work: Work, progress: ProgressSink | None, *, wait_seconds: float | None
+        self,
+        plan: JobPlan,
+        work: Work,
+        progress: ProgressSink | None,
+        *,
+        wait_seconds: float | None,
+        idempotency_key: str | None = None,
     ) -> JobRecord:
         """Record ``plan`` as a job, run ``work`` for it in the background and wait up to ``wait_seconds``
         (``None``: until it ends). Returns the job's record; raises its error (naming the job) if it failed.
@@ -160,6 +166,7 @@ class JobManager:
             cache_key=plan.cache_key,
             owner=self.owner,
             details={**plan.details, "output_key": plan.endpoint.output_key},
+            idempotency_key=idempotency_key,
         )
         live = LiveJob(record.id)
         self._live[record.id] = live  # before any other await: the job is followed from its first moment

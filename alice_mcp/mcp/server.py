@@ -20,6 +20,7 @@ from pydantic import Field
 from alice_mcp import __version__
 from alice_mcp.adapters.settings import load_settings
 from alice_mcp.data import params
+from alice_mcp.data.idempotency import claim_for
 from alice_mcp.data.money import usd
 from alice_mcp.data.params import (
     ARGS,
@@ -50,6 +51,7 @@ from alice_mcp.mcp.approvals import AudioGuard, RootsArg, TwoStep, VideoGuard, a
 from alice_mcp.mcp.tool_support import (
     ApprovalIdArg,
     ForceArg,
+    IdempotencyKeyArg,
     JobIdArg,
     ModelArg,
     OutputPathArg,
@@ -58,6 +60,7 @@ from alice_mcp.mcp.tool_support import (
     WaitArg,
     core_of,
     cost_meta,
+    job_arguments,
     progress_sink,
     tool_errors,
 )
@@ -129,6 +132,7 @@ def build_server() -> MCPServer:
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
         approval_id: ApprovalIdArg = None,
+        idempotency_key: IdempotencyKeyArg = None,
         guard: VideoGuard = None,  # type: ignore[assignment] - filled by the client's roots and the user's approval
     ) -> Annotated[CallToolResult, VideoAudioResult]:
         """Generate a soundtrack (ambience, foley, music) synchronized to a video with fal.ai MMAudio V2 and save the
@@ -141,6 +145,7 @@ def build_server() -> MCPServer:
             arguments = locals()
             started = time.monotonic()
             values = _table_values(arguments)
+            once = claim_for(idempotency_key, "add_audio_to_video", job_arguments(arguments))
             step, values = await _approval_step(ctx, "add_audio_to_video", arguments, values, guard, approval_id)
             if step.offer is not None:
                 return _file_result(_needs_approval(VideoAudioResult, step, values, preset, quality, started))
@@ -153,7 +158,12 @@ def build_server() -> MCPServer:
                 roots=guard.roots,
             )
             result = await core_of(ctx).add_audio_to_video(
-                request, progress_sink(ctx), wait_seconds=wait_seconds, force=force, confirm=step.confirm
+                request,
+                progress_sink(ctx),
+                wait_seconds=wait_seconds,
+                force=force,
+                confirm=step.confirm,
+                idempotency=once,
             )
             return _file_result(result)
 
@@ -178,6 +188,7 @@ def build_server() -> MCPServer:
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
         approval_id: ApprovalIdArg = None,
+        idempotency_key: IdempotencyKeyArg = None,
         guard: AudioGuard = None,  # type: ignore[assignment] - filled by the user's approval
     ) -> Annotated[CallToolResult, AudioResult]:
         """Generate a sound clip (FLAC) from a text prompt with fal.ai MMAudio V2 text-to-audio, no video needed, and
@@ -188,12 +199,18 @@ def build_server() -> MCPServer:
             arguments = locals()
             started = time.monotonic()
             values = _table_values(arguments)
+            once = claim_for(idempotency_key, "generate_audio", job_arguments(arguments))
             step, values = await _approval_step(ctx, "generate_audio", arguments, values, guard, approval_id)
             if step.offer is not None:
                 return _file_result(_needs_approval(AudioResult, step, values, preset, quality, started))
             request = AudioRequest(preset=preset, values=values, output_path=output_path, quality=quality)
             result = await core_of(ctx).generate_audio(
-                request, progress_sink(ctx), wait_seconds=wait_seconds, force=force, confirm=step.confirm
+                request,
+                progress_sink(ctx),
+                wait_seconds=wait_seconds,
+                force=force,
+                confirm=step.confirm,
+                idempotency=once,
             )
             return _file_result(result)
 
@@ -341,7 +358,7 @@ async def _approval_step(  # type: ignore[no-untyped-def]
 ) -> tuple[TwoStep, dict]:
     """The two-step approval of an MMAudio tool (see :func:`alice_mcp.mcp.approvals.two_step`) and the table values
     to run with: a quoted job without an explicit seed pins the seed it drew, and its approved run uses that seed."""
-    given = {k: v for k, v in arguments.items() if k not in ("ctx", "guard", "approval_id", "started")}
+    given = job_arguments(arguments)
     seed = {} if values.get("seed") is not None else {"seed": params.draw_seed()}
     step = await two_step(ctx, tool, given, guard, approval_id, pin=seed)
     pinned_seed = (step.pinned or {}).get("seed")

@@ -66,6 +66,15 @@ ApprovalIdArg = Annotated[
         "approval_id, with exactly the same other arguments. Never invent one.",
     ),
 ]
+IdempotencyKeyArg = Annotated[
+    Optional[str],
+    Field(
+        default=None,
+        description="Optional: a name for this request (1-128 of A-Z a-z 0-9 . _ : -, e.g. a UUID). Retrying with the "
+        "same key and the same arguments returns the same job and never pays twice, even while the first call runs "
+        "or after a restart; the same key with other arguments is an error.",
+    ),
+]
 JobIdArg = Annotated[str, Field(min_length=1, max_length=64, description="The job_id a generation tool returned.")]
 
 
@@ -100,6 +109,11 @@ def progress_sink(ctx: Context):  # type: ignore[no-untyped-def]
         await ctx.report_progress(value, 100, event.message)
 
     return sink
+
+
+def job_arguments(arguments: dict) -> dict:
+    """A tool's own arguments (what makes two calls the same request), without the context and resolved helpers."""
+    return {k: v for k, v in arguments.items() if k not in ("ctx", "guard", "started", "self")}
 
 
 def core_of(ctx: Context) -> AliceCore:

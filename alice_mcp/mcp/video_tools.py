@@ -13,12 +13,14 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
 
+from alice_mcp.data.idempotency import claim_for
 from alice_mcp.data.kling_params import KLING_ARGS, kling_settings_from
 from alice_mcp.data.money import usd
 from alice_mcp.engine.models import VideoRequest, VideoResult
 from alice_mcp.mcp.approvals import KlingGuard, approval_message, two_step
 from alice_mcp.mcp.tool_support import (
     ApprovalIdArg,
+    IdempotencyKeyArg,
     OutputPathArg,
     WaitArg,
     core_of,
@@ -47,6 +49,7 @@ def register_video_tools(mcp: MCPServer) -> None:
         output_path: OutputPathArg = None,
         wait_seconds: WaitArg = 40.0,
         approval_id: ApprovalIdArg = None,
+        idempotency_key: IdempotencyKeyArg = None,
         guard: KlingGuard = None,  # type: ignore[assignment] - filled by the user's approval
     ) -> Annotated[CallToolResult, VideoResult]:
         """Generate a silent video clip from a text prompt with Kling v2.1 (fal-ai/kling-video/v2.1/master/
@@ -63,7 +66,9 @@ def register_video_tools(mcp: MCPServer) -> None:
                 "cfg_scale": cfg_scale,
             }
             started = time.monotonic()
-            step = await two_step(ctx, "generate_video", {**values, "output_path": output_path}, guard, approval_id)
+            job = {**values, "output_path": output_path}
+            once = claim_for(idempotency_key, "generate_video", job)
+            step = await two_step(ctx, "generate_video", job, guard, approval_id)
             if step.offer is not None:
                 settings = kling_settings_from(values)
                 return _video_result(
@@ -80,7 +85,7 @@ def register_video_tools(mcp: MCPServer) -> None:
                 )
             request = VideoRequest(values=values, output_path=output_path)
             result = await core_of(ctx).generate_video(
-                request, progress_sink(ctx), wait_seconds=wait_seconds, confirm=step.confirm
+                request, progress_sink(ctx), wait_seconds=wait_seconds, confirm=step.confirm, idempotency=once
             )
             return _video_result(result)
 
