@@ -27,7 +27,7 @@ PENDING_WAIT_S = 30.0
 """How long a repeat call waits for the first call (still checking its request) to record its job."""
 
 
-async def existing_job(ledger: "AsyncLedger", claim: IdempotencyClaim) -> str | None:
+async def existing_job(ledger: AsyncLedger, claim: IdempotencyClaim) -> str | None:
     """The job id of an earlier call with this key and request, or ``None`` when this call now owns the key.
 
     Raises :class:`InputError` if the key was used for a different request, or if the first call has not recorded
@@ -61,6 +61,6 @@ async def existing_job(ledger: "AsyncLedger", claim: IdempotencyClaim) -> str | 
         await anyio.sleep(PENDING_POLL_S)
 
 
-async def release(ledger: "AsyncLedger", claim: IdempotencyClaim) -> None:
+async def release(ledger: AsyncLedger, claim: IdempotencyClaim) -> None:
     """Free a claimed key whose call failed before recording a job (a key bound to a job stays bound)."""
     await ledger.release_idempotency_key(claim.key)
