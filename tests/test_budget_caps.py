@@ -26,7 +26,7 @@ async def test_per_call_cap_refuses_before_upload_and_names_the_limit(connect, c
     result = await _call(connect, "add_audio_to_video", video=str(clip(seconds=2.0)), prompt="x")  # billed: 2 s
     assert result.is_error is True
     text = result.content[0].text
-    assert "ALICE_MAX_COST_PER_CALL_USD" in text and "$0.0020" in text and "$0.0015" in text
+    assert "ALICE_MAX_COST_PER_CALL_USD" in text and "$0.002" in text and "$0.0015" in text
     assert twin.state.uploads == [] and twin.state.submit_count() == 0
 
 
@@ -41,7 +41,7 @@ async def test_the_cap_follows_the_operators_price_override(connect, twin, monke
     monkeypatch.setenv("ALICE_MAX_COST_PER_CALL_USD", "0.05")
     monkeypatch.setenv("ALICE_PRICE_OVERRIDES", json.dumps({MMAUDIO_TEXT.id: 0.01}))
     result = await _call(connect, "generate_audio", prompt="rain", duration=6)
-    assert result.is_error is True and "$0.0600" in result.content[0].text
+    assert result.is_error is True and "$0.06" in result.content[0].text
     assert twin.state.submit_count() == 0
 
 
@@ -77,7 +77,7 @@ async def test_the_core_checks_every_submit(inprocess_env, twin, monkeypatch, ou
             await core.generate_audio(AudioRequest(values={"prompt": "x"}, output_path="x.flac"))
     finally:
         await core.aclose()
-    assert refused.value.code == "spend_limit" and "$0.0030" in refused.value.message
+    assert refused.value.code == "spend_limit" and "$0.003" in refused.value.message
     assert twin.state.submit_count() == 0
 
 
@@ -137,7 +137,7 @@ async def test_estimates_say_what_the_limits_mean(connect, twin, monkeypatch) ->
     assert any("asked to approve" in n for n in ask.structured_content["notes"])
     assert not any("refused" in n or "approve" in n for n in fine.structured_content["notes"])
     assert (
-        "Spent today: $0 of the $25 daily budget (ALICE_DAILY_BUDGET_USD); $25 left."
+        "Spent today: $0.00 of the $25.00 daily budget (ALICE_DAILY_BUDGET_USD); $25.00 left."
         in fine.structured_content["notes"]
     )
     assert twin.state.submit_count() == 0
@@ -159,7 +159,7 @@ async def test_daily_budget_counts_todays_recorded_spend(connect, twin, monkeypa
     assert second.meta["cost"]["today_usd"] == 0.004
     assert third.is_error is True
     text = third.content[0].text
-    assert "ALICE_DAILY_BUDGET_USD" in text and "$0.0040" in text and "$0.005" in text and "$0.0010 left" in text
+    assert "ALICE_DAILY_BUDGET_USD" in text and "$0.004" in text and "$0.005" in text and "$0.001 left" in text
     assert twin.state.submit_count() == 2
 
 

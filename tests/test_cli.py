@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def test_add_audio_prints_the_path_and_shows_progress_on_stderr(alice_env, clip,
     )
     for stage in ("Uploading", "Queued at fal", "Downloading", "Saved"):
         assert stage in proc.stderr, (stage, proc.stderr)
-    percents = [int(line[1:4]) for line in proc.stderr.splitlines() if line.startswith("[") and "%]" in line]
+    percents = [int(line[1:4]) for line in proc.stderr.splitlines() if re.match(r"\[[ \d]{3}% \d+:\d\d\] ", line)]
     assert percents == sorted(percents) and percents[-1] == 100
     assert "seed 11" in proc.stderr and "\r" not in proc.stderr  # plain lines when stderr is not a terminal
     payload = twin.state.submits[0].payload
@@ -212,7 +213,8 @@ def test_presets_estimate_and_doctor(alice_env, clip, twin) -> None:
     assert estimate.returncode == 0, estimate.stderr
     assert json.loads(estimate.stdout)["usd"] == pytest.approx(0.006, abs=0.0002)
     kling = run_cli(alice_env, "estimate", "--model", "kling-v2.1-pro-text", "--duration", "10")
-    assert kling.stdout.startswith("$2.8 ") and KLING in kling.stdout
+    assert kling.stdout.startswith("$2.80 ") and KLING in kling.stdout
+    assert "$1.40 for the first 5 s + 5 s x $0.28/s = $2.80" in kling.stdout  # one money format everywhere
 
     doctor = run_cli(alice_env, "doctor", "--json")
     report = json.loads(doctor.stdout)
@@ -223,6 +225,12 @@ def test_presets_estimate_and_doctor(alice_env, clip, twin) -> None:
     assert (
         alice_env["ALICE_DATA_DIR"] in checks["data folder"]["detail"]
         and "ledger.sqlite3" in checks["job ledger"]["detail"]
+    )
+    assert f"may be read from {alice_env['HOME']}" in checks["read policy"]["detail"]
+    assert "the output folder" in checks["read policy"]["detail"]
+    prices = checks["prices"]["detail"]
+    assert (
+        "fal-ai/mmaudio-v2 $0.001 per second" in prices and f"{KLING} $1.40 for 5 s + $0.28 per extra second" in prices
     )
     assert FAKE_KEY not in doctor.stdout + doctor.stderr
     assert twin.state.requests == []  # doctor, presets and estimate are offline

@@ -39,7 +39,7 @@ async def test_video_then_its_sound_through_mcp_tools(connect, twin, output_dir)
     assert (
         estimate.structured_content["usd"] == pytest.approx(1.40) and estimate.structured_content["endpoint"] == KLING
     )
-    assert len(questions) == 1 and "$1.4000" in questions[0]  # only Kling is over the threshold
+    assert len(questions) == 1 and "$1.40" in questions[0]  # only Kling is over the threshold
     data = video.structured_content
     assert data["duration"] == "5" and data["cost_usd"] == pytest.approx(1.40) and data["endpoint"] == KLING
     assert "add_audio_to_video" in video.content[0].text

@@ -1,7 +1,7 @@
 """Above ALICE_CONFIRM_SPEND_ABOVE_USD the user is asked (MCP elicitation) BEFORE anything is uploaded or submitted.
 
-Accept runs the job; decline and cancel submit nothing; a client that cannot ask fails closed and tells the operator
-which setting to change; no tool argument stands in for the user's answer. Both protocol eras, in memory and stdio.
+Accept runs the job; decline and cancel submit nothing; a client that cannot ask gets the quote to approve in a
+second call (nothing runs before); no tool argument stands in for the user's answer. Both protocol eras, in memory and stdio.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ async def test_accept_runs_the_job_after_asking_first(connect, clip, twin, outpu
     user = User(twin)
     result = await _add(connect, clip(), user)
     assert result.is_error is False, result.content[0].text
-    assert len(user.questions) == 1 and "$0.0020" in user.questions[0] and "fal-ai/mmaudio-v2" in user.questions[0]
+    assert len(user.questions) == 1 and "$0.002" in user.questions[0] and "fal-ai/mmaudio-v2" in user.questions[0]
     assert user.seen_at_question == [(0, 0)]  # asked before the upload and the submit
     assert twin.state.submit_count() == 1 and len(files_in(output_dir)) == 1
 
@@ -66,16 +66,16 @@ async def test_no_approval_means_nothing_uploaded_or_submitted(
     result = await _add(connect, clip(), user)
     assert result.is_error is True
     text = result.content[0].text
-    assert words in text and "Nothing was uploaded, submitted or charged" in text and "$0.0020" in text
+    assert words in text and "Nothing was uploaded, submitted or charged" in text and "$0.002" in text
     assert len(user.questions) == 1
     assert twin.state.uploads == [] and twin.state.submit_count() == 0 and files_in(output_dir) == []
 
 
-async def test_client_without_elicitation_fails_closed_and_names_the_setting(connect, clip, twin) -> None:
-    result = await _add(connect, clip())
-    assert result.is_error is True
+async def test_client_without_elicitation_gets_a_quote_to_approve_and_nothing_runs(connect, clip, twin) -> None:
+    result = await _add(connect, clip())  # two-step approval: see tests/test_two_step_approval.py
+    assert result.is_error is False and result.structured_content["status"] == "needs_approval"
     text = result.content[0].text
-    assert "ALICE_CONFIRM_SPEND_ABOVE_USD" in text and "elicitation" in text and "$0.0020" in text
+    assert "ALICE_CONFIRM_SPEND_ABOVE_USD" in text and "$0.002" in text and "approval_id" in text
     assert twin.state.uploads == [] and twin.state.submit_count() == 0
 
 
@@ -106,7 +106,7 @@ async def test_the_question_quotes_what_the_clip_will_bill(connect, clip, twin) 
     async with connect(elicitation_callback=user) as client:
         result = await client.call_tool("add_audio_to_video", {"video": str(clip(seconds=2.0)), "prompt": "x"})
     assert result.is_error is False, result.content[0].text
-    assert len(user.questions) == 1 and "$0.0020" in user.questions[0]
+    assert len(user.questions) == 1 and "$0.002" in user.questions[0]
     assert result.structured_content["cost_usd"] == 0.002
 
 
@@ -131,7 +131,7 @@ async def test_text_to_audio_asks_too(connect, twin, output_dir) -> None:
         async with connect(elicitation_callback=user) as client:
             result = await client.call_tool("generate_audio", {"prompt": "rain", "duration": 3})
         assert result.is_error is (action == "decline")
-        assert len(user.questions) == 1 and "$0.0030" in user.questions[0]
+        assert len(user.questions) == 1 and "$0.003" in user.questions[0]
         assert twin.state.submit_count() == submits
 
 
@@ -227,6 +227,6 @@ def test_the_command_line_asks_on_a_terminal(alice_env, twin, answer, approved) 
             break
         seen += chunk
     os.close(master)
-    assert b"$0.0020" in seen
+    assert b"$0.002" in seen
     assert (proc.returncode == 0) is approved and twin.state.submit_count() == (1 if approved else 0)
     assert stdout.strip().endswith(b".flac") is approved

@@ -36,6 +36,9 @@ COMPLETED, FAILED, CANCELLED, SUBMIT_UNKNOWN = "completed", "failed", "cancelled
 ACTIVE = (PENDING, SUBMITTING, RUNNING, COMPLETED_AT_FAL)
 TERMINAL = (COMPLETED, FAILED, CANCELLED, SUBMIT_UNKNOWN)
 STATUSES = ACTIVE + TERMINAL
+STALE_CLAIM_S = 600.0
+"""An idempotency key claimed this long ago by a call that never recorded its job is free again (that call died
+while checking its request, before anything was uploaded or paid)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -85,6 +88,25 @@ CREATE TABLE IF NOT EXISTS uploads (
     url TEXT NOT NULL,
     expires_at REAL,
     created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    key TEXT PRIMARY KEY,
+    tool TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    job_id TEXT,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS spend_approvals (
+    id TEXT PRIMARY KEY,
+    tool TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    cost_usd REAL NOT NULL,
+    formula TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    used_at REAL,
+    pinned_json TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS file_digests (
     path TEXT PRIMARY KEY,
@@ -191,8 +213,10 @@ class Ledger:
         cache_key: str | None,
         owner: str | None,
         details: dict | None = None,
+        idempotency_key: str | None = None,
     ) -> JobRecord:
-        """Write a new ``pending`` job (before anything is uploaded or paid) and return it."""
+        """Write a new ``pending`` job (before anything is uploaded or paid) and return it. A claimed
+        ``idempotency_key`` is bound to the job in the same step, so a retry always finds it."""
         job_id = "job_" + secrets.token_hex(6)
         now = time.time()
         with self._lock:
@@ -219,6 +243,10 @@ class Ledger:
                 ),
             )
             self._event(job_id, PENDING, "Job recorded", now)
+            if idempotency_key is not None:
+                self._db.execute(
+                    "UPDATE idempotency_keys SET job_id = ? WHERE key = ? AND job_id IS NULL", (job_id, idempotency_key)
+                )
             return self._get(job_id)  # type: ignore[return-value]
 
     def get(self, job_id: str) -> JobRecord | None:
@@ -394,6 +422,112 @@ class Ledger:
                 "INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, inode, digest) VALUES (?, ?, ?, ?, ?)",
                 (path, size, mtime_ns, inode, digest),
             )
+
+    # ------------------------------------------------------------------------------------------ idempotency keys
+    def claim_idempotency_key(self, key: str, tool: str, fingerprint: str) -> tuple[str, Optional[str]]:
+        """Claim ``key`` for one request, atomically (across processes sharing the ledger too). Returns
+
+        * ``("new", None)``: this call owns the key; it must :meth:`bind_idempotency_key` its job (or
+          :meth:`release_idempotency_key` if it fails before a job exists);
+        * ``("same", job_id)``: the key was used for the same tool and arguments; ``job_id`` is that request's job,
+          or ``None`` while the first call is still preparing it (ask again);
+        * ``("conflict", job_id)``: the key was used for a different request.
+        """
+        with self._lock:
+            self._db.execute(  # a claim whose call died before making its job (nothing was paid) lapses
+                "DELETE FROM idempotency_keys WHERE key = ? AND job_id IS NULL AND created_at < ?",
+                (key, time.time() - STALE_CLAIM_S),
+            )
+            inserted = self._db.execute(
+                "INSERT OR IGNORE INTO idempotency_keys (key, tool, fingerprint, created_at) VALUES (?, ?, ?, ?)",
+                (key, tool, fingerprint, time.time()),
+            ).rowcount
+            if inserted:
+                return "new", None
+            row = self._db.execute(
+                "SELECT tool, fingerprint, job_id FROM idempotency_keys WHERE key = ?", (key,)
+            ).fetchone()
+        if row is None:  # released between the two statements: try again
+            return self.claim_idempotency_key(key, tool, fingerprint)
+        same = row["tool"] == tool and row["fingerprint"] == fingerprint
+        return ("same" if same else "conflict"), row["job_id"]
+
+    def bind_idempotency_key(self, key: str, job_id: str) -> None:
+        """Record the job a claimed key's request became (done before anything is uploaded or paid)."""
+        with self._lock:
+            self._db.execute("UPDATE idempotency_keys SET job_id = ? WHERE key = ?", (job_id, key))
+
+    def forget_idempotency_job(self, key: str, job_id: str) -> None:
+        """Free ``key`` from ``job_id`` (a job that never reached fal), so the request can run again."""
+        with self._lock:
+            self._db.execute("DELETE FROM idempotency_keys WHERE key = ? AND job_id = ?", (key, job_id))
+
+    def release_idempotency_key(self, key: str) -> None:
+        """Forget a claimed key whose request failed before it had a job (nothing was paid): a retry starts anew."""
+        with self._lock:
+            self._db.execute("DELETE FROM idempotency_keys WHERE key = ? AND job_id IS NULL", (key,))
+
+    # ------------------------------------------------------------------------------------------ spend approvals
+    def offer_approval(
+        self,
+        *,
+        tool: str,
+        fingerprint: str,
+        endpoint: str,
+        cost_usd: float,
+        formula: str,
+        ttl_s: float,
+        pinned: dict | None = None,
+    ) -> tuple[str, float]:
+        """Record a quoted job the user may approve (two-step approval); returns ``(approval_id, expires_at)``.
+        ``pinned`` holds what the quote decided and the approved run must reuse (e.g. the seed it drew)."""
+        approval_id = "appr_" + secrets.token_urlsafe(12)
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO spend_approvals (id, tool, fingerprint, endpoint, cost_usd, formula, created_at, "
+                "expires_at, pinned_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    approval_id,
+                    tool,
+                    fingerprint,
+                    endpoint,
+                    cost_usd,
+                    formula,
+                    now,
+                    now + ttl_s,
+                    json.dumps(pinned or {}),
+                ),
+            )
+        return approval_id, now + ttl_s
+
+    def approval_pins(self, approval_id: str) -> dict:
+        """What an approval's quote decided for the run (``{}`` for an unknown id)."""
+        with self._lock:
+            row = self._db.execute("SELECT pinned_json FROM spend_approvals WHERE id = ?", (approval_id,)).fetchone()
+        return json.loads(row["pinned_json"]) if row else {}
+
+    def use_approval(self, approval_id: str, tool: str, fingerprint: str, cost_usd: float) -> str:
+        """Spend an approval on the job it was given for, once. Returns ``"ok"`` (it is now used), or why not:
+        ``"unknown"``, ``"other_request"`` (other tool or arguments), ``"price_changed"``, ``"expired"``, ``"used"``.
+        Only ``"ok"`` changes anything; the check and the marking are one atomic step (across processes too)."""
+        now = time.time()
+        with self._lock:
+            row = self._db.execute("SELECT * FROM spend_approvals WHERE id = ?", (approval_id,)).fetchone()
+            if row is None:
+                return "unknown"
+            if row["tool"] != tool or row["fingerprint"] != fingerprint:
+                return "other_request"
+            if abs(row["cost_usd"] - cost_usd) > 1e-9:
+                return "price_changed"
+            if row["used_at"] is not None:
+                return "used"
+            if now > row["expires_at"]:
+                return "expired"
+            marked = self._db.execute(
+                "UPDATE spend_approvals SET used_at = ? WHERE id = ? AND used_at IS NULL", (now, approval_id)
+            ).rowcount
+        return "ok" if marked else "used"
 
     # ---------------------------------------------------------------------------------------------------- helpers
     def _get(self, job_id: str) -> JobRecord | None:

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from alice_mcp.adapters import scratch
 from alice_mcp.data.errors import InputError, OutputError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -84,11 +85,12 @@ def target_path(folder: Path, output_path: str | None, default_name: str) -> Pat
 def partial_file(folder: Path, suffix: str) -> Iterator[Path]:
     """A hidden temporary path in ``folder``; it is removed on exit unless it was published (renamed away)."""
     path = folder / f"{TEMP_PREFIX}{secrets.token_hex(6)}{suffix}"
-    try:
-        yield path
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+    with scratch.writing():
+        try:
+            yield path
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
 
 def publish(temp: Path, wanted: Path) -> Path:

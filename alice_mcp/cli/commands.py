@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from alice_mcp.adapters.settings import load_settings
 from alice_mcp.cli.flags import model_values
 from alice_mcp.cli.progress_bar import ProgressRenderer
+from alice_mcp.data.money import usd
 from alice_mcp.data.params import refuse_stems_without_a_mix
 from alice_mcp.data.vocabulary import CLI_WORDS
 from alice_mcp.engine.models import (
@@ -61,13 +62,13 @@ def confirm_spend(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     async def ask(quote) -> bool:  # type: ignore[no-untyped-def]
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             raise SpendNotApproved(
-                f"Not submitted: this job costs ${quote.usd:.4f} ({quote.formula}), above ALICE_CONFIRM_SPEND_ABOVE_USD, "
+                f"Not submitted: this job costs {usd(quote.usd)} ({quote.formula}), above ALICE_CONFIRM_SPEND_ABOVE_USD, "
                 "and there is no terminal to ask on. Pass --yes to approve it, or the operator can raise "
                 "ALICE_CONFIRM_SPEND_ABOVE_USD. Nothing was charged.",
                 code="approval_unavailable",
             )
         print(
-            f"This job costs ${quote.usd:.4f} at fal ({quote.endpoint}: {quote.formula}). Approve? [y/N] ",
+            f"This job costs {usd(quote.usd)} at fal ({quote.endpoint}: {quote.formula}). Approve? [y/N] ",
             end="",
             file=sys.stderr,
             flush=True,
@@ -133,7 +134,7 @@ def generate_video(args: argparse.Namespace) -> int:
     note(
         args,
         f"alice-mcp: job {result.job_id}, {result.duration} s video ({result.aspect_ratio}, no sound), "
-        f"~${result.cost_usd:.2f}, {result.elapsed_s:.1f} s. "
+        f"~{usd(result.cost_usd)}, {result.elapsed_s:.1f} s. "
         f"Give it sound with: alice-mcp add-audio {result.output_path} --prompt ...",
     )
     emit(args, result, result.output_path or "")
@@ -153,7 +154,7 @@ def _report_generation(args: argparse.Namespace, result: GenerationResult) -> No
         note(
             args,
             f"alice-mcp: job {result.job_id}, {result.duration:g} s of audio, seed {result.seed}, "
-            f"~${result.cost_usd:.3f}, {result.elapsed_s:.1f} s",
+            f"~{usd(result.cost_usd)}, {result.elapsed_s:.1f} s",
         )
     emit(args, result, result.output_path or "")
 
@@ -182,7 +183,7 @@ def estimate(args: argparse.Namespace) -> int:
     result = asyncio.run(go())
     for line in result.notes:
         note(args, f"note: {line}")
-    emit(args, result, f"${result.usd:g}  ({result.formula}; {result.endpoint})")
+    emit(args, result, f"{usd(result.usd)}  ({result.formula}; {result.endpoint})")
     return 0
 
 
@@ -190,7 +191,7 @@ def jobs(args: argparse.Namespace) -> int:
     """The newest jobs in the ledger."""
     listing: GenerationList = _run_with_core(args, lambda core, _: core.list_generations(args.limit, args.status))  # type: ignore[assignment]
     lines = [
-        f"{job.job_id}  {job.status:<16} {job.created_at}  ${job.cost_usd:<8.3f} {job.output_path or job.prompt or ''}"
+        f"{job.job_id}  {job.status:<16} {job.created_at}  {usd(job.cost_usd):<9} {job.output_path or job.prompt or ''}"
         for job in listing.jobs
     ]
     if not listing.jobs:
@@ -233,6 +234,8 @@ def doctor(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Run the MCP server (stdio, or streamable HTTP) until the client disconnects or Ctrl-C."""
+    _apply_allowed_dirs(getattr(args, "allowed_dirs", None))
     if args.transport == "http":
         from alice_mcp.mcp.http import run_http
 
@@ -242,6 +245,21 @@ def serve(args: argparse.Namespace) -> int:
 
     run_stdio()
     return 0
+
+
+def _apply_allowed_dirs(dirs: list[str] | None) -> None:
+    """``serve --allowed-dirs A B``: the folders become ``ALICE_ALLOWED_DIRS`` for this process.
+
+    A value a host left unsubstituted (``${user_config.allowed_dirs}``) or empty is dropped, like every setting's
+    placeholder; no folder left means the setting (or its default) applies.
+    """
+    import os
+
+    kept = [d for d in dirs or [] if d.strip() and "${" not in d]
+    if dirs and len(kept) != len(dirs):
+        note(argparse.Namespace(), "alice-mcp: ignoring --allowed-dirs values the host left unsubstituted or empty")
+    if kept:
+        os.environ["ALICE_ALLOWED_DIRS"] = os.pathsep.join(kept)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

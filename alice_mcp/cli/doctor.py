@@ -63,6 +63,7 @@ def run_checks() -> DoctorReport:
         checks.append(_folder_check("data folder", settings.resolved_data_dir, "ALICE_DATA_DIR", required=False))
         checks.append(_ledger_check(settings))
         checks.append(_prices_check(settings.price_overrides))
+        checks.append(_read_policy_check(settings))
         checks.append(
             Check(
                 name="logs",
@@ -148,9 +149,32 @@ def _prices_check(raw: str | None) -> Check:
     except AliceError as exc:
         return Check(name="prices", level="problem", detail=exc.message)
     table = PriceTable(published_prices(), overrides)
-    mmaudio = table.rule("fal-ai/mmaudio-v2")
-    extra = f"; {len(overrides)} override(s) from ALICE_PRICE_OVERRIDES" if overrides else ""
-    return Check(name="prices", level="ok", detail=f"MMAudio ${mmaudio.usd_per_extra_second:g}/s{extra}")
+    each = "; ".join(
+        f"{endpoint} {table.rule(endpoint).describe()}" + (" (ALICE_PRICE_OVERRIDES)" if endpoint in overrides else "")
+        for endpoint in published_prices()
+    )
+    return Check(name="prices", level="ok", detail=each)
+
+
+def _read_policy_check(settings) -> Check:  # type: ignore[no-untyped-def]
+    """Which folders local videos may be read from (the same policy every face applies; MCP roots narrow it)."""
+    from alice_mcp.adapters.read_policy import ReadPolicy
+
+    try:
+        policy = ReadPolicy.from_settings(settings, settings.resolved_output_dir())
+    except AliceError as exc:
+        return Check(name="read policy", level="problem", detail=exc.message)
+    source = "ALICE_ALLOWED_DIRS" if policy.configured else "the default; ALICE_ALLOWED_DIRS changes it"
+    urls = "https:// and http:// URLs" if policy.allow_http else "https:// URLs (ALICE_ALLOW_HTTP=true adds http://)"
+    return Check(
+        name="read policy",
+        level="ok" if policy.allowed or policy.own else "warning",
+        detail=(
+            f"local videos may be read from {policy.describe_allowed()} ({source}), up to "
+            f"{policy.max_bytes / 1_048_576:,.0f} MB each (ALICE_MAX_INPUT_MB); {urls}. "
+            "An MCP client's roots narrow this further."
+        ),
+    )
 
 
 def _media_checks() -> list[Check]:

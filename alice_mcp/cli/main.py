@@ -54,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--allow-remote", action="store_true", help="HTTP: allow a non-loopback --host (no authentication!)"
     )
+    serve.add_argument(
+        "--allowed-dirs",
+        nargs="*",
+        default=None,
+        metavar="DIR",
+        help="folders local videos may be read from (overrides ALICE_ALLOWED_DIRS; for hosts that pass a folder "
+        "list as arguments, e.g. an MCP Bundle's directory picker)",
+    )
     serve.set_defaults(verbose=False)
 
     def paid(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -180,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AliceError as exc:
         return _fail(args, exc.code, exc.message, exit_code_for(exc))
     except KeyboardInterrupt:
+        if command == "serve":  # the server keeps no job of its own running: the ledger resumes them on restart
+            print("alice-mcp: stopped (Ctrl-C).", file=sys.stderr)
+            return EXIT_INTERRUPTED
         return _fail(
             args,
             "interrupted",

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from pydantic import BaseModel, ValidationError
 
 from alice_mcp.data.errors import ConfigError
+from alice_mcp.data.money import usd
 
 
 class PriceRule(BaseModel):
@@ -32,10 +33,18 @@ class PriceRule(BaseModel):
     def formula(self, seconds: float) -> str:
         if self.base_usd:
             return (
-                f"${self.base_usd:g} for the first {self.base_seconds:g} s + "
-                f"{max(0.0, seconds - self.base_seconds):g} s x ${self.usd_per_extra_second:g}/s"
+                f"{usd(self.base_usd)} for the first {self.base_seconds:g} s + "
+                f"{max(0.0, seconds - self.base_seconds):g} s x {usd(self.usd_per_extra_second)}/s"
             )
-        return f"{seconds:g} s x ${self.usd_per_extra_second:g}/s"
+        return f"{seconds:g} s x {usd(self.usd_per_extra_second)}/s"
+
+    def describe(self) -> str:
+        """The rule in words: ``$0.001 per second`` or ``$1.40 for 5 s + $0.28 per extra second``."""
+        if self.base_usd:
+            return (
+                f"{usd(self.base_usd)} for {self.base_seconds:g} s + {usd(self.usd_per_extra_second)} per extra second"
+            )
+        return f"{usd(self.usd_per_extra_second)} per second"
 
 
 def parse_overrides(raw: str | None) -> dict[str, PriceRule]:

@@ -16,6 +16,7 @@ import anyio
 from alice_mcp.adapters.ledger import COMPLETED
 from alice_mcp.adapters.sources import VIDEO_SUFFIXES, RemoteVideo, parse_video_argument
 from alice_mcp.data.errors import AliceError, InputError
+from alice_mcp.data.money import usd
 from alice_mcp.data.progress import ProgressSink, notify
 from alice_mcp.data.vocabulary import Vocabulary
 from alice_mcp.engine.models import BatchItem, BatchRequest, BatchResult, VideoAudioRequest
@@ -107,7 +108,7 @@ async def run_batch(
             results[index] = BatchItem(video=video, status="failed", error=exc.message)
     estimate = round(sum(p.plan.cost_usd for p in prepared.values() if p.cached is None), 6)
     to_run = sum(1 for p in prepared.values() if p.cached is None)
-    await notify(progress, "checking", f"{to_run} new jobs, estimated ${estimate:.3f} in total")
+    await notify(progress, "checking", f"{to_run} new jobs, estimated {usd(estimate)} in total")
 
     job_ids: dict[int, str] = {}
     try:

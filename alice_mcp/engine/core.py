@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, AsyncIterator, TypeVar
 
 from alice_mcp.adapters.read_policy import ReadPolicy
 from alice_mcp.adapters.settings import Settings
-from alice_mcp.data.errors import AliceError
+from alice_mcp.data.errors import AliceError, FalError, JobCancelled
+from alice_mcp.data.idempotency import IdempotencyClaim
 from alice_mcp.data.prices import PriceTable, parse_overrides
 from alice_mcp.data.progress import ProgressSink, notify
 from alice_mcp.data.vocabulary import MCP_WORDS, Vocabulary
-from alice_mcp.engine import estimates, planning
+from alice_mcp.engine import estimates, idempotency, planning
 from alice_mcp.engine.models import (
     AudioRequest,
     AudioResult,
@@ -134,6 +135,7 @@ class AliceCore:
         force: bool = False,
         confirm: ConfirmSpend | None = None,
         model: str | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> VideoAudioResult:
         """Run one paid video-to-audio job (``model``: default MMAudio V2), or return the saved result of the same
         deterministic request (``cached``; ``force`` skips that). Waits up to ``wait_seconds`` (``None``: to the
@@ -141,11 +143,17 @@ class AliceCore:
         Raises :class:`AliceError`.
 
         ``confirm`` is the face's way to ask the user when the job costs more than ``ALICE_CONFIRM_SPEND_ABOVE_USD``
-        (none: such jobs fail closed); the spend is checked before anything is uploaded."""
+        (none: such jobs fail closed); the spend is checked before anything is uploaded. With ``idempotency`` (a key
+        and what the request is), a repeat of the same request returns the same job and pays nothing
+        (:mod:`alice_mcp.engine.idempotency`)."""
         started = time.monotonic()
         recipe = video_to_audio_recipe(model)
-        prepared = await self.prepare_video_job(request, progress, force=force, model=model)
-        return await self._run(recipe, prepared, progress, started, wait_seconds, confirm)
+
+        async def run(key: str | None):  # type: ignore[no-untyped-def]
+            prepared = await self.prepare_video_job(request, progress, force=force, model=model)
+            return await self._run(recipe, prepared, progress, started, wait_seconds, confirm, key)
+
+        return await self._once(idempotency, recipe, progress, started, wait_seconds, run)
 
     async def prepare_video_job(
         self,
@@ -190,13 +198,18 @@ class AliceCore:
         wait_seconds: float | None = None,
         force: bool = False,
         confirm: ConfirmSpend | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> AudioResult:
         """Run one paid MMAudio text-to-audio job (the FLAC lands in the output folder); waits, caching, spend checks
         and errors as :meth:`add_audio_to_video`."""
         started = time.monotonic()
         recipe = MMAUDIO_V2_TEXT_TO_AUDIO
-        prepared = await recipe.prepare(self.services, self.jobs, request, progress, force=force)
-        return await self._run(recipe, prepared, progress, started, wait_seconds, confirm)
+
+        async def run(key: str | None):  # type: ignore[no-untyped-def]
+            prepared = await recipe.prepare(self.services, self.jobs, request, progress, force=force)
+            return await self._run(recipe, prepared, progress, started, wait_seconds, confirm, key)
+
+        return await self._once(idempotency, recipe, progress, started, wait_seconds, run)
 
     async def generate_video(
         self,
@@ -205,14 +218,19 @@ class AliceCore:
         *,
         wait_seconds: float | None = None,
         confirm: ConfirmSpend | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> VideoResult:
         """Run one paid Kling text-to-video job (the MP4, without sound, lands in the output folder); waits, spend
         checks and errors as :meth:`add_audio_to_video`. Kling takes no seed, so every call is a new variation
         (never cached)."""
         started = time.monotonic()
         recipe = KLING_V21_TEXT_TO_VIDEO
-        prepared = await recipe.prepare(self.services, self.jobs, request, progress)
-        return await self._run(recipe, prepared, progress, started, wait_seconds, confirm)
+
+        async def run(key: str | None):  # type: ignore[no-untyped-def]
+            prepared = await recipe.prepare(self.services, self.jobs, request, progress)
+            return await self._run(recipe, prepared, progress, started, wait_seconds, confirm, key)
+
+        return await self._once(idempotency, recipe, progress, started, wait_seconds, run)
 
     async def _run(
         self,
@@ -222,13 +240,42 @@ class AliceCore:
         started: float,
         wait_seconds: float | None,
         confirm: ConfirmSpend | None,
+        idempotency_key: str | None = None,
     ):  # type: ignore[no-untyped-def]
-        """A prepared job's result: its cached result, or the job started (spend authorized) and waited for."""
+        """A prepared job's result: its cached result, or the job started (spend authorized) and waited for.
+        A claimed ``idempotency_key`` is bound to the job (or to the cached one)."""
         if prepared.cached is not None:
+            if idempotency_key is not None:
+                await (await self.jobs.ledger()).bind_idempotency_key(idempotency_key, prepared.cached.id)
             await notify(progress, "done", f"Already made: {prepared.cached.output_path}", 1.0)
             return await self._with_spend(recipe.result(prepared.cached, self.jobs, started, cached=True))
         remaining = _remaining(wait_seconds, started)
-        record = await self.start_paid_job(prepared, progress, remaining, confirm)
+        record = await self.start_paid_job(prepared, progress, remaining, confirm, idempotency_key=idempotency_key)
+        return await self._with_spend(recipe.result(record, self.jobs, started))
+
+    async def _once(self, claim, recipe, progress, started, wait_seconds, run):  # type: ignore[no-untyped-def]
+        """``run(key)`` (plan and start the job) once per idempotency ``claim``; a repeat gets the first job."""
+        if claim is None:
+            return await run(None)
+        ledger = await self.jobs.ledger()
+        for _ in range(3):  # a job that never reached fal frees its key: then this call runs the request
+            job_id = await idempotency.existing_job(ledger, claim)
+            if job_id is None:
+                try:
+                    return await run(claim.key)
+                except BaseException:
+                    await idempotency.release(ledger, claim)  # only frees a key that never got a job
+                    raise
+            await notify(progress, "checking", f"Same request and idempotency_key as job {job_id}: following it")
+            record = await self.jobs.wait(job_id, _remaining(wait_seconds, started), progress)  # type: ignore[arg-type]
+            if record.status == "failed" and record.submitted_at is None:
+                await ledger.forget_idempotency_job(claim.key, job_id)
+                continue
+            break
+        if record.status in ("failed", "submit_unknown"):
+            raise FalError(f"The request with this idempotency_key is job {job_id}, which failed: {record.error}")
+        if record.status == "cancelled":
+            raise JobCancelled(f"The request with this idempotency_key is job {job_id}, which was cancelled.")
         return await self._with_spend(recipe.result(record, self.jobs, started))
 
     # --------------------------------------------------------------------------------------------------- jobs
@@ -260,12 +307,16 @@ class AliceCore:
         progress: ProgressSink | None,
         wait_seconds: float | None,
         confirm: ConfirmSpend | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> JobRecord:
         """Check a prepared job's spend (operator limits, the user's approval through ``confirm``), then start it.
         Every paid job starts here; its submit re-checks the limits (:func:`alice_mcp.jobs.lifecycle`)."""
         plan = prepared.plan
         await self.spend.authorize(plan.endpoint.id, plan.cost_usd, confirm, _seconds_of(plan.settings))
-        return await self.jobs.start(plan, prepared.work, progress, wait_seconds=wait_seconds)
+        return await self.jobs.start(
+            plan, prepared.work, progress, wait_seconds=wait_seconds, idempotency_key=idempotency_key
+        )
 
     async def _spent_today(self) -> float:
         """Today's recorded spend (since local midnight) from the ledger."""

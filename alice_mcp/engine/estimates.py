@@ -16,6 +16,7 @@ from alice_mcp.adapters.sources import RemoteVideo, resolve_video
 from alice_mcp.data import params
 from alice_mcp.data.endpoints import Endpoint
 from alice_mcp.data.errors import InputError
+from alice_mcp.data.money import usd
 from alice_mcp.engine import planning
 from alice_mcp.engine.models import CostEstimate
 from alice_mcp.engine.recipes.registry import resolve_recipe, video_to_audio_recipe
@@ -58,7 +59,7 @@ async def estimate_cost(
     duration = _checked_seconds(endpoint, duration)
     rule = services.prices.rule(endpoint.id)
     total = services.prices.cost(endpoint.id, duration, count)
-    formula = rule.formula(duration) + (f" x {count} generations" if count != 1 else "") + f" = ${total:g}"
+    formula = rule.formula(duration) + (f" x {count} generations" if count != 1 else "") + f" = {usd(total)}"
     notes += await spend.limit_notes(endpoint.id, duration, count)
     return CostEstimate(
         usd=total,

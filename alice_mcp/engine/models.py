@@ -46,6 +46,18 @@ class AudioRequest(BaseModel):
     quality: Optional[Literal["draft", "balanced", "high"]] = None
 
 
+class ApprovalRequest(BaseModel):
+    """A paid job quoted but not run: it waits for the user's yes (two-step approval, for hosts that cannot ask
+    inside the protocol). Repeat the call with the same arguments and ``approval_id`` to run exactly this job."""
+
+    approval_id: str = Field(description="Pass it back with exactly the same arguments once the user has said yes.")
+    cost_usd: float = Field(description="What the job will cost in USD.")
+    formula: str = Field(description="How the cost was computed.")
+    seconds: float = Field(description="Seconds of output the cost covers.")
+    endpoint: str = Field(description="The fal endpoint that will run the job.")
+    expires_at: str = Field(description="When the approval lapses (ISO 8601, UTC); then ask for a new quote.")
+
+
 class GenerationResult(BaseModel):
     """What every MMAudio generation reports: where the file is, the job, the settings used, the cost.
 
@@ -53,9 +65,14 @@ class GenerationResult(BaseModel):
     ``message``; ``output_path`` and the URLs are empty until it completes.
     """
 
-    job_id: str = Field(description="alice-mcp's id of the job: pass it to get_generation or cancel_generation.")
-    status: Literal["completed", "running"] = Field(
-        description="completed: the file is saved. running: still in progress; call get_generation with job_id."
+    job_id: Optional[str] = Field(
+        description="alice-mcp's id of the job: pass it to get_generation or cancel_generation (None while the job "
+        "needs approval and has not started)."
+    )
+    status: Literal["completed", "running", "needs_approval"] = Field(
+        description="completed: the file is saved. running: still in progress; call get_generation with job_id. "
+        "needs_approval: nothing ran or was charged; ask the user to approve `approval` (cost and formula), then "
+        "call again with the same arguments and its approval_id."
     )
     cached: bool = Field(
         default=False,
@@ -82,6 +99,9 @@ class GenerationResult(BaseModel):
         default=None, description="Total recorded spend today (USD, since local midnight) on this server's fal jobs."
     )
     elapsed_s: float = Field(description="Wall time of the call in seconds.")
+    approval: Optional[ApprovalRequest] = Field(
+        default=None, description="With status needs_approval: the quote the user must approve, and its approval_id."
+    )
 
 
 class MediaReport(BaseModel):
@@ -267,9 +287,14 @@ class VideoResult(BaseModel):
     """A text-to-video generation (an MP4 without sound; add_audio_to_video can give it one): the saved file, or the
     job still running after the call's wait (``status="running"``, its ``job_id`` and a ``message``)."""
 
-    job_id: str = Field(description="alice-mcp's id of the job: pass it to get_generation or cancel_generation.")
-    status: Literal["completed", "running"] = Field(
-        description="completed: the file is saved. running: still in progress; call get_generation with job_id."
+    job_id: Optional[str] = Field(
+        description="alice-mcp's id of the job: pass it to get_generation or cancel_generation (None while the job "
+        "needs approval and has not started)."
+    )
+    status: Literal["completed", "running", "needs_approval"] = Field(
+        description="completed: the file is saved. running: still in progress; call get_generation with job_id. "
+        "needs_approval: nothing ran or was charged; ask the user to approve `approval` (cost and formula), then "
+        "call again with the same arguments and its approval_id."
     )
     progress: Optional[float] = Field(default=None, description="How far a running job is, 0-100.")
     message: Optional[str] = Field(default=None, description="For a running job: where it is and what to do next.")
@@ -289,3 +314,6 @@ class VideoResult(BaseModel):
         default=None, description="Total recorded spend today (USD, since local midnight) on this server's fal jobs."
     )
     elapsed_s: float = Field(description="Wall time of the call in seconds.")
+    approval: Optional[ApprovalRequest] = Field(
+        default=None, description="With status needs_approval: the quote the user must approve, and its approval_id."
+    )

@@ -114,10 +114,19 @@ async def upload_file(path: Path, job: JobContext) -> str:
     """fal's URL for a local file: the earlier upload of the same content while it is valid, else a new one."""
     size = path.stat().st_size
     services = job.services
-    await notify(job.progress, "uploading", f"Uploading {path.name} ({megabytes(size)})", 0.0)
-    url, reused = await reuse.upload_deduped(services.gateway(), await job.ledger(), path, services.settings.upload_ttl)
+
+    async def announce() -> None:  # only when bytes really go up: a reused upload is not "Uploading ..."
+        await notify(job.progress, "uploading", f"Uploading {path.name} ({megabytes(size)})", 0.0)
+
+    url, reused = await reuse.upload_deduped(
+        services.gateway(), await job.ledger(), path, services.settings.upload_ttl, announce
+    )
     await job.add_details(uploaded_url=url, upload_reused=reused, uploaded_bytes=0 if reused else size)
-    done = f"Reused the earlier upload of {path.name}" if reused else f"Uploaded {megabytes(size)}"
+    done = (
+        f"Reused the earlier upload of {path.name} ({megabytes(size)} not sent again)"
+        if reused
+        else f"Uploaded {megabytes(size)}"
+    )
     await notify(job.progress, "uploading", done, 1.0)
     return url
 

@@ -17,7 +17,7 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 import anyio
 
@@ -80,9 +80,14 @@ def ttl_seconds(upload_ttl: str | int | None) -> float | None:
 
 
 async def upload_deduped(
-    gateway: FalGateway, ledger: AsyncLedger, path: Path, upload_ttl: str | int | None
+    gateway: FalGateway,
+    ledger: AsyncLedger,
+    path: Path,
+    upload_ttl: str | int | None,
+    before_upload: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[str, bool]:
-    """fal's URL for ``path``'s content and whether it was reused (``True``: nothing was uploaded)."""
+    """fal's URL for ``path``'s content and whether it was reused (``True``: nothing was uploaded).
+    ``before_upload`` is awaited only when the file is really uploaded (e.g. to say "Uploading ...")."""
     digest = await file_digest(path, ledger)
     ttl = ttl_seconds(upload_ttl)
     now = time.time()
@@ -91,6 +96,8 @@ async def upload_deduped(
     url = await ledger.upload_url(digest, now + margin)
     if url is not None:
         return url, True
+    if before_upload is not None:
+        await before_upload()
     url = await gateway.upload_file(path)
     await ledger.record_upload(digest, path.stat().st_size, url, now + ttl if ttl else None)
     return url, False

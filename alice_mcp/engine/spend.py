@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable, Optional
 
 from alice_mcp.data.errors import SpendLimitError, SpendNotApproved
+from alice_mcp.data.money import usd as money
 from alice_mcp.data.prices import PriceTable
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ SpentToday = Callable[[], Awaitable[float]]
 async def approved_by_caller(quote: SpendQuote) -> bool:
     """The ``confirm`` of a face whose caller is the person paying (the Python API; the command line with
     ``--yes``): making the call is the approval. The operator's caps still apply."""
-    log.info("spend of $%.4f on %s approved by the caller", quote.usd, quote.endpoint)
+    log.info("spend of %s on %s approved by the caller", money(quote.usd), quote.endpoint)
     return True
 
 
@@ -57,7 +58,7 @@ def approve_up_to(usd: float, ask: Optional[ConfirmSpend] = None) -> ConfirmSpen
             return True
         if ask is None:
             raise SpendNotApproved(
-                f"Not submitted: this job now costs ${quote.usd:.4f}, more than the ${usd:.4f} that was approved. "
+                f"Not submitted: this job now costs {money(quote.usd)}, more than the {money(usd)} that was approved. "
                 "Nothing was charged; call again to approve the new amount."
             )
         return await ask(quote)
@@ -93,7 +94,7 @@ class SpendGuard:
 
     async def quote(self, endpoint: str, usd: float, seconds: Optional[float] = None) -> SpendQuote:
         """The quote of one job of ``usd`` (``seconds`` long, when known) with today's spend so far (no checks)."""
-        formula = f"{self.prices.rule(endpoint).formula(seconds)} = ${usd:g}" if seconds is not None else f"${usd:g}"
+        formula = f"{self.prices.rule(endpoint).formula(seconds)} = {money(usd)}" if seconds is not None else money(usd)
         today = await self.spent_today()
         return SpendQuote(endpoint, seconds if seconds is not None else 0.0, usd, formula, today or 0.0)
 
@@ -109,17 +110,17 @@ class SpendGuard:
             )
         if self.max_per_call is not None and quote.usd > self.max_per_call + 1e-12:
             raise SpendLimitError(
-                f"Not submitted: this job would cost ${quote.usd:.4f} ({quote.formula}), over this server's per-call "
-                f"limit of ${self.max_per_call:g} (ALICE_MAX_COST_PER_CALL_USD, set by the operator). Ask for less "
+                f"Not submitted: this job would cost {money(quote.usd)} ({quote.formula}), over this server's per-call "
+                f"limit of {money(self.max_per_call)} (ALICE_MAX_COST_PER_CALL_USD, set by the operator). Ask for less "
                 "(a shorter duration), or the operator can raise ALICE_MAX_COST_PER_CALL_USD in the server's env block.",
             )
         if self.daily_budget is not None and self._spent_today is not None:
             if quote.spent_today_usd + quote.usd > self.daily_budget + 1e-12:
                 left = max(0.0, self.daily_budget - quote.spent_today_usd)
                 raise SpendLimitError(
-                    f"Not submitted: today's spend is ${quote.spent_today_usd:.4f} of this server's daily budget of "
-                    f"${self.daily_budget:g} (ALICE_DAILY_BUDGET_USD), and this job would cost ${quote.usd:.4f} "
-                    f"(${left:.4f} left). The budget starts again at local midnight; the operator can raise "
+                    f"Not submitted: today's spend is {money(quote.spent_today_usd)} of this server's daily budget of "
+                    f"{money(self.daily_budget)} (ALICE_DAILY_BUDGET_USD), and this job would cost {money(quote.usd)} "
+                    f"({money(left)} left). The budget starts again at local midnight; the operator can raise "
                     "ALICE_DAILY_BUDGET_USD in the server's env block.",
                 )
 
@@ -129,19 +130,19 @@ class SpendGuard:
         notes: list[str] = []
         if self.max_per_call is not None and quote.usd > self.max_per_call + 1e-12:
             notes.append(
-                f"Each generation (${quote.usd:g}) is over this server's per-call limit of "
-                f"${self.max_per_call:g} (ALICE_MAX_COST_PER_CALL_USD) and would be refused."
+                f"Each generation ({money(quote.usd)}) is over this server's per-call limit of "
+                f"{money(self.max_per_call)} (ALICE_MAX_COST_PER_CALL_USD) and would be refused."
             )
         elif self.needs_approval(quote):
             notes.append(
-                f"Each generation (${quote.usd:g}) costs more than ${self.confirm_above:g}, so the user will "
+                f"Each generation ({money(quote.usd)}) costs more than {money(self.confirm_above)}, so the user will "
                 "be asked to approve it (ALICE_CONFIRM_SPEND_ABOVE_USD)."
             )
         if self.daily_budget is not None and self._spent_today is not None:
             left = max(0.0, self.daily_budget - quote.spent_today_usd)
             notes.append(
-                f"Spent today: ${quote.spent_today_usd:g} of the ${self.daily_budget:g} daily budget "
-                f"(ALICE_DAILY_BUDGET_USD); ${left:g} left."
+                f"Spent today: {money(quote.spent_today_usd)} of the {money(self.daily_budget)} daily budget "
+                f"(ALICE_DAILY_BUDGET_USD); {money(left)} left."
             )
             if quote.usd * count > left + 1e-12:
                 notes.append(
@@ -159,8 +160,8 @@ class SpendGuard:
         if self.needs_approval(quote):
             if confirm is None:
                 raise SpendNotApproved(
-                    f"Not submitted: this job costs ${quote.usd:.4f} ({quote.formula}), above "
-                    f"${self.confirm_above:g} (ALICE_CONFIRM_SPEND_ABOVE_USD), so it needs the user's approval, and "
+                    f"Not submitted: this job costs {money(quote.usd)} ({quote.formula}), above "
+                    f"{money(self.confirm_above)} (ALICE_CONFIRM_SPEND_ABOVE_USD), so it needs the user's approval, and "
                     "there is no way to ask for it here (this MCP client does not support elicitation). Nothing was "
                     "charged. "
                     "The operator can raise ALICE_CONFIRM_SPEND_ABOVE_USD (or set it to off) in the server's env "
@@ -169,10 +170,10 @@ class SpendGuard:
                 )
             if not await confirm(quote):
                 raise SpendNotApproved(
-                    f"Not submitted: the spend of ${quote.usd:.4f} ({quote.formula}) was not approved. "
+                    f"Not submitted: the spend of {money(quote.usd)} ({quote.formula}) was not approved. "
                     "Nothing was charged."
                 )
-            log.info("spend of $%.4f on %s approved by the user", quote.usd, endpoint)
+            log.info("spend of %s on %s approved by the user", money(quote.usd), endpoint)
         return quote
 
     @contextlib.asynccontextmanager

@@ -42,7 +42,7 @@ from alice_mcp.adapters.ledger import (
     Ledger,
 )
 from alice_mcp.data.errors import AliceError, JobCancelled, JobNotFound
-from alice_mcp.data.progress import ProgressSink, Stage
+from alice_mcp.data.progress import ProgressSink, Stage, notify
 from alice_mcp.jobs.lifecycle import continue_job
 from alice_mcp.jobs.state import JobContext, JobPlan, LiveJob, Work, job_error, submission_of
 
@@ -141,7 +141,13 @@ class JobManager:
         return record
 
     async def start(
-        self, plan: JobPlan, work: Work, progress: ProgressSink | None, *, wait_seconds: float | None
+        self,
+        plan: JobPlan,
+        work: Work,
+        progress: ProgressSink | None,
+        *,
+        wait_seconds: float | None,
+        idempotency_key: str | None = None,
     ) -> JobRecord:
         """Record ``plan`` as a job, run ``work`` for it in the background and wait up to ``wait_seconds``
         (``None``: until it ends). Returns the job's record; raises its error (naming the job) if it failed.
@@ -160,10 +166,12 @@ class JobManager:
             cache_key=plan.cache_key,
             owner=self.owner,
             details={**plan.details, "output_key": plan.endpoint.output_key},
+            idempotency_key=idempotency_key,
         )
         live = LiveJob(record.id)
         self._live[record.id] = live  # before any other await: the job is followed from its first moment
         log.info("job %s: %s on %s", record.id, plan.kind, plan.endpoint.id)
+        await notify(progress, "checking", f"Job {record.id} recorded", job_id=record.id)
         return await self._launch_and_wait(live, record, work, progress, wait_seconds, cancel_on_abort=True)
 
     async def _launch_and_wait(

@@ -12,6 +12,7 @@ with the same name is ignored.
 closures' local types must stay real objects.)
 """
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Optional
@@ -23,6 +24,8 @@ from pydantic import BaseModel, Field
 
 from alice_mcp.data.endpoints import Endpoint
 from alice_mcp.data.errors import AliceError, SpendNotApproved
+from alice_mcp.data.money import usd
+from alice_mcp.engine.models import ApprovalRequest
 from alice_mcp.engine.quotes import longest_generation, quote_request, quote_video_generation
 from alice_mcp.engine.recipes.registry import MMAUDIO_TEXT, MMAUDIO_VIDEO
 from alice_mcp.engine.spend import ConfirmSpend, SpendQuote, approve_up_to
@@ -46,10 +49,12 @@ class NotAsked:
 
 @dataclass(frozen=True)
 class CallGuard:
-    """What a paid tool hands the core: the client's roots (``None`` = none offered) and how to confirm a spend."""
+    """What a paid tool hands the core: the client's roots (``None`` = none offered) and how to confirm a spend;
+    ``quote`` is the request's quote when it was computed (a job that may need approval)."""
 
     roots: Optional[list[str]]
     confirm: Optional[ConfirmSpend]
+    quote: Optional[SpendQuote] = None
 
 
 def client_roots(ctx: Context) -> Optional[ListRoots]:
@@ -124,8 +129,8 @@ async def kling_quote(ctx: Context, prompt: Optional[str], duration: Any) -> Quo
 def approval_question(quote: SpendQuote, threshold: float) -> str:
     """The question the user sees. Deterministic (resolvers re-run on every round): no clock, no running totals."""
     return (
-        f"Approve a paid fal.ai job of about ${quote.usd:.4f}? ({quote.endpoint}: {quote.formula}.) This server asks "
-        f"before any job over ${threshold:g}. Nothing is submitted or charged if you decline."
+        f"Approve a paid fal.ai job of about {usd(quote.usd)}? ({quote.endpoint}: {quote.formula}.) This server asks "
+        f"before any job over {usd(threshold)}. Nothing is submitted or charged if you decline."
     )
 
 
@@ -147,7 +152,9 @@ def call_guard(quote_resolver: Callable[..., Any]) -> Callable[..., Any]:
     async def guard(
         roots: RootsArg, quote: QuoteArg, answer: Annotated[ElicitationResult[SpendApproval], Resolve(ask_approval)]
     ) -> CallGuard:
-        return CallGuard(root_uris(roots), confirm_from(answer, quote))
+        return CallGuard(
+            root_uris(roots), confirm_from(answer, quote), quote if isinstance(quote, SpendQuote) else None
+        )
 
     return guard
 
@@ -177,7 +184,7 @@ def confirm_from(answer: Any, quote: Quote) -> Optional[ConfirmSpend]:
 def _refuse(what: str) -> ConfirmSpend:
     async def confirm(quote: SpendQuote) -> bool:
         raise SpendNotApproved(
-            f"Not submitted: {what} (${quote.usd:.4f}, {quote.formula}). Nothing was uploaded, submitted or charged."
+            f"Not submitted: {what} ({usd(quote.usd)}, {quote.formula}). Nothing was uploaded, submitted or charged."
         )
 
     return confirm
@@ -186,3 +193,103 @@ def _refuse(what: str) -> ConfirmSpend:
 VideoGuard = Annotated[CallGuard, Resolve(call_guard(video_quote))]
 AudioGuard = Annotated[CallGuard, Resolve(call_guard(audio_quote))]
 KlingGuard = Annotated[CallGuard, Resolve(call_guard(kling_quote))]
+
+
+# ------------------------------------------------------------------------------------------ two-step approval
+APPROVAL_TTL_S = 15 * 60
+"""How long a quoted job may wait for the user's yes."""
+
+
+@dataclass(frozen=True)
+class TwoStep:
+    """What a paid tool does about the spend: run with ``confirm``, or (``offer`` set) return the quote for the
+    user to approve, running nothing."""
+
+    confirm: Optional[ConfirmSpend]
+    offer: Optional[ApprovalRequest] = None
+    pinned: Optional[dict] = None
+
+
+async def two_step(
+    ctx: Context,
+    tool: str,
+    arguments: dict[str, Any],
+    guard: CallGuard,
+    approval_id: Optional[str],
+    pin: Optional[dict] = None,
+) -> TwoStep:
+    """Approval on every host. A job above ``ALICE_CONFIRM_SPEND_ABOVE_USD`` on a host that cannot ask (no
+    elicitation) is not run: it gets an :class:`ApprovalRequest` (one use, expiring, bound to ``tool``, these
+    ``arguments`` and the price) to show the user. The repeat call with its ``approval_id`` runs that job: the core
+    spends the approval right before anything is uploaded or submitted, and refuses (nothing paid) if the
+    arguments, the price or the time no longer match, or the approval was used. Hosts with elicitation keep the
+    in-protocol question; an ``approval_id`` works there too. ``pin`` is what the quote decided that the approved
+    run must reuse (the seed it drew); the approved call gets it back as ``pinned``."""
+    from alice_mcp.data.idempotency import fingerprint
+
+    core = _core(ctx)
+    ledger = await core.jobs.ledger()
+    request = fingerprint(tool, arguments)
+    if approval_id is not None:
+        return TwoStep(
+            _spend_approval(ledger, approval_id, tool, request), pinned=await ledger.approval_pins(approval_id)
+        )
+    quote, threshold = guard.quote, core.spend.confirm_above
+    if guard.confirm is not None or quote is None or threshold is None or quote.usd <= threshold:
+        return TwoStep(guard.confirm)
+    approval, expires = await ledger.offer_approval(
+        tool=tool,
+        fingerprint=request,
+        endpoint=quote.endpoint,
+        cost_usd=quote.usd,
+        formula=quote.formula,
+        ttl_s=APPROVAL_TTL_S,
+        pinned=pin,
+    )
+    when = dt.datetime.fromtimestamp(expires, tz=dt.timezone.utc).isoformat(timespec="seconds")
+    return TwoStep(
+        None,
+        ApprovalRequest(
+            approval_id=approval,
+            cost_usd=quote.usd,
+            formula=quote.formula,
+            seconds=quote.seconds,
+            endpoint=quote.endpoint,
+            expires_at=when,
+        ),
+    )
+
+
+def approval_message(offer: ApprovalRequest) -> str:
+    """What the assistant should tell the user and do next."""
+    return (
+        f"Not run yet: this job costs {usd(offer.cost_usd)} ({offer.endpoint}: {offer.formula}), above this server's "
+        "approval threshold (ALICE_CONFIRM_SPEND_ABOVE_USD), and this app cannot ask you itself. Ask the user whether "
+        f"to spend {usd(offer.cost_usd)}; if they say yes, call the tool again with exactly the same arguments plus "
+        f'approval_id="{offer.approval_id}" (valid until {offer.expires_at}, once). Nothing was uploaded, submitted '
+        "or charged."
+    )
+
+
+_REFUSED = {
+    "unknown": "is not an approval this server gave",
+    "other_request": "was given for a different request (other arguments); ask again without approval_id",
+    "price_changed": "was given for a different price; ask again without approval_id for a new quote",
+    "expired": "has expired; ask again without approval_id for a new quote",
+    "used": "was already used (an approval runs one job); ask again without approval_id",
+}
+
+
+def _spend_approval(ledger: Any, approval_id: str, tool: str, request: str) -> ConfirmSpend:
+    async def confirm(quote: SpendQuote) -> bool:
+        verdict = await ledger.use_approval(approval_id, tool, request, quote.usd)
+        if verdict != "ok":
+            raise SpendNotApproved(
+                f"Not submitted: approval_id {approval_id!r} {_REFUSED[verdict]}. Nothing was uploaded, submitted "
+                "or charged.",
+                code=f"approval_{verdict}",
+            )
+        log.info("spend of %s on %s approved by the user (approval %s)", usd(quote.usd), quote.endpoint, approval_id)
+        return True
+
+    return confirm

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import sys
 
 from alice_mcp.data.errors import ConfigError
 
@@ -58,8 +59,14 @@ def run_http(
     )
     if not is_loopback(host):
         log.warning("listening on %s without authentication (--allow-remote)", host)
-    log.info("alice-mcp: MCP over streamable HTTP at http://%s:%d%s", _url_host(host), port, path)
+    # Printed, not logged: log lines at INFO cut every URL down to its host, and this one is for the user to copy.
+    print(f"alice-mcp: MCP over streamable HTTP at {endpoint_url(host, port, path)}", file=sys.stderr, flush=True)
     uvicorn.Server(config).run()
+
+
+def endpoint_url(host: str, port: int, path: str) -> str:
+    """The full URL a client connects to, e.g. ``http://127.0.0.1:8765/mcp``."""
+    return f"http://{_url_host(host)}:{port}{path if path.startswith('/') else '/' + path}"
 
 
 def _url_host(host: str) -> str:

@@ -6,6 +6,8 @@ No logic lives here beyond argument plumbing, progress rendering and error mappi
 from __future__ import annotations
 
 import logging
+import sys
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, AsyncIterator, Optional
@@ -17,6 +19,9 @@ from pydantic import Field
 
 from alice_mcp import __version__
 from alice_mcp.adapters.settings import load_settings
+from alice_mcp.data import params
+from alice_mcp.data.idempotency import claim_for
+from alice_mcp.data.money import usd
 from alice_mcp.data.params import (
     PIPELINE_FIELDS,
     TABLE_FIELDS,
@@ -44,7 +49,7 @@ from alice_mcp.data.params import (
     table_default,
     table_field,
 )
-from alice_mcp.data.presets import PRESETS
+from alice_mcp.data.presets import PRESETS, preset_values
 from alice_mcp.engine.core import AliceCore
 from alice_mcp.engine.models import (
     AudioRequest,
@@ -61,9 +66,11 @@ from alice_mcp.engine.models import (
     VideoAudioRequest,
     VideoAudioResult,
 )
-from alice_mcp.mcp.approvals import AudioGuard, RootsArg, VideoGuard, root_uris
+from alice_mcp.mcp.approvals import AudioGuard, RootsArg, TwoStep, VideoGuard, approval_message, root_uris, two_step
 from alice_mcp.mcp.tool_support import (
+    ApprovalIdArg,
     ForceArg,
+    IdempotencyKeyArg,
     JobIdArg,
     ModelArg,
     OutputPathArg,
@@ -73,6 +80,7 @@ from alice_mcp.mcp.tool_support import (
     core_of,
     cost_meta,
     given_values,
+    job_arguments,
     progress_sink,
     tool_errors,
 )
@@ -145,6 +153,8 @@ def build_server() -> MCPServer:
         timeline_paths: TimelinePathsArg = table_default("timeline_paths", PipelineOptions),
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
+        approval_id: ApprovalIdArg = None,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> Annotated[CallToolResult, VideoAudioResult]:
         """Generate a soundtrack (ambience, foley, music) synchronized to a video with fal.ai MMAudio V2 and save the
         video with that audio to the output folder, in the original's full quality and container. COSTS MONEY: fal
@@ -154,16 +164,27 @@ def build_server() -> MCPServer:
         returns the saved file for free (cached)."""
         with tool_errors("add_audio_to_video"):
             arguments = locals()
+            started = time.monotonic()
+            values = given_values(ctx, arguments, TABLE_FIELDS)
+            once = claim_for(idempotency_key, "add_audio_to_video", job_arguments(arguments))
+            step, values = await _approval_step(ctx, "add_audio_to_video", arguments, values, guard, approval_id)
+            if step.offer is not None:
+                return _file_result(_needs_approval(VideoAudioResult, step, values, preset, quality, started))
             request = VideoAudioRequest(
                 video=video,
                 preset=preset,
-                values=given_values(ctx, arguments, TABLE_FIELDS),
+                values=values,
                 output_path=output_path,
                 options=given_values(ctx, arguments, PIPELINE_FIELDS),
                 roots=guard.roots,
             )
             result = await core_of(ctx).add_audio_to_video(
-                request, progress_sink(ctx), wait_seconds=wait_seconds, force=force, confirm=guard.confirm
+                request,
+                progress_sink(ctx),
+                wait_seconds=wait_seconds,
+                force=force,
+                confirm=step.confirm,
+                idempotency=once,
             )
             return _file_result(result)
 
@@ -188,20 +209,29 @@ def build_server() -> MCPServer:
         stems: StemsArg = table_default("stems", PipelineOptions),
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
+        approval_id: ApprovalIdArg = None,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> Annotated[CallToolResult, AudioResult]:
         """Generate a sound clip (FLAC) from a text prompt with fal.ai MMAudio V2 text-to-audio, no video needed, and
         save it to the output folder. COSTS MONEY: $0.001 per second of audio. Give `prompt` or a `preset`. Waits at
         most `wait_seconds` (a "running" result has a job_id for get_generation)."""
         with tool_errors("generate_audio"):
             refuse_stems_without_a_mix(stems)
-            request = AudioRequest(
-                preset=preset,
-                values=given_values(ctx, locals(), TABLE_FIELDS),
-                output_path=output_path,
-                quality=quality,
-            )
+            arguments = locals()
+            started = time.monotonic()
+            values = given_values(ctx, arguments, TABLE_FIELDS)
+            once = claim_for(idempotency_key, "generate_audio", job_arguments(arguments))
+            step, values = await _approval_step(ctx, "generate_audio", arguments, values, guard, approval_id)
+            if step.offer is not None:
+                return _file_result(_needs_approval(AudioResult, step, values, preset, quality, started))
+            request = AudioRequest(preset=preset, values=values, output_path=output_path, quality=quality)
             result = await core_of(ctx).generate_audio(
-                request, progress_sink(ctx), wait_seconds=wait_seconds, force=force, confirm=guard.confirm
+                request,
+                progress_sink(ctx),
+                wait_seconds=wait_seconds,
+                force=force,
+                confirm=step.confirm,
+                idempotency=once,
             )
             return _file_result(result)
 
@@ -350,9 +380,47 @@ def _register_surfaces(mcp: MCPServer) -> None:
     register_prompts_and_resources(mcp)
 
 
+async def _approval_step(  # type: ignore[no-untyped-def]
+    ctx: Context, tool: str, arguments: dict, values: dict, guard, approval_id: Optional[str]
+) -> tuple[TwoStep, dict]:
+    """The two-step approval of an MMAudio tool (see :func:`alice_mcp.mcp.approvals.two_step`) and the table values
+    to run with: a quoted job without an explicit seed pins the seed it drew, and its approved run uses that seed."""
+    given = job_arguments(arguments)
+    seed = {} if values.get("seed") is not None else {"seed": params.draw_seed()}
+    step = await two_step(ctx, tool, given, guard, approval_id, pin=seed)
+    pinned_seed = (step.pinned or {}).get("seed")
+    if step.offer is not None:
+        return step, {**values, **seed}
+    if approval_id is not None and values.get("seed") is None and pinned_seed is not None:
+        return step, {**values, "seed": pinned_seed}
+    return step, values
+
+
+def _needs_approval(model, step: TwoStep, values: dict, preset, quality, started: float):  # type: ignore[no-untyped-def]
+    """A tool's normal (non-error) result for a job that waits for the user's yes: the settings it will run with."""
+    offer = step.offer
+    assert offer is not None
+    settings = params.settings_from(values, {**preset_values(preset), **params.quality_values(quality)})
+    return model(
+        job_id=None,
+        status="needs_approval",
+        message=approval_message(offer),
+        endpoint=offer.endpoint,
+        preset=preset,
+        **{**settings.model_dump(), "duration": offer.seconds},  # what the quote bills (a clip: its length)
+        cost_usd=offer.cost_usd,
+        elapsed_s=round(time.monotonic() - started, 3),
+        approval=offer,
+    )
+
+
 def _file_result(result: GenerationResult) -> CallToolResult:
     """A short text summary, a link to the file, and the structured result (never the media bytes)."""
     structured = result.model_dump(mode="json")
+    if result.status == "needs_approval":
+        return CallToolResult(
+            content=[TextContent(type="text", text=result.message or "")], structured_content=structured
+        )
     if result.status == "running" or result.output_path is None:
         text = f"Job {result.job_id}: {result.message}"
         return CallToolResult(
@@ -369,7 +437,7 @@ def _file_result(result: GenerationResult) -> CallToolResult:
     else:
         summary = (
             f"Saved {result.output_path} ({result.duration:g} s of audio, seed {result.seed}, "
-            f"~${result.cost_usd:.3f}, {result.elapsed_s:.1f} s)."
+            f"~{usd(result.cost_usd)}, {result.elapsed_s:.1f} s)."
         )
     for note in getattr(result, "notes", None) or []:
         summary += f"\nNote: {note}"
@@ -389,5 +457,60 @@ def _file_result(result: GenerationResult) -> CallToolResult:
 
 
 def run_stdio() -> None:
-    """Serve over stdio until the client disconnects."""
-    build_server().run("stdio")
+    """Serve over stdio until the client disconnects, or until Ctrl-C (SIGINT).
+
+    The SDK reads stdin in a worker thread whose blocking read cannot be interrupted, so the default Ctrl-C handling
+    would wait for the next line on stdin. An idle server therefore stops at once: that loses nothing, since every
+    job is in the ledger, fal keeps running the ones it has, and the next start resumes them (as after a host quits).
+    While a file is being written (a result, a job's work folder), Ctrl-C first lets the writers clean up (at most
+    :data:`STOP_GRACE_S`); a second Ctrl-C stops at once.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, _on_ctrl_c)
+    server = build_server()
+    log.info("alice-mcp %s: MCP server on stdio, waiting for a client (Ctrl-C stops it)", __version__)
+    server.run("stdio")
+
+
+STOP_GRACE_S = 5.0
+_STOPPED = (
+    "alice-mcp: stopped (Ctrl-C). Jobs still running at fal were not cancelled; the next start resumes them from "
+    "the ledger.\n"
+)
+
+
+def _on_ctrl_c(signum: int, frame: object) -> None:
+    """SIGINT handler of the stdio server: stop at once when idle, else let the files being written be cleaned up."""
+    import signal
+    import threading
+
+    from alice_mcp.adapters import scratch
+
+    if not scratch.busy():
+        _exit_now()
+    sys.stderr.write("alice-mcp: stopping (Ctrl-C): cleaning up the files being written...\n")
+    sys.stderr.flush()
+    signal.signal(signal.SIGINT, lambda *_: _exit_now())
+    threading.Thread(target=_exit_after, args=(STOP_GRACE_S,), daemon=True).start()
+    raise KeyboardInterrupt
+
+
+def _exit_after(seconds: float) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    from alice_mcp.adapters import scratch
+
+    while scratch.busy() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _exit_now()
+
+
+def _exit_now() -> None:
+    """Say so on stderr and exit with 130 without waiting for stdin."""
+    import os
+
+    sys.stderr.write(_STOPPED)
+    sys.stderr.flush()
+    os._exit(130)

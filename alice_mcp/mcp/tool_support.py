@@ -58,6 +58,24 @@ ForceArg = Annotated[
     bool,
     Field(description="Generate again (and pay) even if the same request with the same explicit seed was made before."),
 ]
+ApprovalIdArg = Annotated[
+    Optional[str],
+    Field(
+        default=None,
+        max_length=64,
+        description="Only after the user approved a quoted job (a result with status needs_approval): its "
+        "approval_id, with exactly the same other arguments. Never invent one.",
+    ),
+]
+IdempotencyKeyArg = Annotated[
+    Optional[str],
+    Field(
+        default=None,
+        description="Optional: a name for this request (1-128 of A-Z a-z 0-9 . _ : -, e.g. a UUID). Retrying with the "
+        "same key and the same arguments returns the same job and never pays twice, even while the first call runs "
+        "or after a restart; the same key with other arguments is an error.",
+    ),
+]
 JobIdArg = Annotated[str, Field(min_length=1, max_length=64, description="The job_id a generation tool returned.")]
 
 
@@ -103,6 +121,11 @@ def given_values(ctx: Context, arguments: Mapping[str, Any], names: Iterable[str
     params = ctx.request_context.params or {}
     sent = params.get("arguments") or {}
     return {name: arguments[name] for name in names if name in sent}
+
+
+def job_arguments(arguments: dict) -> dict:
+    """A tool's own arguments (what makes two calls the same request), without the context and resolved helpers."""
+    return {k: v for k, v in arguments.items() if k not in ("ctx", "guard", "started", "self")}
 
 
 def core_of(ctx: Context) -> AliceCore:

@@ -5,6 +5,7 @@ Like every tool it only turns arguments into a request model, calls the core and
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
 
+from alice_mcp.data.idempotency import claim_for
 from alice_mcp.data.kling_params import (
     KlingAspectRatioArg,
     KlingCfgScaleArg,
@@ -19,11 +21,22 @@ from alice_mcp.data.kling_params import (
     KlingNegativePromptArg,
     KlingPromptArg,
     KlingVideoSettings,
+    kling_settings_from,
 )
+from alice_mcp.data.money import usd
 from alice_mcp.data.params import table_default
 from alice_mcp.engine.models import VideoRequest, VideoResult
-from alice_mcp.mcp.approvals import KlingGuard
-from alice_mcp.mcp.tool_support import OutputPathArg, WaitArg, core_of, cost_meta, progress_sink, tool_errors
+from alice_mcp.mcp.approvals import KlingGuard, approval_message, two_step
+from alice_mcp.mcp.tool_support import (
+    ApprovalIdArg,
+    IdempotencyKeyArg,
+    OutputPathArg,
+    WaitArg,
+    core_of,
+    cost_meta,
+    progress_sink,
+    tool_errors,
+)
 
 
 def register_video_tools(mcp: MCPServer) -> None:
@@ -45,6 +58,8 @@ def register_video_tools(mcp: MCPServer) -> None:
         cfg_scale: KlingCfgScaleArg = table_default("cfg_scale", KlingVideoSettings),
         output_path: OutputPathArg = None,
         wait_seconds: WaitArg = 40.0,
+        approval_id: ApprovalIdArg = None,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> Annotated[CallToolResult, VideoResult]:
         """Generate a silent video clip from a text prompt with Kling v2.1
         (fal-ai/kling-video/v2.1/master/text-to-video) and save the MP4 to the output folder. COSTS MONEY: $1.40 for 5 s, $2.80 for 10 s; use
@@ -59,9 +74,27 @@ def register_video_tools(mcp: MCPServer) -> None:
                 "negative_prompt": negative_prompt,
                 "cfg_scale": cfg_scale,
             }
+            started = time.monotonic()
+            job = {**values, "output_path": output_path}
+            once = claim_for(idempotency_key, "generate_video", job)
+            step = await two_step(ctx, "generate_video", job, guard, approval_id)
+            if step.offer is not None:
+                settings = kling_settings_from(values)
+                return _video_result(
+                    VideoResult(
+                        job_id=None,
+                        status="needs_approval",
+                        message=approval_message(step.offer),
+                        endpoint=step.offer.endpoint,
+                        **settings.model_dump(),
+                        cost_usd=step.offer.cost_usd,
+                        elapsed_s=round(time.monotonic() - started, 3),
+                        approval=step.offer,
+                    )
+                )
             request = VideoRequest(values=values, output_path=output_path)
             result = await core_of(ctx).generate_video(
-                request, progress_sink(ctx), wait_seconds=wait_seconds, confirm=guard.confirm
+                request, progress_sink(ctx), wait_seconds=wait_seconds, confirm=step.confirm, idempotency=once
             )
             return _video_result(result)
 
@@ -69,6 +102,10 @@ def register_video_tools(mcp: MCPServer) -> None:
 def _video_result(result: VideoResult) -> CallToolResult:
     """A short summary, a link to the file and the structured result (never the media bytes)."""
     structured = result.model_dump(mode="json")
+    if result.status == "needs_approval":
+        return CallToolResult(
+            content=[TextContent(type="text", text=result.message or "")], structured_content=structured
+        )
     if result.status == "running" or result.output_path is None:
         return CallToolResult(
             content=[TextContent(type="text", text=f"Job {result.job_id}: {result.message}")],
@@ -78,7 +115,7 @@ def _video_result(result: VideoResult) -> CallToolResult:
     path = Path(result.output_path)
     summary = (
         f"Saved {result.output_path} ({result.duration} s, {result.aspect_ratio}, no sound yet; "
-        f"~${result.cost_usd:.2f}, {result.elapsed_s:.1f} s). Pass this path to add_audio_to_video to give it sound."
+        f"~{usd(result.cost_usd)}, {result.elapsed_s:.1f} s). Pass this path to add_audio_to_video to give it sound."
     )
     return CallToolResult(
         content=[

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, TypeVar
 
 import anyio
 
+from alice_mcp.adapters import scratch
 from alice_mcp.adapters.output_policy import partial_file, publish
 from alice_mcp.adapters.settings import Settings
 from alice_mcp.adapters.sources import LocalVideo, RemoteVideo
@@ -80,10 +81,11 @@ def workspace(settings: Settings) -> Iterator[Path]:
         folder = Path(tempfile.mkdtemp(prefix="job-", dir=base))
     except OSError:
         folder = Path(tempfile.mkdtemp(prefix="alice-mcp-job-"))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with scratch.writing():
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 async def plan_media(
