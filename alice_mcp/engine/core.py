@@ -46,6 +46,8 @@ from alice_mcp.engine.recipes.registry import (
     MMAUDIO_V2_TEXT_TO_AUDIO,
     finisher_for,
     published_prices,
+    resumer_for,
+    soundtrack_recipe,
     video_to_audio_recipe,
 )
 from alice_mcp.engine.spend import ConfirmSpend, SpendGuard, start_of_today
@@ -72,7 +74,9 @@ class AliceCore:
         self.prices = PriceTable(published_prices(), parse_overrides(settings.price_overrides))
         self._gateway = gateway
         self.spend = SpendGuard(settings, self.prices, self._spent_today)
-        self.services = JobServices(settings, self.gateway, self.spend, self.prices, finisher_for, words)
+        self.services = JobServices(
+            settings, self.gateway, self.spend, self.prices, finisher_for, words, resumer=resumer_for
+        )
         self.jobs = JobManager(self.services)
 
     @asynccontextmanager
@@ -143,8 +147,29 @@ class AliceCore:
         ``confirm`` is the face's way to ask the user when the job costs more than ``ALICE_CONFIRM_SPEND_ABOVE_USD``
         (none: such jobs fail closed); the spend is checked before anything is uploaded."""
         started = time.monotonic()
+        soundtrack = soundtrack_recipe(model)
+        if await soundtrack.wanted_for(self.services, request):  # no duration, and longer than one window
+            prepared = await soundtrack.prepare(self.services, self.jobs, request, progress, force=force)
+            return await self._run(soundtrack, prepared, progress, started, wait_seconds, confirm)
         recipe = video_to_audio_recipe(model)
         prepared = await self.prepare_video_job(request, progress, force=force, model=model)
+        return await self._run(recipe, prepared, progress, started, wait_seconds, confirm)
+
+    async def regenerate_soundtrack_windows(
+        self,
+        job_id: str,
+        regenerate: list[int | float | str],
+        progress: ProgressSink | None = None,
+        *,
+        wait_seconds: float | None = None,
+        confirm: ConfirmSpend | None = None,
+    ) -> VideoAudioResult:
+        """Redo only the chosen windows (index, or time like ``"12.5s"``) of a finished soundtrack: a new job that pays
+        for those windows alone, keeps every other part, joins again and saves a new file. Raises :class:`AliceError`."""
+        started = time.monotonic()
+        record = await self.jobs.get(job_id)
+        recipe = soundtrack_recipe(record.endpoint)
+        prepared = await recipe.regenerate(self.services, self.jobs, job_id, regenerate)
         return await self._run(recipe, prepared, progress, started, wait_seconds, confirm)
 
     async def prepare_video_job(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, AsyncIterator, Optional
+from typing import Annotated, AsyncIterator, Optional, Union
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -22,6 +22,8 @@ from alice_mcp.data.params import (
     PIPELINE_ARGS,
     PIPELINE_FIELDS,
     TABLE_FIELDS,
+    TIMELINE_ARGS,
+    TIMELINE_FIELDS,
     VIDEO_DURATION_ARG,
     refuse_stems_without_a_mix,
 )
@@ -42,7 +44,7 @@ from alice_mcp.engine.models import (
     VideoAudioRequest,
     VideoAudioResult,
 )
-from alice_mcp.mcp.approvals import AudioGuard, RootsArg, VideoGuard, root_uris
+from alice_mcp.mcp.approvals import AudioGuard, RegenerateGuard, RootsArg, VideoGuard, root_uris
 from alice_mcp.mcp.tool_support import (
     ForceArg,
     JobIdArg,
@@ -121,14 +123,18 @@ def build_server() -> MCPServer:
         stems: PIPELINE_ARGS["stems"] = None,
         timeline: PIPELINE_ARGS["timeline"] = None,
         timeline_paths: PIPELINE_ARGS["timeline_paths"] = None,
+        end_time: TIMELINE_ARGS["end_time"] = None,
+        segments: TIMELINE_ARGS["segments"] = None,
+        cues: TIMELINE_ARGS["cues"] = None,
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
         guard: VideoGuard = None,  # type: ignore[assignment] - filled by the client's roots and the user's approval
     ) -> Annotated[CallToolResult, VideoAudioResult]:
         """Generate a soundtrack (ambience, foley, music) synchronized to a video with fal.ai MMAudio V2 and save the
         video with that audio to the output folder, in the original's full quality and container. COSTS MONEY: fal
-        charges $0.001 per second of audio (8 s ≈ $0.008); by default the whole clip up to 30 s is soundtracked; use
-        estimate_cost first for many or long clips. Give `prompt` or a `preset`. Waits at most `wait_seconds`; a
+        charges $0.001 per second of audio (8 s ≈ $0.008); by default the whole clip is soundtracked (longer than
+        30 s: overlapping windows joined with crossfades, ~1 s extra billed per seam; `segments` and `cues` lay out a
+        timeline); use estimate_cost first for many or long clips. Give `prompt` or a `preset`. Waits at most `wait_seconds`; a
         "running" result comes with a job_id for get_generation. Repeating a request with the same explicit `seed`
         returns the saved file for free (cached)."""
         with tool_errors("add_audio_to_video"):
@@ -139,6 +145,7 @@ def build_server() -> MCPServer:
                 values=_table_values(arguments),
                 output_path=output_path,
                 options=_pipeline_values(arguments),
+                timeline=_timeline_values(arguments),
                 roots=guard.roots,
             )
             result = await core_of(ctx).add_audio_to_video(
@@ -245,6 +252,28 @@ def build_server() -> MCPServer:
             return await core_of(ctx).get_generation(job_id, wait_seconds, progress_sink(ctx))
 
     @mcp.tool(
+        title="Regenerate soundtrack windows (paid)",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
+    )
+    async def regenerate_soundtrack_windows(
+        job_id: JobIdArg,
+        regenerate: RegenerateArg,
+        ctx: Context,
+        wait_seconds: WaitArg = 40.0,
+        guard: RegenerateGuard = None,  # type: ignore[assignment] - filled by the client's roots and the user's approval
+    ) -> Annotated[CallToolResult, VideoAudioResult]:
+        """Redo only some windows of a finished soundtrack (a job of add_audio_to_video with many windows), e.g. the
+        window on either side of a seam whose `step_db` is large. COSTS MONEY for those windows alone: every other
+        window and cue is kept, the soundtrack is joined again and saved as a new file (a new job_id)."""
+        with tool_errors("regenerate_soundtrack_windows"):
+            result = await core_of(ctx).regenerate_soundtrack_windows(
+                job_id, list(regenerate), progress_sink(ctx), wait_seconds=wait_seconds, confirm=guard.confirm
+            )
+            return _file_result(result)
+
+    @mcp.tool(
         title="Cancel a generation",
         annotations=ToolAnnotations(
             read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
@@ -311,6 +340,17 @@ def build_server() -> MCPServer:
     return mcp
 
 
+RegenerateArg = Annotated[
+    list[Union[int, str]],
+    Field(
+        min_length=1,
+        max_length=100,
+        description="The windows to redo: each by its index (0, 1, ... as in the result's soundtrack.windows) or by "
+        "a time on the clip such as '12.5s'.",
+    ),
+]
+
+
 def _register_surfaces(mcp: MCPServer) -> None:
     """The tools, prompts and resources that live in their own modules (they import helpers from this one)."""
     from alice_mcp.mcp.resources import register_prompts_and_resources
@@ -328,6 +368,15 @@ def _table_values(arguments: dict) -> dict:
 def _pipeline_values(arguments: dict) -> dict:
     """The media pipeline options among a tool's arguments (``None`` = not given)."""
     return {name: arguments.get(name) for name in PIPELINE_FIELDS}
+
+
+def _timeline_values(arguments: dict) -> dict:
+    """A soundtrack's timeline among a tool's arguments (``None`` = not given), as plain JSON values."""
+    values = {name: arguments.get(name) for name in TIMELINE_FIELDS}
+    for name in ("segments", "cues"):
+        if values[name] is not None:
+            values[name] = [item.model_dump() if hasattr(item, "model_dump") else item for item in values[name]]
+    return values
 
 
 def _file_result(result: GenerationResult) -> CallToolResult:
