@@ -18,13 +18,15 @@ import threading
 from dataclasses import dataclass
 from typing import Optional
 
-from alice_mcp.media.prepare import FRAME_THREADS_MAX_PIXELS, Cancelled, MediaError, seek_to_keyframe
+from alice_mcp.media.prepare import Cancelled, MediaError, seek_to_keyframe
 
 THUMB_WIDTH = 48
 MIN_SCORE = 20.0
 RATIO = 3.0
 NEIGHBOURHOOD_S = 0.5
 MIN_SCENE_S = 0.5
+#: Above this many pixels per frame, decode with slice threads only: frame threads hold a whole picture per thread.
+FRAME_THREADS_MAX_PIXELS = 1920 * 1088
 #: Above this mean keyframe interval (s), the keyframe pass saves too little: every frame is scanned.
 MAX_GOP_FOR_TWO_PASSES_S = 5.0
 
