@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from alice_mcp.adapters.read_policy import file_uri_to_path
 from alice_mcp.adapters.settings import Settings
 from alice_mcp.data.errors import ConfigError, InputError
-from alice_mcp.data.params import PIPELINE_FIELDS, pipeline_options_from
+from alice_mcp.data.params import PIPELINE_FIELDS, TIMELINE_FIELDS, pipeline_options_from
 from alice_mcp.data.progress import Progress
 from alice_mcp.data.vocabulary import API_WORDS
 from alice_mcp.engine.core import AliceCore
@@ -74,7 +74,9 @@ class GenerationRequest(BaseModel):
     ``num_steps``, ``cfg_strength``, ``negative_prompt``, ``seed``, ``mask_away_clip``; for Kling: ``duration``,
     ``aspect_ratio``, ``negative_prompt``, ``cfg_scale``), the media options of
     :class:`~alice_mcp.data.params.PipelineOptions` (``start_time``, ``quality``, ``audio_format``, ``original_audio``,
-    ``original_level``, ``generated_level``), plus ``video_url``, ``preset`` and ``output_path``.
+    ``original_level``, ``generated_level``), a soundtrack's timeline (:class:`~alice_mcp.data.params.TimelineOptions`:
+    ``end_time``, ``segments``, ``cues``; without ``duration``, any length), plus ``video_url``, ``preset`` and
+    ``output_path``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -173,6 +175,7 @@ class AliceOrchestrator:
                     values=plan.values,
                     output_path=plan.output_path,
                     options=plan.options,
+                    timeline=plan.timeline,
                 ),
                 sink,
                 force=force,
@@ -202,7 +205,7 @@ class AliceOrchestrator:
             parameters=_parameters_used(plan, result),
             generation_type=request.generation_type,
             model=result.endpoint,
-            request_id=result.request_id,
+            request_id=result.request_id or "",  # a soundtrack of many parts has one per part
             elapsed_s=result.elapsed_s,
             details=result,
         )
@@ -257,6 +260,7 @@ class _Plan:
     output_path: Optional[str]
     values: dict[str, Any]
     options: dict[str, Any]
+    timeline: dict[str, Any]
 
 
 def _plan(request: GenerationRequest) -> _Plan:
@@ -271,16 +275,25 @@ def _plan(request: GenerationRequest) -> _Plan:
     recipe = _recipe_for(request, has_video=video is not None)
     makes_video = isinstance(recipe, TextToVideoRecipe)
     options = {name: params.pop(name) for name in PIPELINE_FIELDS if name in params and not makes_video}
+    timeline = {name: params.pop(name) for name in TIMELINE_FIELDS if name in params and not makes_video}
     values = {"prompt": request.prompt, **params} if request.prompt is not None else params
     if makes_video and (video is not None or preset is not None):
         raise InputError(
             "Text-to-video takes no `video_url`, `reference_assets` or `preset`; generate the video "
             "first, then a GenerationType.AUDIO request with video_url=result.file_path.as_uri()."
         )
-    if video is None and set(options) - {"quality"}:
-        given = ", ".join(f"`{name}`" for name in sorted(set(options) - {"quality"}))
+    if video is None and (set(options) - {"quality"} or timeline):
+        given = ", ".join(f"`{name}`" for name in sorted((set(options) - {"quality"}) | set(timeline)))
         raise InputError(f"{given} only apply when adding audio to a video (give `video_url` or `reference_assets`).")
-    return _Plan(recipe=recipe, video=video, preset=preset, output_path=output_path, values=values, options=options)
+    return _Plan(
+        recipe=recipe,
+        video=video,
+        preset=preset,
+        output_path=output_path,
+        values=values,
+        options=options,
+        timeline=timeline,
+    )
 
 
 def _recipe_for(request: GenerationRequest, *, has_video: bool) -> Recipe:

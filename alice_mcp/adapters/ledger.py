@@ -330,6 +330,15 @@ class Ledger:
             rows = self._db.execute(f"SELECT * FROM jobs WHERE status IN ({marks}) ORDER BY created_at", ACTIVE)
             return [JobRecord.from_row(r) for r in rows]
 
+    def parts_of(self, parent_id: str) -> list[JobRecord]:
+        """The jobs recorded as parts of job ``parent_id`` (``details.parent``), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM jobs WHERE json_extract(details_json, '$.parent') = ? ORDER BY created_at, rowid",
+                (parent_id,),
+            )
+            return [JobRecord.from_row(r) for r in rows]
+
     def find_cached(self, cache_key: str) -> JobRecord | None:
         """The newest completed job made from the same deterministic request, if any."""
         with self._lock:

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     max_cost_per_call_usd: Optional[float] = Field(default=5.0, ge=0, allow_inf_nan=False)
     daily_budget_usd: Optional[float] = Field(default=25.0, ge=0, allow_inf_nan=False)
     confirm_spend_above_usd: Optional[float] = Field(default=1.0, ge=0, allow_inf_nan=False)
+    # The longest soundtrack one call may make (s): a whole video's soundtrack is many paid windows.
+    max_soundtrack_seconds: float = Field(default=600.0, gt=0, le=86_400, allow_inf_nan=False)
 
     @field_validator("output_dir", "data_dir", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from typing import Any, Awaitable, Callable
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 from alice_mcp.adapters.settings import load_settings
 from alice_mcp.cli.flags import model_values
 from alice_mcp.cli.progress_bar import ProgressRenderer
+from alice_mcp.data.errors import InputError
 from alice_mcp.data.money import usd
 from alice_mcp.data.params import refuse_stems_without_a_mix
 from alice_mcp.data.vocabulary import CLI_WORDS
@@ -99,6 +101,29 @@ def _run_with_core(args: argparse.Namespace, call: CoreCall) -> BaseModel:
     return asyncio.run(go())
 
 
+def timeline_values(args: argparse.Namespace) -> dict:
+    """``--end-time``, ``--segments`` and ``--cues`` (JSON lists) as the request's timeline; bad JSON is an
+    :class:`InputError` naming the flag."""
+    values = model_values(args, args.timeline_fields)
+    for name in ("segments", "cues"):
+        text = values.get(name)
+        if text is None:
+            continue
+        try:
+            values[name] = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"--{name} must be a JSON list, e.g. --{name} '{_EXAMPLES[name]}' ({exc.msg} at character {exc.pos})."
+            ) from None
+    return values
+
+
+_EXAMPLES = {
+    "segments": '[{"start": 0, "end": 12, "prompt": "tavern ambience"}]',
+    "cues": '[{"at": 7.2, "duration": 1.5, "prompt": "door slam"}]',
+}
+
+
 def add_audio(args: argparse.Namespace) -> int:
     request = VideoAudioRequest(
         video=args.video,
@@ -106,6 +131,7 @@ def add_audio(args: argparse.Namespace) -> int:
         values=model_values(args, args.table_fields),
         output_path=args.output,
         options=model_values(args, args.option_fields),
+        timeline=timeline_values(args),
     )
     result = _run_with_core(
         args, lambda core, sink: core.add_audio_to_video(request, sink, force=args.force, confirm=confirm_spend(args))

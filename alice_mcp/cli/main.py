@@ -30,7 +30,7 @@ log = logging.getLogger("alice_mcp.cli.main")
 def build_parser() -> argparse.ArgumentParser:
     from alice_mcp.cli.flags import add_model_flags
     from alice_mcp.data.kling_params import KlingVideoSettings
-    from alice_mcp.data.params import AudioSettings, PipelineOptions
+    from alice_mcp.data.params import AudioSettings, PipelineOptions, TimelineOptions
     from alice_mcp.engine.models import JobStatusName
     from alice_mcp.mcp.http import DEFAULT_HOST, DEFAULT_PATH, DEFAULT_PORT
 
@@ -92,9 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
             add_audio,
             AudioSettings,
             title="generation parameters",
-            defaults_text={"duration": "the clip's length from --start-time, up to 30 s"},
+            defaults_text={"duration": "the clip from --start-time to its end (or --end-time), any length"},
         ),
         option_fields=add_model_flags(add_audio, PipelineOptions, title="media options"),
+        timeline_fields=add_model_flags(
+            add_audio,
+            TimelineOptions,
+            title="soundtrack of any length (without --duration; --segments and --cues take JSON lists)",
+        ),
     )
 
     text_audio = paid("text-to-audio", "generate a sound clip (FLAC) from text alone (paid)")

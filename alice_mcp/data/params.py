@@ -210,6 +210,83 @@ def loudness_target(value: str | float) -> Optional[tuple[str, float, float]]:
 
 PIPELINE_FIELDS: tuple[str, ...] = tuple(PipelineOptions.model_fields)
 
+#: How many segments / cues one soundtrack may carry (sane counts; each cue is a paid job of its own).
+MAX_SEGMENTS = 50
+MAX_CUES = 50
+#: The loudest a cue may be laid over the bed, and the quietest (dB).
+CUE_GAIN_DB_RANGE = (-40.0, 12.0)
+
+
+class Segment(BaseModel):
+    """A span of the clip with its own description; omitted fields fall back to the call's own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: float = Field(ge=0, le=86_400, description="Where the segment starts, in seconds on the clip's timeline.")
+    end: float = Field(gt=0, le=86_400, description="Where it ends (s); segments may not overlap.")
+    prompt: Optional[str] = Field(
+        default=None, min_length=1, max_length=PROMPT_MAX_CHARS, description="What this span should sound like."
+    )
+    preset: Optional[str] = Field(default=None, description="A style preset for this span (see list_presets).")
+    negative_prompt: Optional[str] = Field(
+        default=None, max_length=PROMPT_MAX_CHARS, description="Sounds to steer away from in this span."
+    )
+
+
+class Cue(BaseModel):
+    """A short sound event laid over the bed at the moment it happens on screen ("door slam at 7.2 s")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: float = Field(ge=0, le=86_400, description="When the event happens, in seconds on the clip's timeline.")
+    duration: float = Field(gt=0, le=30, description="How long the event sounds (s), at least the model's minimum.")
+    prompt: str = Field(min_length=1, max_length=PROMPT_MAX_CHARS, description="What the event sounds like.")
+    gain_db: float = Field(
+        default=0.0,
+        ge=CUE_GAIN_DB_RANGE[0],
+        le=CUE_GAIN_DB_RANGE[1],
+        description="Level of the event over the bed, in dB (0 = as generated).",
+    )
+
+
+class TimelineOptions(BaseModel):
+    """A soundtrack of any length, laid out on the clip's timeline (used when ``duration`` is not given).
+
+    The span ``[start_time, end_time)`` is generated as overlapping windows of the model's best length, joined with
+    equal-power crossfades; ``segments`` give spans their own description and ``cues`` lay short events on top.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    end_time: Optional[float] = Field(
+        default=None,
+        gt=0,
+        le=86_400,
+        description=(
+            "Where the soundtrack ends in the clip, in seconds (default: the clip's end). Without `duration`, "
+            "any length up to the server's cap (ALICE_MAX_SOUNDTRACK_SECONDS, default 600 s)."
+        ),
+    )
+    segments: Optional[list[Segment]] = Field(
+        default=None,
+        max_length=MAX_SEGMENTS,
+        description=(
+            "Spans with their own description, e.g. [{start: 0, end: 12, prompt: 'tavern ambience'}, "
+            "{start: 12, end: 40, preset: 'rain-metal-roof'}]; the rest uses the call's prompt/preset."
+        ),
+    )
+    cues: Optional[list[Cue]] = Field(
+        default=None,
+        max_length=MAX_CUES,
+        description=(
+            "Short sound events laid over the soundtrack where they happen, e.g. "
+            "[{at: 7.2, duration: 1.5, prompt: 'door slam', gain_db: -3}]; each is generated from its own span."
+        ),
+    )
+
+
+TIMELINE_FIELDS: tuple[str, ...] = tuple(TimelineOptions.model_fields)
+
 
 #: The pydantic constraint attributes a table field's metadata may carry, as ``Field`` keywords.
 _CONSTRAINTS = ("ge", "gt", "le", "lt", "min_length", "max_length", "multiple_of", "pattern")
@@ -247,8 +324,9 @@ VideoDurationArg = Annotated[
     table_field(
         "duration",
         description=(
-            "Seconds of audio to generate (1-30). Default: the clip's length from start_time, up to 30 s; "
-            "a longer value is shortened to what the clip has."
+            "Seconds of audio to generate as ONE window (1-30); a longer value is shortened to what the clip has. "
+            "Default: the clip's length from start_time (or up to end_time), whatever it is (up to the server's "
+            "cap): a clip longer than 30 s gets overlapping windows joined with crossfades, each billed."
         ),
     ),
 ]
@@ -370,3 +448,9 @@ def describe_fal_validation(detail: Any) -> str:
             parts.append(_sentence(field, str(item.get("msg", "invalid")), item.get("input"), "input" in item))
         return "fal rejected the request (422): " + "; ".join(parts) + "."
     return f"fal rejected the request (422): {str(detail)[:300]}"
+
+
+# The soundtrack's timeline (``None``: not given; see :class:`TimelineOptions`).
+EndTimeArg = Annotated[Optional[float], table_field("end_time", TimelineOptions)]
+SegmentsArg = Annotated[Optional[list[Segment]], table_field("segments", TimelineOptions)]
+CuesArg = Annotated[Optional[list[Cue]], table_field("cues", TimelineOptions)]

@@ -47,6 +47,8 @@ from alice_mcp.engine.recipes.registry import (
     MMAUDIO_V2_TEXT_TO_AUDIO,
     finisher_for,
     published_prices,
+    resumer_for,
+    soundtrack_recipe,
     video_to_audio_recipe,
 )
 from alice_mcp.engine.spend import ConfirmSpend, SpendGuard, start_of_today
@@ -73,7 +75,9 @@ class AliceCore:
         self.prices = PriceTable(published_prices(), parse_overrides(settings.price_overrides))
         self._gateway = gateway
         self.spend = SpendGuard(settings, self.prices, self._spent_today)
-        self.services = JobServices(settings, self.gateway, self.spend, self.prices, finisher_for, words)
+        self.services = JobServices(
+            settings, self.gateway, self.spend, self.prices, finisher_for, words, resumer=resumer_for
+        )
         self.jobs = JobManager(self.services)
 
     @asynccontextmanager
@@ -147,6 +151,10 @@ class AliceCore:
         and what the request is), a repeat of the same request returns the same job and pays nothing
         (:mod:`alice_mcp.engine.idempotency`)."""
         started = time.monotonic()
+        soundtrack = soundtrack_recipe(model)
+        if await soundtrack.wanted_for(self.services, request):  # no duration, and longer than one window
+            prepared = await soundtrack.prepare(self.services, self.jobs, request, progress, force=force)
+            return await self._run(soundtrack, prepared, progress, started, wait_seconds, confirm)
         recipe = video_to_audio_recipe(model)
 
         async def run(key: str | None):  # type: ignore[no-untyped-def]
@@ -154,6 +162,23 @@ class AliceCore:
             return await self._run(recipe, prepared, progress, started, wait_seconds, confirm, key)
 
         return await self._once(idempotency, recipe, progress, started, wait_seconds, run)
+
+    async def regenerate_soundtrack_windows(
+        self,
+        job_id: str,
+        regenerate: list[int | float | str],
+        progress: ProgressSink | None = None,
+        *,
+        wait_seconds: float | None = None,
+        confirm: ConfirmSpend | None = None,
+    ) -> VideoAudioResult:
+        """Redo only the chosen windows (index, or time like ``"12.5s"``) of a finished soundtrack: a new job that pays
+        for those windows alone, keeps every other part, joins again and saves a new file. Raises :class:`AliceError`."""
+        started = time.monotonic()
+        record = await self.jobs.get(job_id)
+        recipe = soundtrack_recipe(record.endpoint)
+        prepared = await recipe.regenerate(self.services, self.jobs, job_id, regenerate)
+        return await self._run(recipe, prepared, progress, started, wait_seconds, confirm)
 
     async def prepare_video_job(
         self,

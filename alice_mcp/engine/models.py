@@ -19,6 +19,7 @@ class VideoAudioRequest(BaseModel):
     values: dict[str, Any] = Field(default_factory=dict)
     output_path: Optional[str] = None
     options: dict[str, Any] = Field(default_factory=dict)  # params.PipelineOptions fields; None = not given
+    timeline: dict[str, Any] = Field(default_factory=dict)  # params.TimelineOptions fields; None = not given
     roots: Optional[list[str]] = Field(
         default=None, description="The client's MCP roots (file:// URIs): local files are read only inside them."
     )
@@ -142,6 +143,52 @@ class LoudnessReport(BaseModel):
     )
 
 
+class SoundtrackPart(BaseModel):
+    """One window or cue of a soundtrack: where it sits on the clip's timeline and how its job went."""
+
+    index: int
+    start: float = Field(description="Where the part's audio starts on the clip's timeline (s).")
+    end: float = Field(description="Where it ends (s); windows overlap their neighbours by their crossfades.")
+    prompt: str
+    segment: Optional[int] = Field(default=None, description="The caller's segment this window belongs to.")
+    gain_db: Optional[float] = Field(default=None, description="A cue's level over the bed (dB).")
+    status: Literal["done", "running", "failed"]
+    job_id: Optional[str] = Field(default=None, description="The part's own job (its latest attempt).")
+    cost_usd: float
+
+
+class SoundtrackSeam(BaseModel):
+    """Where two windows meet: an equal-power crossfade, and the loudness step measured across it."""
+
+    index: int = Field(description="The seam between window `index` and window `index + 1`.")
+    at: float = Field(description="The seam's time on the clip's timeline (s).")
+    kind: Literal["crossfade", "scene_cut"] = Field(description="scene_cut: a short crossfade at a hard picture cut.")
+    fade_s: float = Field(description="Length of the crossfade (s).")
+    step_db: Optional[float] = Field(
+        default=None,
+        description="Loudness after minus before the seam (dB, EBU R128 short-term); large steps are audible seams: "
+        "regenerate the window on either side.",
+    )
+    measure: Optional[str] = Field(default=None, description="short-term (3 s) or momentary (0.4 s, short windows).")
+
+
+class SoundtrackReport(BaseModel):
+    """A soundtrack of any length: its windows, cues and seams on the clip's timeline, and how far its parts are."""
+
+    start: float
+    end: float
+    windows: list[SoundtrackPart]
+    cues: list[SoundtrackPart]
+    seams: list[SoundtrackSeam]
+    parts_done: int
+    parts_total: int
+    billed_seconds: float = Field(description="Seconds of audio billed for all parts (windows and cues).")
+    overlap_seconds: float = Field(description="Of those, the seconds billed twice because windows overlap.")
+    failed_spans: list[str] = Field(
+        default_factory=list, description="Spans whose part failed twice: silence (or the clip's sound) there."
+    )
+
+
 class VideoAudioResult(GenerationResult):
     """A video-with-audio generation (finished, or still running)."""
 
@@ -161,6 +208,9 @@ class VideoAudioResult(GenerationResult):
         description="The stems saved next to the video (bed, cues, original, mix -> path): WAV, aligned, pre-master.",
     )
     timeline_path: Optional[str] = Field(default=None, description="The editing timeline saved next to the video.")
+    soundtrack: Optional[SoundtrackReport] = Field(
+        default=None, description="For a soundtrack of many windows: where each window and cue sits, and the seams."
+    )
 
 
 class AudioResult(GenerationResult):
@@ -230,6 +280,9 @@ class GenerationStatus(BaseModel):
     created_at: str = Field(description="When the job was recorded (ISO 8601, UTC).")
     updated_at: str
     settings: dict[str, Any] = Field(default_factory=dict, description="The generation settings (prompt, seed, ...).")
+    soundtrack: Optional[SoundtrackReport] = Field(
+        default=None, description="For a soundtrack of many windows: its windows, cues, seams and parts done."
+    )
 
 
 class GenerationSummary(BaseModel):

@@ -9,6 +9,7 @@ approve a request that cannot run.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from alice_mcp.adapters.sources import LocalVideo, resolve_video
@@ -33,10 +34,29 @@ async def quote_request(
     video: str | None = None,
     roots: list[str] | None = None,
     start_time: float | None = None,
+    timeline: dict | None = None,
 ) -> SpendQuote:
     """The spend a request will ask for, never below what its job will cost: a local clip's billed length follows
-    the same rule as ``add_audio_to_video`` (the clip is probed); a URL without ``duration`` counts the table's
-    maximum. Raises :class:`AliceError` when the request would fail (bad settings, refused path, over a limit)."""
+    the same rule as ``add_audio_to_video`` (the clip is probed; a soundtrack of many windows is planned and every
+    window and cue priced, exactly as its job will bill); a URL without ``duration`` counts the table's maximum. Raises :class:`AliceError` when the request would fail (bad settings, refused path, over a limit)."""
+    if video is not None and values.get("duration") is None:
+        from alice_mcp.engine.models import VideoAudioRequest
+        from alice_mcp.engine.recipes.registry import soundtrack_recipe
+
+        request = VideoAudioRequest(
+            video=video,
+            preset=preset,
+            values=values,
+            options={"start_time": start_time or 0.0},
+            timeline=timeline or {},
+            roots=roots,
+        )
+        soundtrack = soundtrack_recipe(endpoint.id)
+        if await soundtrack.wanted_for(services, request):  # many windows: the whole is quoted, every part priced
+            seconds, usd = await soundtrack.quote(services, request)
+            quote = await spend.quote(endpoint.id, usd, seconds)
+            spend.check_limits(quote)
+            return quote
     settings = planning.resolve_settings(preset, values, None, services.words)
     seconds = settings.duration
     if video is not None:
@@ -66,3 +86,13 @@ def longest_generation() -> float:
     """The table's longest generation, in seconds (the most any one MMAudio job can bill)."""
     limits = params.AudioSettings.model_fields["duration"].metadata
     return float(next(m.le for m in limits if getattr(m, "le", None) is not None))
+
+
+def soundtrack_longest(max_soundtrack_seconds: float, cues: int) -> float:
+    """The most seconds one soundtrack call can bill: the cap, one second of overlap per shortest window, and the
+    longest generation per cue."""
+    from alice_mcp.data.timeline import window_limits
+
+    limits = window_limits("fal-ai/mmaudio-v2")
+    seams = math.ceil(max_soundtrack_seconds / max(1.0, limits.aim_min - limits.overlap_s))
+    return max_soundtrack_seconds + seams * limits.overlap_s + cues * longest_generation()

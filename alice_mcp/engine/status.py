@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from alice_mcp.adapters.ledger import (
     CANCELLED,
@@ -27,9 +27,13 @@ from alice_mcp.engine.models import (
     GenerationStatus,
     GenerationSummary,
     MediaReport,
+    SoundtrackPart,
+    SoundtrackReport,
+    SoundtrackSeam,
     VideoAudioResult,
     VideoResult,
 )
+from alice_mcp.media.windows import SoundtrackPlan
 
 if TYPE_CHECKING:
     from alice_mcp.jobs.manager import JobManager
@@ -163,6 +167,7 @@ def generation_status(record: JobRecord, jobs: JobManager) -> GenerationStatus:
         created_at=_iso(record.created_at),
         updated_at=_iso(record.updated_at),
         settings=record.settings,
+        soundtrack=soundtrack_report(record),
     )
 
 
@@ -177,4 +182,54 @@ def generation_summary(record: JobRecord) -> GenerationSummary:
         output_path=record.output_path,
         prompt=prompt[:80] if isinstance(prompt, str) else None,
         error=record.error,
+    )
+
+
+def soundtrack_report(record: JobRecord) -> Optional[SoundtrackReport]:
+    """Where each window and cue of a soundtrack job sits, how its part went, and the seams (once measured)."""
+    details = record.details
+    if "soundtrack" not in details:
+        return None
+    plan = SoundtrackPlan(**details["soundtrack"])
+    entries = {p["key"]: p for p in details.get("parts", [])}
+    part_jobs = details.get("part_jobs") or {}
+    reused = details.get("reuse") or {}
+
+    def entry(key: str, index: int, start: float, end: float, **extra: Any) -> SoundtrackPart:
+        part = entries.get(key, {})
+        ran = part_jobs.get(key) or {}
+        status = ran.get("status") or ("done" if key in reused else "running" if record.active else "failed")
+        return SoundtrackPart(
+            index=index,
+            start=start,
+            end=end,
+            prompt=(part.get("settings") or {}).get("prompt", ""),
+            status=status,
+            job_id=ran.get("job_id"),
+            cost_usd=0.0 if key in reused else float(part.get("cost_usd", 0.0)),
+            **extra,
+        )
+
+    measured = {s["index"]: s for s in details.get("seams", [])}
+    return SoundtrackReport(
+        start=plan.start,
+        end=plan.end,
+        windows=[entry(f"w{w.index}", w.index, w.start, w.end, segment=w.segment) for w in plan.windows],
+        cues=[entry(f"c{c.index}", c.index, c.start, c.end, gain_db=c.gain_db) for c in plan.cues],
+        seams=[
+            SoundtrackSeam(
+                index=s.index,
+                at=s.at,
+                kind=s.kind,
+                fade_s=s.fade,
+                step_db=measured.get(s.index, {}).get("step_db"),
+                measure=measured.get(s.index, {}).get("measure"),
+            )
+            for s in plan.seams
+        ],
+        parts_done=int(details.get("parts_done", 0)),
+        parts_total=int(details.get("parts_total", len(entries))),
+        billed_seconds=plan.billed_seconds,
+        overlap_seconds=plan.overlap_seconds,
+        failed_spans=list(details.get("failed_spans", [])),
     )

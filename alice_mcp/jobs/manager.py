@@ -57,6 +57,7 @@ MAX_AUTO_TAIL_ATTEMPTS = (
     5  # start-up retries of a job whose result/download kept failing; get_generation always retries
 )
 CANCEL_TIMEOUT_S = 15.0
+PART_WAIT_S = 3600.0  # a part is followed in waits this long, until it ends
 OTHER_OWNER_POLL_S = 0.5
 _HOST = socket.gethostname()
 _LIVE_OWNERS: set[str] = set()  # owner tokens of the managers open in this process
@@ -154,6 +155,11 @@ class JobManager:
 
         If the waiting call is cancelled, the job is cancelled too (at fal as well, shielded).
         """
+        live, record = await self._record(plan, idempotency_key)
+        await notify(progress, "checking", f"Job {record.id} recorded", job_id=record.id)
+        return await self._launch_and_wait(live, record, work, progress, wait_seconds, cancel_on_abort=True)
+
+    async def _record(self, plan: JobPlan, idempotency_key: str | None = None) -> tuple[LiveJob, JobRecord]:
         ledger = await self.ledger()
         record = await ledger.create_job(
             kind=plan.kind,
@@ -171,8 +177,23 @@ class JobManager:
         live = LiveJob(record.id)
         self._live[record.id] = live  # before any other await: the job is followed from its first moment
         log.info("job %s: %s on %s", record.id, plan.kind, plan.endpoint.id)
-        await notify(progress, "checking", f"Job {record.id} recorded", job_id=record.id)
-        return await self._launch_and_wait(live, record, work, progress, wait_seconds, cancel_on_abort=True)
+        return live, record
+
+    async def run_part(self, plan: JobPlan, work: Work) -> JobRecord:
+        """Start a part of a job of many parts and wait for its end; its record (failed parts are not raised)."""
+        live, record = await self._record(plan)
+        try:
+            return await self._launch_and_wait(live, record, work, None, None, cancel_on_abort=True)
+        except AliceError as exc:
+            log.info("part %s of job %s ended: %s", plan.details.get("part"), plan.details.get("parent"), exc.message)
+            return await self.get(record.id)
+
+    async def follow_part(self, job_id: str) -> JobRecord:
+        """Follow a part recorded earlier to its end (resuming it here if nobody follows it); its record."""
+        while True:
+            record = await self.wait(job_id, PART_WAIT_S, None)
+            if not record.active:
+                return record
 
     async def _launch_and_wait(
         self,
@@ -198,7 +219,7 @@ class JobManager:
 
     async def _drive(self, live: LiveJob, record: JobRecord, work: Work) -> None:
         """Run one job's work in its own cancel scope; record how it ended."""
-        context = JobContext(self.services, self.ledger, self.slots, live, record)
+        context = JobContext(self.services, self.ledger, self.slots, live, record, parts=self)
         try:
             with anyio.CancelScope() as scope:
                 live.scope = scope
@@ -318,17 +339,30 @@ class JobManager:
     async def _adopt(self, record: JobRecord, *, at_startup: bool = False) -> LiveJob | None:
         """Take over an active job nobody follows: settle it if it never reached fal, else resume it here."""
         async with self._adopting:
-            return await self._adopt_unlocked(record, at_startup=at_startup)
+            adopted = await self._adopt_unlocked(record, at_startup=at_startup)
+        if adopted is None:
+            return None
+        live, inline = adopted
+        if inline is not None:  # no task group: drive it here, outside the lock (its parts may need adopting too)
+            await self._drive(live, *inline)
+        return live
 
-    async def _adopt_unlocked(self, record: JobRecord, *, at_startup: bool) -> LiveJob | None:
+    async def _adopt_unlocked(
+        self, record: JobRecord, *, at_startup: bool
+    ) -> tuple[LiveJob, tuple[JobRecord, Work] | None] | None:
+        """Claim an active job: ``(live job, None)`` when it now runs in the task group (or already ran here),
+        ``(live job, (record, work))`` when the caller must drive it inline, ``None`` when it was settled."""
         if record.id in self._live:
-            return self._live[record.id]
+            return self._live[record.id], None
         ledger = await self.ledger()
         if not await ledger.claim(record.id, self.owner, owner_is_alive):
             return None
         fresh = await ledger.get(record.id)
         if fresh is None or not fresh.active:
             return None
+        resume = self.services.resumer(fresh)  # a job of many parts carries on with its own work
+        if resume is not None:
+            return self._launch_adopted(fresh, resume)
         if fresh.status == PENDING:
             await ledger.update(
                 fresh.id,
@@ -355,14 +389,16 @@ class JobManager:
             return None
         if at_startup and fresh.status == COMPLETED_AT_FAL and fresh.tail_attempts >= MAX_AUTO_TAIL_ATTEMPTS:
             return None
+        return self._launch_adopted(fresh, self._continue)
+
+    def _launch_adopted(self, fresh: JobRecord, work: Work) -> tuple[LiveJob, tuple[JobRecord, Work] | None]:
         live = LiveJob(fresh.id)
         self._live[fresh.id] = live
         log.info("resuming job %s (%s, fal request %s)", fresh.id, fresh.status, fresh.request_id)
         if self._tg is not None:
-            self._tg.start_soon(self._drive, live, fresh, self._continue)
-        else:
-            await self._drive(live, fresh, self._continue)
-        return live
+            self._tg.start_soon(self._drive, live, fresh, work)
+            return live, None
+        return live, (fresh, work)
 
     async def _resume_left_in_flight(self) -> None:
         try:

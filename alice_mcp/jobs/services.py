@@ -4,7 +4,8 @@ The job machinery (:mod:`alice_mcp.jobs.manager`, :mod:`alice_mcp.jobs.lifecycle
 same way. It never calls back into the engine: it gets a :class:`JobServices` with the operator's settings, the fal
 gateway, the spend gate that re-checks limits at submit time, the price table, the face's vocabulary for hints,
 and :attr:`JobServices.finisher`, which says how a finished job's output becomes the user's file (a recipe's own
-finishing, found by the job's record, so a job resumed after a restart finishes the same way).
+finishing, found by the job's record, so a job resumed after a restart finishes the same way), and
+:attr:`JobServices.resumer`, the work that carries on a job of many parts after a restart.
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ class SpendGate(Protocol):
 Finish = Callable[[Any, str], Awaitable[Path]]
 
 
+class ResumerLookup(Protocol):
+    """The work that carries on a job of many parts after a restart (found from its record), or ``None``: the job
+    is resumed from what fal has of it, like any single job."""
+
+    def __call__(self, record: JobRecord) -> Callable[[Any], Awaitable[None]] | None: ...
+
+
 class FinisherLookup(Protocol):
     """The finishing step for a job, found from its ledger record (its kind and endpoint)."""
 
@@ -49,3 +57,4 @@ class JobServices:
     prices: PriceTable
     finisher: FinisherLookup
     words: Vocabulary = MCP_WORDS
+    resumer: ResumerLookup = lambda record: None  # noqa: E731 - no job of many parts unless the engine says so

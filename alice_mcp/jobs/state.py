@@ -14,7 +14,7 @@ import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable, Optional
+from typing import AsyncIterator, Awaitable, Callable, Optional, Protocol
 
 import anyio
 
@@ -58,8 +58,17 @@ class LiveJob:
     cancelled_at_fal: bool = False
 
 
+class PartRunner(Protocol):
+    """Runs a job's parts as jobs of their own (the job manager): started, or followed, each to its end."""
+
+    async def run_part(self, plan: JobPlan, work: Work) -> JobRecord: ...
+
+    async def follow_part(self, job_id: str) -> JobRecord: ...
+
+
 class JobContext:
-    """What a job's work function gets: its ledger record, a progress sink, ledger updates and the fal slot."""
+    """What a job's work function gets: its ledger record, a progress sink, ledger updates, the fal slot, and (for
+    a job of many parts) its parts as jobs of their own."""
 
     def __init__(
         self,
@@ -68,11 +77,13 @@ class JobContext:
         slots: anyio.CapacityLimiter,
         live: LiveJob,
         record: JobRecord,
+        parts: Optional[PartRunner] = None,
     ) -> None:
         self.services = services
         self._ledger = ledger
         self._slots = slots
         self._live = live
+        self._parts = parts
         self.record = record
 
     @property
@@ -104,6 +115,17 @@ class JobContext:
 
     async def ledger(self) -> AsyncLedger:
         return await self._ledger()
+
+    async def start_part(self, plan: JobPlan, work: Work) -> JobRecord:
+        """Record ``plan`` as a part of this job (its ``details.parent`` names this job), run it to its end and return
+        its record (a part that failed is returned, not raised: its ``status`` and ``error`` say why)."""
+        assert self._parts is not None, "this job's context cannot run parts"
+        return await self._parts.run_part(plan, work)
+
+    async def wait_part(self, job_id: str) -> JobRecord:
+        """Follow a part recorded earlier (resuming it here if nobody does) to its end; its record."""
+        assert self._parts is not None, "this job's context cannot run parts"
+        return await self._parts.follow_part(job_id)
 
     @asynccontextmanager
     async def fal_slot(self) -> AsyncIterator[None]:

@@ -26,7 +26,7 @@ from alice_mcp.data.endpoints import Endpoint
 from alice_mcp.data.errors import AliceError, SpendNotApproved
 from alice_mcp.data.money import usd
 from alice_mcp.engine.models import ApprovalRequest
-from alice_mcp.engine.quotes import longest_generation, quote_request, quote_video_generation
+from alice_mcp.engine.quotes import longest_generation, quote_request, quote_video_generation, soundtrack_longest
 from alice_mcp.engine.recipes.registry import MMAUDIO_TEXT, MMAUDIO_VIDEO
 from alice_mcp.engine.spend import ConfirmSpend, SpendQuote, approve_up_to
 
@@ -78,10 +78,13 @@ def _core(ctx: Context) -> Any:
 Quote = SpendQuote | NotAsked
 
 
-async def _quote(ctx: Context, endpoint: Endpoint, preset: Any, values: dict, **where: Any) -> Quote:
+async def _quote(
+    ctx: Context, endpoint: Endpoint, preset: Any, values: dict, longest: Optional[float] = None, **where: Any
+) -> Quote:
     core = _core(ctx)
     threshold = core.spend.confirm_above
-    if threshold is None or core.prices.cost(endpoint.id, longest_generation()) <= threshold:
+    longest = longest_generation() if longest is None else longest
+    if threshold is None or core.prices.cost(endpoint.id, longest) <= threshold:
         return NotAsked("below_threshold")  # no job of this tool can need approval: skip the probe
     try:
         return await quote_request(core.services, core.spend, endpoint, preset, values, **where)
@@ -97,17 +100,31 @@ async def video_quote(
     duration: Optional[float],
     start_time: Optional[float],
     roots: RootsArg,
+    end_time: Optional[float] = None,
+    segments: Optional[list[Any]] = None,
+    cues: Optional[list[Any]] = None,
 ) -> Quote:
-    """The spend ``add_audio_to_video`` will ask for (or why nobody will be asked)."""
+    """The spend ``add_audio_to_video`` will ask for (or why nobody will be asked). Without ``duration`` the call
+    may be a soundtrack of many windows: up to ALICE_MAX_SOUNDTRACK_SECONDS plus overlaps and cues."""
+    longest = None
+    if duration is None:
+        settings = _core(ctx).settings
+        longest = soundtrack_longest(settings.max_soundtrack_seconds, len(cues or ()))
     return await _quote(
         ctx,
         MMAUDIO_VIDEO,
         preset,
         {"prompt": prompt, "duration": duration},
+        longest,
         video=video,
         roots=root_uris(roots),
         start_time=start_time,
+        timeline={"end_time": end_time, "segments": _plain(segments), "cues": _plain(cues)},
     )
+
+
+def _plain(items: Optional[list[Any]]) -> Optional[list[Any]]:
+    return None if items is None else [i.model_dump() if hasattr(i, "model_dump") else i for i in items]
 
 
 async def audio_quote(ctx: Context, prompt: Optional[str], preset: Optional[str], duration: Optional[float]) -> Quote:
@@ -122,6 +139,26 @@ async def kling_quote(ctx: Context, prompt: Optional[str], duration: Any) -> Quo
         return NotAsked("below_threshold")
     try:
         return await quote_video_generation(core.services, core.spend, {"prompt": prompt, "duration": duration})
+    except AliceError:
+        return NotAsked("request_invalid")
+
+
+async def regenerate_quote(ctx: Context, job_id: str, regenerate: Optional[list[Any]] = None) -> Quote:
+    """The spend ``regenerate_soundtrack_windows`` will ask for: the chosen windows alone (or why nobody is asked)."""
+    core = _core(ctx)
+    if core.spend.confirm_above is None:
+        return NotAsked("below_threshold")
+    try:
+        from alice_mcp.engine.recipes.registry import soundtrack_recipe
+
+        record = await core.jobs.get(job_id)
+        prepared = await soundtrack_recipe(record.endpoint).regenerate(
+            core.services, core.jobs, job_id, list(regenerate or [])
+        )
+        plan = prepared.plan
+        quote = await core.spend.quote(plan.endpoint.id, plan.cost_usd, plan.settings.get("duration"))
+        core.spend.check_limits(quote)
+        return quote
     except AliceError:
         return NotAsked("request_invalid")
 
@@ -193,6 +230,7 @@ def _refuse(what: str) -> ConfirmSpend:
 VideoGuard = Annotated[CallGuard, Resolve(call_guard(video_quote))]
 AudioGuard = Annotated[CallGuard, Resolve(call_guard(audio_quote))]
 KlingGuard = Annotated[CallGuard, Resolve(call_guard(kling_quote))]
+RegenerateGuard = Annotated[CallGuard, Resolve(call_guard(regenerate_quote))]
 
 
 # ------------------------------------------------------------------------------------------ two-step approval

@@ -10,7 +10,7 @@ import sys
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, AsyncIterator, Optional
+from typing import Annotated, AsyncIterator, Optional, Union
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -25,10 +25,13 @@ from alice_mcp.data.money import usd
 from alice_mcp.data.params import (
     PIPELINE_FIELDS,
     TABLE_FIELDS,
+    TIMELINE_FIELDS,
     AudioFormatArg,
     CfgStrengthArg,
+    CuesArg,
     DuckDbArg,
     DurationArg,
+    EndTimeArg,
     GeneratedLevelArg,
     LoudnessArg,
     MaskAwayClipArg,
@@ -40,6 +43,7 @@ from alice_mcp.data.params import (
     PromptArg,
     QualityArg,
     SeedArg,
+    SegmentsArg,
     StartTimeArg,
     StemsArg,
     TimelineArg,
@@ -66,7 +70,16 @@ from alice_mcp.engine.models import (
     VideoAudioRequest,
     VideoAudioResult,
 )
-from alice_mcp.mcp.approvals import AudioGuard, RootsArg, TwoStep, VideoGuard, approval_message, root_uris, two_step
+from alice_mcp.mcp.approvals import (
+    AudioGuard,
+    RegenerateGuard,
+    RootsArg,
+    TwoStep,
+    VideoGuard,
+    approval_message,
+    root_uris,
+    two_step,
+)
 from alice_mcp.mcp.tool_support import (
     ApprovalIdArg,
     ForceArg,
@@ -151,6 +164,9 @@ def build_server() -> MCPServer:
         stems: StemsArg = table_default("stems", PipelineOptions),
         timeline: TimelineArg = table_default("timeline", PipelineOptions),
         timeline_paths: TimelinePathsArg = table_default("timeline_paths", PipelineOptions),
+        end_time: EndTimeArg = None,
+        segments: SegmentsArg = None,
+        cues: CuesArg = None,
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
         approval_id: ApprovalIdArg = None,
@@ -158,8 +174,9 @@ def build_server() -> MCPServer:
     ) -> Annotated[CallToolResult, VideoAudioResult]:
         """Generate a soundtrack (ambience, foley, music) synchronized to a video with fal.ai MMAudio V2 and save the
         video with that audio to the output folder, in the original's full quality and container. COSTS MONEY: fal
-        charges $0.001 per second of audio (8 s ≈ $0.008); by default the whole clip up to 30 s is soundtracked; use
-        estimate_cost first for many or long clips. Give `prompt` or a `preset`. Waits at most `wait_seconds`; a
+        charges $0.001 per second of audio (8 s ≈ $0.008); by default the whole clip is soundtracked (longer than
+        30 s: overlapping windows joined with crossfades, ~1 s extra billed per seam; `segments` and `cues` lay out a
+        timeline); use estimate_cost first for many or long clips. Give `prompt` or a `preset`. Waits at most `wait_seconds`; a
         "running" result comes with a job_id for get_generation. Repeating a request with the same explicit `seed`
         returns the saved file for free (cached)."""
         with tool_errors("add_audio_to_video"):
@@ -176,6 +193,7 @@ def build_server() -> MCPServer:
                 values=values,
                 output_path=output_path,
                 options=given_values(ctx, arguments, PIPELINE_FIELDS),
+                timeline=given_values(ctx, arguments, TIMELINE_FIELDS),
                 roots=guard.roots,
             )
             result = await core_of(ctx).add_audio_to_video(
@@ -299,6 +317,28 @@ def build_server() -> MCPServer:
             return await core_of(ctx).get_generation(job_id, wait_seconds, progress_sink(ctx))
 
     @mcp.tool(
+        title="Regenerate soundtrack windows (paid)",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
+    )
+    async def regenerate_soundtrack_windows(
+        job_id: JobIdArg,
+        regenerate: RegenerateArg,
+        ctx: Context,
+        guard: RegenerateGuard,  # filled by the client's roots and the user's approval; not in the schema
+        wait_seconds: WaitArg = 40.0,
+    ) -> Annotated[CallToolResult, VideoAudioResult]:
+        """Redo only some windows of a finished soundtrack (a job of add_audio_to_video with many windows), e.g. the
+        window on either side of a seam whose `step_db` is large. COSTS MONEY for those windows alone: every other
+        window and cue is kept, the soundtrack is joined again and saved as a new file (a new job_id)."""
+        with tool_errors("regenerate_soundtrack_windows"):
+            result = await core_of(ctx).regenerate_soundtrack_windows(
+                job_id, list(regenerate), progress_sink(ctx), wait_seconds=wait_seconds, confirm=guard.confirm
+            )
+            return _file_result(result)
+
+    @mcp.tool(
         title="Cancel a generation",
         annotations=ToolAnnotations(
             read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
@@ -369,6 +409,17 @@ def build_server() -> MCPServer:
 
     _register_surfaces(mcp)
     return mcp
+
+
+RegenerateArg = Annotated[
+    list[Union[int, str]],
+    Field(
+        min_length=1,
+        max_length=100,
+        description="The windows to redo: each by its index (0, 1, ... as in the result's soundtrack.windows) or by "
+        "a time on the clip such as '12.5s'.",
+    ),
+]
 
 
 def _register_surfaces(mcp: MCPServer) -> None:

@@ -15,6 +15,7 @@ from alice_mcp.data.kling_params import KlingVideoSettings
 from alice_mcp.data.params import AudioSettings
 from alice_mcp.data.prices import PriceRule
 from alice_mcp.engine.recipes.base import Recipe
+from alice_mcp.engine.recipes.soundtrack import SoundtrackRecipe
 from alice_mcp.engine.recipes.text_to_audio import TextToAudioRecipe
 from alice_mcp.engine.recipes.text_to_video import TextToVideoRecipe
 from alice_mcp.engine.recipes.video_to_audio import VideoToAudioRecipe
@@ -22,6 +23,7 @@ from alice_mcp.engine.recipes.video_to_audio import VideoToAudioRecipe
 if TYPE_CHECKING:
     from alice_mcp.adapters.ledger import JobRecord
     from alice_mcp.jobs.services import Finish
+    from alice_mcp.jobs.state import Work
 
 MMAUDIO_VIDEO = Endpoint(
     id="fal-ai/mmaudio-v2",
@@ -129,3 +131,21 @@ def finisher_for(record: JobRecord) -> Finish | None:
     """How a finished job is delivered, from its recipe (found by the job's endpoint)."""
     recipe = _RECIPE_BY_ENDPOINT.get(record.endpoint)
     return recipe.finisher(record) if recipe is not None else None
+
+
+_SOUNDTRACKS: dict[str, SoundtrackRecipe] = {}
+
+
+def soundtrack_recipe(model: str | None) -> SoundtrackRecipe:
+    """Soundtracks of any length made of the windows of the video-to-audio model called ``model`` (default MMAudio)."""
+    video = video_to_audio_recipe(model)
+    if video.endpoint.id not in _SOUNDTRACKS:
+        _SOUNDTRACKS[video.endpoint.id] = SoundtrackRecipe(video)
+    return _SOUNDTRACKS[video.endpoint.id]
+
+
+def resumer_for(record: JobRecord) -> Work | None:
+    """The work that carries on a job of many parts after a restart (a soundtrack's), else ``None``."""
+    if record.kind != SoundtrackRecipe.kind:
+        return None
+    return soundtrack_recipe(record.endpoint).run

@@ -1,0 +1,201 @@
+"""The media steps around a soundtrack of any length: plan it (before anything is paid), make each part's upload,
+and assemble the result from the parts' audio (after they are done).
+
+* :func:`plan_soundtrack_media` probes the local clip, checks the span and the timeline (cheap checks first: bad
+  input fails before the clip is scanned), finds scene cuts and keyframes, and plans windows and cues
+  (:mod:`alice_mcp.media.windows`). Nothing is uploaded or paid.
+* :func:`prepare_part_upload` makes the file fal looks at for one part: the part's own span of the clip, cut or
+  proxied by the same rule as a single generation (:func:`alice_mcp.media.plan.choose_upload`). MMAudio reads a
+  video from its first frame and takes no start offset, so each part needs its own file; each is at most the
+  part's span, small.
+* :func:`finish_soundtrack` joins the parts' audio with equal-power crossfades, lays the cues over it, measures
+  every seam, and puts the track onto the ORIGINAL video over the span (stream-copied video, as for one
+  generation), published atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import anyio
+
+from alice_mcp.adapters.output_policy import partial_file, publish
+from alice_mcp.adapters.sources import LocalVideo
+from alice_mcp.data.params import PipelineOptions
+from alice_mcp.data.progress import ProgressSink, notify
+from alice_mcp.data.timeline import Cue, Segment, WindowLimits
+from alice_mcp.media.pipeline import export_track, in_thread, prepare_upload
+from alice_mcp.media.plan import MediaPlan, choose_output, choose_upload, proxy_geometry
+from alice_mcp.media.soundtrack import Assembly, CueAudio, WindowAudio
+from alice_mcp.media.windows import SoundtrackPlan, check_span, check_timeline, plan_windows
+
+log = logging.getLogger(__name__)
+#: Scene cuts and keyframes of recently planned spans, by (path, size, mtime, start, end).
+_SCANS: dict[tuple, tuple[list[float], list[float]]] = {}
+_SCAN_MEMO_SIZE = 16
+
+
+@dataclass
+class SoundtrackMedia:
+    """A planned soundtrack: the windows and cues, and the media plan of the whole span (the original's facts)."""
+
+    plan: SoundtrackPlan
+    media: MediaPlan
+    scene_cuts: list[float] = field(default_factory=list)
+
+
+async def plan_soundtrack_media(
+    source: LocalVideo,
+    options: PipelineOptions,
+    limits: WindowLimits,
+    *,
+    end_time: Optional[float],
+    max_seconds: float,
+    segments: Sequence[Segment] = (),
+    cues: Sequence[Cue] = (),
+    wanted_suffix: Optional[str] = None,
+    progress: ProgressSink | None = None,
+) -> SoundtrackMedia:
+    """Probe, check and plan a soundtrack of ``[options.start_time, end_time or the clip's end)``.
+
+    Raises :class:`~alice_mcp.data.errors.InputError` (naming the field and its allowed range) before anything is
+    uploaded or paid."""
+    from alice_mcp.media.probe import probe_video
+    from alice_mcp.media.scenes import detect_scene_cuts, keyframe_times
+
+    path = source.path
+    info = await anyio.to_thread.run_sync(probe_video, path)
+    start, end = check_span(options.start_time, end_time, info.duration, max_seconds)
+    check_timeline(start, end, segments, cues, limits)
+    stat = path.stat()
+    memo = (str(path), stat.st_size, stat.st_mtime_ns, start, end)
+    if memo not in _SCANS:  # a quote and the call after it plan the same clip: scan it once
+        await notify(progress, "checking", f"Looking for scene changes in {end - start:.0f} s of video")
+        cuts = await in_thread(detect_scene_cuts, str(path), start, end, info.origin)
+        keys = await anyio.to_thread.run_sync(keyframe_times, str(path), start, end, info.origin)
+        while len(_SCANS) >= _SCAN_MEMO_SIZE:
+            _SCANS.pop(next(iter(_SCANS)))
+        _SCANS[memo] = (cuts, keys)
+    cuts, keys = _SCANS[memo]
+    plan = plan_windows(start, end, limits, segments=segments, cues=cues, scene_cuts=cuts, keyframes=keys)
+    muxer, suffix, output_notes = choose_output(path, info.video_codec, wanted_suffix)
+    keyframe = keys[0] if keys and keys[0] <= start + 1e-3 else await _keyframe(path, start, info.origin)
+    media = MediaPlan(
+        source=str(path),
+        upload_method="proxy",
+        start=start,
+        end=end,
+        keyframe=keyframe,
+        duration=plan.billed_seconds,
+        clip_duration=info.duration,
+        width=info.width,
+        height=info.height,
+        fps=info.fps,
+        has_audio=info.has_audio,
+        origin=info.origin,
+        output_format=muxer,
+        output_suffix=suffix,
+        notes=plan.notes + output_notes,
+    )
+    return SoundtrackMedia(plan, media, cuts)
+
+
+async def _keyframe(path: Path, start: float, origin: float) -> float:
+    from alice_mcp.media.prepare import keyframe_at_or_before
+
+    return await anyio.to_thread.run_sync(keyframe_at_or_before, path, start, origin) if start > 0 else 0.0
+
+
+def part_media_plan(whole: MediaPlan, start: float, end: float, keyframe: float, size_bytes: int) -> MediaPlan:
+    """The media plan of one part (``[start, end)`` of the clip): the whole's facts, its own span and upload."""
+    from alice_mcp.media.probe import VideoInfo
+
+    info = VideoInfo(
+        container="",
+        duration=whole.clip_duration or end,
+        width=whole.width or 2,
+        height=whole.height or 2,
+        fps=whole.fps,
+        video_codec="",
+        has_audio=whole.has_audio,
+        size_bytes=size_bytes,
+        origin=whole.origin,
+    )
+    method = choose_upload(info, start, end, keyframe, Path(whole.source).suffix)
+    size, fps = proxy_geometry(info.width, info.height, info.fps)
+    return whole.model_copy(
+        update={
+            "upload_method": method,
+            "start": start,
+            "end": end,
+            "keyframe": keyframe,
+            "duration": round(end - start, 3),
+            "proxy_size": size if method == "proxy" else None,
+            "proxy_fps": fps if method == "proxy" else None,
+            "notes": [],
+        }
+    )
+
+
+async def prepare_part_upload(
+    whole: MediaPlan, start: float, end: float, work: Path, progress: ProgressSink | None
+) -> tuple[Path, MediaPlan]:
+    """The file fal looks at for the part ``[start, end)`` (made in ``work``), and the part's media plan."""
+    from alice_mcp.media.prepare import keyframe_at_or_before
+
+    original = Path(whole.source)
+    keyframe = await anyio.to_thread.run_sync(keyframe_at_or_before, original, start, whole.origin) if start else 0.0
+    plan = part_media_plan(whole, start, end, keyframe, original.stat().st_size)
+    if plan.upload_method == "as_is" and (start > 1e-3 or (whole.clip_duration or end) > end + 0.05):
+        plan = plan.model_copy(update={"upload_method": "proxy"})  # fal must see only the part's span
+        size, fps = proxy_geometry(plan.width or 2, plan.height or 2, plan.fps)
+        plan.proxy_size, plan.proxy_fps = size, fps
+    return await prepare_upload(plan, work, progress), plan
+
+
+@dataclass
+class FinishedSoundtrack:
+    """The published video (and exported track), the seam report, and notes for the user."""
+
+    path: Path
+    assembly: Assembly
+    audio_path: Optional[Path] = None
+    notes: list[str] = field(default_factory=list)
+
+
+async def finish_soundtrack(
+    whole: MediaPlan,
+    options: PipelineOptions,
+    plan: SoundtrackPlan,
+    window_files: Sequence[Optional[Path]],
+    cue_files: Sequence[Optional[Path]],
+    work: Path,
+    wanted: Path,
+    progress: ProgressSink | None,
+) -> FinishedSoundtrack:
+    """Join the parts' audio (``None``: a part that failed; silence there) over the span, lay the cues, measure the
+    seams, and publish the original video with that track at ``wanted`` (suffix from the media plan)."""
+    from alice_mcp.media.finish import mux_generated_audio
+    from alice_mcp.media.soundtrack import assemble_soundtrack
+
+    await notify(progress, "finishing", f"Joining {len(plan.windows)} windows and {len(plan.cues)} cues", 0.1)
+    windows = [
+        WindowAudio(path, w.start, w.end, w.fade_in, w.fade_out)
+        for w, path in zip(plan.windows, window_files, strict=True)
+    ]
+    cues = [CueAudio(path, c.start, c.end, c.gain_db) for c, path in zip(plan.cues, cue_files, strict=True)]
+    track = work / "soundtrack.m4a"  # AAC: copied onto the video as it is, in sync
+    assembly = await in_thread(
+        assemble_soundtrack, windows, cues, plan.start, plan.end, track, [s.at for s in plan.seams]
+    )
+    await notify(progress, "finishing", "Putting the soundtrack onto the original video", 0.6)
+    target = wanted.with_suffix(whole.output_suffix)
+    notes = list(assembly.notes)
+    with partial_file(target.parent, whole.output_suffix) as temp:
+        notes += await in_thread(mux_generated_audio, Path(whole.source), whole, track, temp, options)
+        final = publish(temp, target)
+    audio_path = await export_track(track, final, options, plan.end - plan.start, notes)
+    return FinishedSoundtrack(final, assembly, audio_path, notes)
