@@ -112,7 +112,9 @@ class FoleyModel:
         if bad:
             hint = {v: k for k, v in self.common.items()}
             why = "; ".join(
-                f"`{k}` is set by the common argument `{hint[k]}`" if k in hint else f"`{k}` is not a field of {self.id}"
+                f"`{k}` is set by the common argument `{hint[k]}`"
+                if k in hint
+                else f"`{k}` is not a field of {self.id}"
                 for k in bad
             )
             raise InputError(
@@ -130,7 +132,9 @@ class FoleyModel:
         except ValidationError as exc:
             message = describe_validation_error(exc, self.params).replace("Invalid parameters", self.alias)
             renamed = {self.common[k]: k for k in given if k in self.common and self.common[k] != k}
-            named = [f"`{fal}` is {self.alias}'s name for `{arg}`" for fal, arg in renamed.items() if f"`{fal}`" in message]
+            named = [
+                f"`{fal}` is {self.alias}'s name for `{arg}`" for fal, arg in renamed.items() if f"`{fal}`" in message
+            ]
             raise InputError(message + (" (" + "; ".join(named) + ")" if named else "")) from None
 
     def samples(self, settings: BaseModel) -> int:
@@ -158,7 +162,9 @@ class FoleyModel:
         elif seconds < lim.min_seconds - 1e-3:
             problem = f"needs at least {lim.min_seconds:g} s; this segment is {seconds:.2f} s"
         elif lim.max_bytes and size_bytes and size_bytes > lim.max_bytes:
-            problem = f"takes files up to {lim.max_bytes // (1024 * 1024)} MB; this one is {size_bytes / 1048576:.0f} MB"
+            problem = (
+                f"takes files up to {lim.max_bytes // (1024 * 1024)} MB; this one is {size_bytes / 1048576:.0f} MB"
+            )
         elif lim.containers and suffix and suffix.lower().lstrip(".") not in lim.containers:
             problem = f"takes only {'/'.join(lim.containers)} files; this one is {suffix}"
         if problem is None:
@@ -168,7 +174,9 @@ class FoleyModel:
             for m in _registry_models()
             if m is not self and m.limits.min_seconds - 1e-3 <= seconds <= m.limits.max_seconds + 1e-3
         ]
-        advice = f"Pick another model that takes it ({', '.join(others)})" if others else "No model takes it in one call"
+        advice = (
+            f"Pick another model that takes it ({', '.join(others)})" if others else "No model takes it in one call"
+        )
         raise InputError(
             f"Model {self.alias} {problem}. {advice}, or send a segment of "
             f"{lim.min_seconds:g}-{lim.max_seconds:g} s with `start_time` and `duration`."
