@@ -173,6 +173,7 @@ class PresetInfo(BaseModel):
     negative_prompt: str
     settings: dict[str, Any]
     finishing: dict[str, Any] = Field(default_factory=dict, description="Media options the preset sets, if any.")
+    model: Optional[str] = Field(default=None, description="A recommended `model` for this preset (a hint).")
 
 
 class PresetList(BaseModel):
@@ -289,3 +290,26 @@ class VideoResult(BaseModel):
         default=None, description="Total recorded spend today (USD, since local midnight) on this server's fal jobs."
     )
     elapsed_s: float = Field(description="Wall time of the call in seconds.")
+
+
+class ModelInfo(BaseModel):
+    """One video-to-audio model as ``list_models`` shows it (from :mod:`alice_mcp.data.foley_models`)."""
+
+    model: str = Field(description="Short name to pass as `model` (the fal endpoint id works too).")
+    endpoint_id: str
+    title: str
+    best_at: str = Field(description="What it is best at, from the published evidence.")
+    limits: str = Field(description="Clip limits per call.")
+    price: str = Field(description="fal's price rule ('(unverified)' when fal does not publish it).")
+    output: str
+    multi_sample: bool = Field(description="Whether one call returns several takes.")
+    common_arguments: dict[str, str] = Field(description="Common argument -> this model's own fal field name.")
+    model_options: list[str] = Field(description="Keys `model_options` takes (this model's own fal field names).")
+    seed: Optional[str] = Field(description="Seed range, or null if the model takes no seed.")
+    unverified: list[str] = Field(description="What fal does not confirm about this model.")
+    default: bool = False
+
+
+class ModelList(BaseModel):
+    models: list[ModelInfo]
+    how_to_choose: str

@@ -313,10 +313,12 @@ def build_server() -> MCPServer:
 
 def _register_surfaces(mcp: MCPServer) -> None:
     """The tools, prompts and resources that live in their own modules (they import helpers from this one)."""
+    from alice_mcp.mcp.model_tools import register_model_tools
     from alice_mcp.mcp.resources import register_prompts_and_resources
     from alice_mcp.mcp.video_tools import register_video_tools
 
     register_video_tools(mcp)
+    register_model_tools(mcp)
     register_prompts_and_resources(mcp)
 
 
