@@ -43,6 +43,7 @@ from alice_mcp.engine.models import (
     VideoAudioResult,
 )
 from alice_mcp.mcp.approvals import AudioGuard, RootsArg, VideoGuard, root_uris
+from alice_mcp.mcp.player import PLAYER_TOOL_META, player_extension
 from alice_mcp.mcp.tool_support import (
     ForceArg,
     JobIdArg,
@@ -90,13 +91,20 @@ async def _lifespan(server: MCPServer) -> AsyncIterator[AliceCore]:
 
 def build_server() -> MCPServer:
     """A new server with every tool registered. No network and no settings are read until it runs."""
-    mcp = MCPServer("alice-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=_lifespan)
+    mcp = MCPServer(
+        "alice-mcp",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=_lifespan,
+        extensions=[player_extension()],
+    )
 
     @mcp.tool(
         title="Add generated audio to a video (paid)",
         annotations=ToolAnnotations(
             read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
         ),
+        meta=PLAYER_TOOL_META,
     )
     async def add_audio_to_video(
         video: VideoArg,
@@ -236,6 +244,7 @@ def build_server() -> MCPServer:
         annotations=ToolAnnotations(
             read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
         ),
+        meta=PLAYER_TOOL_META,
     )
     async def get_generation(job_id: JobIdArg, ctx: Context, wait_seconds: WaitArg = 40.0) -> GenerationStatus:
         """Wait up to `wait_seconds` for a job started by a generation tool and return its status: the saved file
