@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from alice_mcp.data.foley_models import FOLEY_MODELS
+from alice_mcp.engine.recipes.registry import foley_models
 
 
 async def test_list_models_tool_and_resource(connect) -> None:
@@ -16,7 +16,7 @@ async def test_list_models_tool_and_resource(connect) -> None:
         presets = json.loads((await client.read_resource("alice://presets")).contents[0].text)
     assert tools["list_models"].annotations.read_only_hint is True
     models = listed.structured_content["models"]
-    assert [m["endpoint_id"] for m in models] == list(FOLEY_MODELS)
+    assert [m["endpoint_id"] for m in models] == [m.id for m in foley_models()]
     assert json.loads(resource.contents[0].text)["models"] == models
     by_name = {m["model"]: m for m in models}
     assert by_name["mmaudio-v2"]["default"] is True and by_name["mmaudio-v2"]["price"] == "$0.001 per second"

@@ -308,6 +308,11 @@ class Ledger:
                 )
             return [JobRecord.from_row(r) for r in rows]
 
+    def set_parent(self, job_id: str, parent_id: str) -> None:
+        """Record ``job_id`` as a part (a further take) of ``parent_id``."""
+        with self._lock:
+            self._db.execute("UPDATE jobs SET parent_id = ? WHERE id = ?", (parent_id, job_id))
+
     def parts(self, job_id: str) -> list[JobRecord]:
         """The further takes recorded as parts of ``job_id``, oldest first (``[]`` for a job without parts)."""
         with self._lock:

@@ -5,7 +5,8 @@ here too (``verified=False`` limits and prices, ``unverified`` notes) and said b
 left out on purpose: its stored schema is cut off after six input fields and its output is unknown (reference §2.6),
 so it has no confirmed schema to build from.
 
-Adding a model = one parameter model + one entry in :data:`FOLEY_MODELS` (+ its twin endpoint and tests).
+Adding a model = its parameter model and :class:`FoleyModel` entry here, one recipe line in
+:mod:`alice_mcp.engine.recipes.registry`, its twin endpoint (``tests/fal_twin/foley.py``) and its tests.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alice_mcp.data.endpoints import MMAUDIO_VIDEO, Endpoint
+from alice_mcp.data.endpoints import Endpoint
 from alice_mcp.data.errors import InputError
 from alice_mcp.data.foley_spec import ClipLimits, FoleyModel
-from alice_mcp.data.params import AudioSettings
 from alice_mcp.data.prices import PriceRule
 
 SEED_RANGE = (0, 65535)
@@ -25,20 +25,6 @@ SEED_RANGE = (0, 65535)
 
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-# ------------------------------------------------------------------------------------------- MMAudio V2 (default)
-
-MMAUDIO = FoleyModel(
-    endpoint=MMAUDIO_VIDEO,
-    params=AudioSettings,
-    best_at="Cheapest and fastest ($0.001/s); good all-round foley up to 30 s per call.",
-    common={k: k for k in ("prompt", "negative_prompt", "seed", "num_steps", "cfg_strength")},
-    limits=ClipLimits(1, 30),
-    output_kind="video",
-    seed_range=SEED_RANGE,
-    duration_field="duration",
-)
 
 
 # ------------------------------------------------------------------------------------------- HunyuanVideo-Foley
@@ -334,26 +320,3 @@ SONILO_SFX = FoleyModel(
     fixed={"audio_format": "flac"},
     unverified=("clip limit", "per-second rounding"),
 )
-
-
-#: every model, by fal endpoint id; the first is the default
-FOLEY_MODELS: dict[str, FoleyModel] = {
-    m.id: m for m in (MMAUDIO, HUNYUAN, THINKSOUND, MIRELO_V15, MIRELO_V16, KLING_V2A, PIXVERSE, SONILO_SFX)
-}
-DEFAULT_MODEL = MMAUDIO
-FOLEY_BY_NAME: dict[str, FoleyModel] = {
-    name.lower(): m for m in FOLEY_MODELS.values() for name in (m.id, m.id.removeprefix("fal-ai/"), *m.endpoint.aliases)
-}
-
-
-def resolve_model(name: str | None) -> FoleyModel:
-    """The model called ``name`` (fal endpoint id or alias, case-insensitive; ``None`` = the default).
-
-    Raises :class:`InputError` listing the known models."""
-    if name is None or not str(name).strip():
-        return DEFAULT_MODEL
-    model = FOLEY_BY_NAME.get(str(name).strip().lower())
-    if model is None:
-        known = ", ".join(f"{m.alias} ({m.id})" for m in FOLEY_MODELS.values())
-        raise InputError(f"Unknown model {name!r}. Known video-to-audio models: {known}. See list_models.")
-    return model

@@ -10,6 +10,7 @@ Contract
   ``negative_prompt``, ``seed``, ``duration``, ``num_steps``, ``cfg_strength``) renamed through ``common``, and the
   ``model_options`` (keys = the model's own fal field names, minus the ones a common argument already sets). Every
   refusal is an :class:`InputError` that names the argument and what to do, raised before anything is uploaded.
+* ``others`` (the registry's models) only word the advice in errors: who takes the argument or the clip.
 * :meth:`FoleyModel.check_clip` enforces the model's per-call limits on the segment to be sent; the error names the
   limit and suggests models that take the clip, or a ``start_time``/``duration`` segment.
 * :meth:`FoleyModel.payload` is the exact JSON body: ``video_url`` + the settings, ``None`` fields left out.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 from pydantic import BaseModel, ValidationError
 
@@ -91,7 +92,12 @@ class FoleyModel:
         return low + secrets.randbelow(high - low + 1)
 
     def settings(
-        self, common: dict[str, Any], model_options: dict[str, Any] | None = None, *, seconds: float | None = None
+        self,
+        common: dict[str, Any],
+        model_options: dict[str, Any] | None = None,
+        *,
+        seconds: float | None = None,
+        others: Sequence[FoleyModel] = (),
     ) -> BaseModel:
         """The validated parameter model for one call (see the module contract). ``seconds`` fills the duration
         field, if the model has one and ``duration`` was not given."""
@@ -101,7 +107,7 @@ class FoleyModel:
             raise InputError(f"Unknown argument(s) {', '.join(unknown)} for model {self.alias}.")
         lacking = sorted(k for k in given if k not in self.common and not (k == "duration" and self.duration_field))
         if lacking:
-            takers = ", ".join(m.alias for m in _registry_models() if all(k in m.common for k in lacking)) or "none"
+            takers = ", ".join(m.alias for m in others if all(k in m.common for k in lacking)) or "none"
             raise InputError(
                 f"Model {self.alias} has no {' / '.join('`' + k + '`' for k in lacking)} control "
                 f"(models that take it: {takers}). Leave it out, or pick one of those models."
@@ -153,7 +159,13 @@ class FoleyModel:
     def payload(self, settings: BaseModel, video_url: str) -> dict[str, Any]:
         return {"video_url": video_url, **settings.model_dump(exclude_none=True)}
 
-    def check_clip(self, seconds: float, size_bytes: int | None = None, suffix: str | None = None) -> None:
+    def check_clip(
+        self,
+        seconds: float,
+        size_bytes: int | None = None,
+        suffix: str | None = None,
+        others: Sequence[FoleyModel] = (),
+    ) -> None:
         """Refuse a segment this model cannot take in one call (before anything is uploaded or paid)."""
         lim = self.limits
         problem = None
@@ -169,14 +181,12 @@ class FoleyModel:
             problem = f"takes only {'/'.join(lim.containers)} files; this one is {suffix}"
         if problem is None:
             return
-        others = [
+        fits = [
             m.alias
-            for m in _registry_models()
+            for m in others
             if m is not self and m.limits.min_seconds - 1e-3 <= seconds <= m.limits.max_seconds + 1e-3
         ]
-        advice = (
-            f"Pick another model that takes it ({', '.join(others)})" if others else "No model takes it in one call"
-        )
+        advice = f"Pick another model that takes it ({', '.join(fits)})" if fits else "No model takes it in one call"
         raise InputError(
             f"Model {self.alias} {problem}. {advice}, or send a segment of "
             f"{lim.min_seconds:g}-{lim.max_seconds:g} s with `start_time` and `duration`."
@@ -213,9 +223,3 @@ class FoleyModel:
             "seed": f"{self.seed_range[0]}-{self.seed_range[1]}" if self.seed_range else None,
             "unverified": list(self.unverified),
         }
-
-
-def _registry_models() -> list[FoleyModel]:
-    from alice_mcp.data.foley_models import FOLEY_MODELS
-
-    return list(FOLEY_MODELS.values())

@@ -42,9 +42,12 @@ from alice_mcp.engine.models import (
 from alice_mcp.engine.planning import PreparedJob
 from alice_mcp.engine.recipes.base import Recipe
 from alice_mcp.engine.recipes.registry import (
+    FOLEY_RECIPES,
     KLING_V21_TEXT_TO_VIDEO,
     MMAUDIO_V2_TEXT_TO_AUDIO,
     finisher_for,
+    foley_models,
+    foley_recipes,
     published_prices,
     video_to_audio_recipe,
 )
@@ -133,7 +136,7 @@ class AliceCore:
         wait_seconds: float | None = None,
         force: bool = False,
         confirm: ConfirmSpend | None = None,
-        model: str | None = None,
+        model: str | list[str] | None = None,
     ) -> VideoAudioResult:
         """Run one paid video-to-audio job (``model``: default MMAudio V2), or return the saved result of the same
         deterministic request (``cached``; ``force`` skips that). Waits up to ``wait_seconds`` (``None``: to the
@@ -143,8 +146,24 @@ class AliceCore:
         ``confirm`` is the face's way to ask the user when the job costs more than ``ALICE_CONFIRM_SPEND_ABOVE_USD``
         (none: such jobs fail closed); the spend is checked before anything is uploaded."""
         started = time.monotonic()
-        recipe = video_to_audio_recipe(model)
-        prepared = await self.prepare_video_job(request, progress, force=force, model=model)
+        recipes = foley_recipes(model)
+        if request.takes != 1 or request.model_options or recipes != [FOLEY_RECIPES[0]]:
+            from alice_mcp.engine.recipes.foley import run_takes
+
+            result = await run_takes(
+                self,
+                recipes,
+                request,
+                progress,
+                started=started,
+                wait_seconds=wait_seconds,
+                force=force,
+                confirm=confirm,
+                others=foley_models(),
+            )
+            return await self._with_spend(result)
+        recipe = video_to_audio_recipe(None)
+        prepared = await self.prepare_video_job(request, progress, force=force, model=None)
         return await self._run(recipe, prepared, progress, started, wait_seconds, confirm)
 
     async def prepare_video_job(

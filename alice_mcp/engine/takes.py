@@ -14,12 +14,11 @@ Contract of :func:`plan_takes`:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from pydantic import BaseModel
 
 from alice_mcp.data.errors import InputError
-from alice_mcp.data.foley_models import resolve_model
 from alice_mcp.data.foley_spec import FoleyModel
 from alice_mcp.data.prices import PriceTable
 
@@ -41,17 +40,6 @@ class TakeCall:
         return self.model.payload(self.settings, video_url)
 
 
-def resolve_models(model: str | list[str] | None) -> list[FoleyModel]:
-    """``model`` as a list of models (``None`` = the default; duplicates refused)."""
-    names = model if isinstance(model, list) else [model]
-    if isinstance(model, list) and not model:
-        raise InputError("`model` is an empty list: name at least one model (see list_models).")
-    models = [resolve_model(name) for name in names]
-    if len({m.id for m in models}) != len(models):
-        raise InputError("`model` lists the same model twice; use `takes` for several variants of one model.")
-    return models
-
-
 def plan_takes(
     models: list[FoleyModel],
     takes: int,
@@ -62,6 +50,7 @@ def plan_takes(
     *,
     size_bytes: int | None = None,
     suffix: str | None = None,
+    others: Sequence[FoleyModel] = (),
 ) -> list[TakeCall]:
     """The calls that make ``takes`` variants per model of the ``clip_seconds`` segment (see the module contract)."""
     if not isinstance(takes, int) or isinstance(takes, bool) or not 1 <= takes <= MAX_TAKES:
@@ -71,13 +60,13 @@ def plan_takes(
             f"{len(models)} models x {takes} takes = {len(models) * takes} takes; at most {MAX_TAKES} in all."
         )
     for model in models:
-        model.check_clip(clip_seconds, size_bytes, suffix)
+        model.check_clip(clip_seconds, size_bytes, suffix, others)
     calls: list[TakeCall] = []
     for model in models:
         own = common
         if len(models) > 1 and model.seed_range is None:  # comparing models: the seed goes to those that take one
             own = {k: v for k, v in common.items() if k != "seed"}
-        calls.extend(_calls_for(model, takes, own, model_options, clip_seconds, prices))
+        calls.extend(_calls_for(model, takes, own, model_options, clip_seconds, prices, others))
     return calls
 
 
@@ -88,6 +77,7 @@ def _calls_for(
     model_options: dict[str, Any] | None,
     clip_seconds: float,
     prices: PriceTable,
+    others: Sequence[FoleyModel] = (),
 ) -> list[TakeCall]:
     options = dict(model_options or {})
     given_seed = common.get("seed")
@@ -96,10 +86,17 @@ def _calls_for(
             options[model.samples_field] = max(takes, _min_samples(model))
         if given_seed is None and model.seed_range is not None:
             common = {**common, "seed": model.draw_seed()}
-        return [_call(model, model.settings(common, options, seconds=clip_seconds), prices, clip_seconds)]
-    seeds = _seeds(model, takes, given_seed)
+        return [
+            _call(model, model.settings(common, options, seconds=clip_seconds, others=others), prices, clip_seconds)
+        ]
+    seeds = _seeds(model, takes, given_seed, others)
     return [
-        _call(model, model.settings({**common, "seed": seed}, options, seconds=clip_seconds), prices, clip_seconds)
+        _call(
+            model,
+            model.settings({**common, "seed": seed}, options, seconds=clip_seconds, others=others),
+            prices,
+            clip_seconds,
+        )
         for seed in seeds
     ]
 
@@ -110,10 +107,10 @@ def _min_samples(model: FoleyModel) -> int:
     return int(next((m.ge for m in field.metadata if hasattr(m, "ge")), 1))
 
 
-def _seeds(model: FoleyModel, takes: int, given: int | None) -> list[int | None]:
+def _seeds(model: FoleyModel, takes: int, given: int | None, others: Sequence[FoleyModel]) -> list[int | None]:
     if model.seed_range is None:
         if given is not None:
-            model.settings({"seed": given})  # raises: this model takes no seed
+            model.settings({"seed": given}, others=others)  # raises: this model takes no seed
         return [None] * takes
     if given is not None:
         low, high = model.seed_range

@@ -1,6 +1,6 @@
 """The ``list_models`` tool and the ``alice://models`` resource: the video-to-audio models alice-mcp can run.
 
-Registered by ``build_server``. Read-only data (:mod:`alice_mcp.data.foley_models`): no network, no cost.
+Registered by ``build_server``. Read-only data (the recipe registry's models): no network, no cost.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
 
-from alice_mcp.data.foley_models import DEFAULT_MODEL, FOLEY_MODELS
 from alice_mcp.engine.models import ModelInfo, ModelList
+from alice_mcp.engine.recipes.registry import foley_models
 
 MODELS_URI = "alice://models"
 
@@ -27,7 +27,7 @@ HOW_TO_CHOOSE = (
 def model_list() -> ModelList:
     """Every model, the default first."""
     return ModelList(
-        models=[ModelInfo(**m.describe(), default=m is DEFAULT_MODEL) for m in FOLEY_MODELS.values()],
+        models=[ModelInfo(**m.describe(), default=i == 0) for i, m in enumerate(foley_models())],
         how_to_choose=HOW_TO_CHOOSE,
     )
 

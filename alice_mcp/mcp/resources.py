@@ -15,9 +15,9 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from pydantic import Field
 
 from alice_mcp.data.errors import AliceError, InputError, JobNotFound
-from alice_mcp.data.foley_models import FOLEY_MODELS
 from alice_mcp.data.presets import PRESETS, get_preset
 from alice_mcp.engine.models import PresetInfo, PresetList
+from alice_mcp.engine.recipes.registry import foley_models
 
 PRESETS_URI = "alice://presets"
 JOBS_URI = "alice://jobs"
@@ -34,7 +34,7 @@ def soundtrack_instructions(video: str, mood: str | None = None) -> str:
         f"   - `{p.id}`: {p.title}. {p.use_for}" + (f" (recommended model: {p.model})" if p.model else "")
         for p in PRESETS
     )
-    models = "\n".join(f"   - `{m.alias}`: {m.best_at} Limits: {m.limits.describe()}." for m in FOLEY_MODELS.values())
+    models = "\n".join(f"   - `{m.alias}`: {m.best_at} Limits: {m.limits.describe()}." for m in foley_models())
     how = "Pick by what the clip needs:"
     return f"""Add a generated, synchronized soundtrack to this video: {video}
 {wanted}

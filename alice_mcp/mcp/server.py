@@ -48,6 +48,9 @@ from alice_mcp.mcp.tool_support import (
     ForceArg,
     JobIdArg,
     ModelArg,
+    ModelOptionsArg,
+    TakesArg,
+    VideoModelArg,
     OutputPathArg,
     PresetArg,
     VideoArg,
@@ -129,6 +132,9 @@ def build_server() -> MCPServer:
         stems: PIPELINE_ARGS["stems"] = None,
         timeline: PIPELINE_ARGS["timeline"] = None,
         timeline_paths: PIPELINE_ARGS["timeline_paths"] = None,
+        model: VideoModelArg = None,
+        model_options: ModelOptionsArg = None,
+        takes: TakesArg = 1,
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
         guard: VideoGuard = None,  # type: ignore[assignment] - filled by the client's roots and the user's approval
@@ -148,9 +154,11 @@ def build_server() -> MCPServer:
                 output_path=output_path,
                 options=_pipeline_values(arguments),
                 roots=guard.roots,
+                model_options=model_options,
+                takes=takes,
             )
             result = await core_of(ctx).add_audio_to_video(
-                request, progress_sink(ctx), wait_seconds=wait_seconds, force=force, confirm=guard.confirm
+                request, progress_sink(ctx), wait_seconds=wait_seconds, force=force, confirm=guard.confirm, model=model
             )
             return _file_result(result)
 
@@ -362,17 +370,36 @@ def _file_result(result: GenerationResult) -> CallToolResult:
             f"Saved {result.output_path} ({result.duration:g} s of audio, seed {result.seed}, "
             f"~${result.cost_usd:.3f}, {result.elapsed_s:.1f} s)."
         )
+    takes = getattr(result, "takes", None) or []
+    if len(takes) > 1:
+        lines = [
+            f"  {k}. {t.output_path} (model {t.model}, seed {t.seed if t.seed is not None else 'n/a'}, "
+            f"~${t.cost_usd:.3f}{', cached' if t.cached else ''}{', fal copy ' + t.url if t.url else ''})"
+            for k, t in enumerate(takes, 1)
+        ]
+        summary = (
+            f"Made {len(takes)} takes (~${result.cost_usd:.3f} in all). Present them to the user as a numbered list "
+            "with model and seed, let them listen (hosts with MCP Apps show a side-by-side player), and ask which "
+            "take to keep; the others can be deleted. Repeating a take's seed with the same model reproduces it.\n"
+            + "\n".join(lines)
+        )
+    elif takes and takes[0].model != "mmaudio-v2":
+        summary = summary.rstrip(".") + f", model {takes[0].model})."
     for note in getattr(result, "notes", None) or []:
         summary += f"\nNote: {note}"
+    paths = [Path(t.output_path) for t in takes if t.output_path] or [path]
     return CallToolResult(
         content=[
             TextContent(type="text", text=summary),
-            ResourceLink(
-                type="resource_link",
-                uri=path.as_uri(),
-                name=path.name,
-                mime_type=FILE_MIME.get(path.suffix.lower(), "application/octet-stream"),
-            ),
+            *[
+                ResourceLink(
+                    type="resource_link",
+                    uri=p.as_uri(),
+                    name=p.name,
+                    mime_type=FILE_MIME.get(p.suffix.lower(), "application/octet-stream"),
+                )
+                for p in paths
+            ],
         ],
         structured_content=structured,
         meta={"cost": cost_meta(result)},

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Any, Iterator, Optional, Union
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -29,6 +29,31 @@ VideoArg = Annotated[
 PresetArg = Annotated[
     Optional[str],
     Field(default=None, max_length=64, description="A preset id from list_audio_presets; explicit values win."),
+]
+VideoModelArg = Annotated[
+    Optional[Union[str, list[str]]],
+    Field(
+        default=None,
+        description="The video-to-audio model (see list_models): its short name or fal endpoint id; default "
+        '"mmaudio-v2". A list of models makes one take per model (per `takes`), to compare them.',
+    ),
+]
+ModelOptionsArg = Annotated[
+    Optional[dict[str, Any]],
+    Field(
+        default=None,
+        description="Controls only this model has, keyed by its own fal field names (list_models shows them), e.g. "
+        '{"background_music_prompt": "tense strings"} for kling-video-to-audio.',
+    ),
+]
+TakesArg = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=4,
+        description="How many variants to make (1-4) under one quote and one approval: different seeds, or the "
+        "model's own multi-sample output. Each take is its own saved video.",
+    ),
 ]
 ModelArg = Annotated[
     Optional[str],
