@@ -74,7 +74,9 @@ class GenerationRequest(BaseModel):
     ``num_steps``, ``cfg_strength``, ``negative_prompt``, ``seed``, ``mask_away_clip``; for Kling: ``duration``,
     ``aspect_ratio``, ``negative_prompt``, ``cfg_scale``), the media options of
     :class:`~alice_mcp.data.params.PipelineOptions` (``start_time``, ``quality``, ``audio_format``, ``original_audio``,
-    ``original_level``, ``generated_level``), plus ``video_url``, ``preset`` and ``output_path``.
+    ``original_level``, ``generated_level``), plus ``video_url``, ``preset`` and ``output_path``. With a video,
+    ``model`` may be any video-to-audio model (see ``list_models``), ``parameters["takes"]`` (1-4) makes variants
+    and ``parameters["model_options"]`` holds the model's own controls.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -172,6 +174,8 @@ class AliceOrchestrator:
                     values=plan.values,
                     output_path=plan.output_path,
                     options=plan.options,
+                    model_options=plan.model_options,
+                    takes=plan.takes,
                 ),
                 sink,
                 force=force,
@@ -256,6 +260,8 @@ class _Plan:
     output_path: Optional[str]
     values: dict[str, Any]
     options: dict[str, Any]
+    model_options: Optional[dict[str, Any]] = None
+    takes: int = 1
 
 
 def _plan(request: GenerationRequest) -> _Plan:
@@ -263,6 +269,7 @@ def _plan(request: GenerationRequest) -> _Plan:
     params = dict(request.parameters)
     video = _video_of(params.pop("video_url", None), request.reference_assets)
     preset, output_path = params.pop("preset", None), params.pop("output_path", None)
+    model_options, takes = params.pop("model_options", None), params.pop("takes", 1)
     if "prompt" in params and request.prompt is not None and params["prompt"] != request.prompt:
         raise InputError(
             "`prompt` is given twice (in the request and in `parameters`) with different text; give it once."
@@ -279,7 +286,18 @@ def _plan(request: GenerationRequest) -> _Plan:
     if video is None and set(options) - {"quality"}:
         given = ", ".join(f"`{name}`" for name in sorted(set(options) - {"quality"}))
         raise InputError(f"{given} only apply when adding audio to a video (give `video_url` or `reference_assets`).")
-    return _Plan(recipe=recipe, video=video, preset=preset, output_path=output_path, values=values, options=options)
+    if (model_options or takes != 1) and video is None:
+        raise InputError("`takes` and `model_options` apply when adding audio to a video (give `video_url`).")
+    return _Plan(
+        recipe=recipe,
+        video=video,
+        preset=preset,
+        output_path=output_path,
+        values=values,
+        options=options,
+        model_options=model_options,
+        takes=takes,
+    )
 
 
 def _recipe_for(request: GenerationRequest, *, has_video: bool) -> Recipe:

@@ -69,3 +69,160 @@ async def test_each_model_over_the_mcp_wire(connect, twin, clip, alias) -> None:
     assert len(data["takes"]) == (2 if alias == "mirelo-sfx-v1.5" else 1)  # v1.5 cannot make fewer than 2
     assert all(Path(t["output_path"]).is_file() for t in data["takes"])
     assert data["cost_usd"] == pytest.approx(sum(t["cost_usd"] for t in data["takes"]))
+
+
+async def test_three_takes_one_quote_three_submits_distinct_seeds_then_cached(connect, twin, clip) -> None:
+    if connect.mode != "legacy":
+        pytest.skip("one protocol era is enough")
+    video = str(clip("clip.mp4", 2.0))
+    args = {"video": video, "prompt": "footsteps", "takes": 3, "seed": 100, "wait_seconds": 30}
+    async with connect() as client:
+        first = await client.call_tool("add_audio_to_video", args)
+        again = await client.call_tool("add_audio_to_video", args)
+        status = await client.call_tool("get_generation", {"job_id": first.structured_content["job_id"]})
+    assert not first.is_error, first.content
+    data = first.structured_content
+    seeds = [t["seed"] for t in data["takes"]]
+    assert seeds == [100, 101, 102] and len({t["output_path"] for t in data["takes"]}) == 3
+    assert all(Path(t["output_path"]).is_file() for t in data["takes"])
+    assert twin.state.submit_count("fal-ai/mmaudio-v2") == 3
+    assert data["cost_usd"] == pytest.approx(3 * 0.002) and data["output_path"] == data["takes"][0]["output_path"]
+    assert len(twin.state.uploads) == 1  # the clip went up once for all takes
+    text = first.content[0].text
+    assert "3 takes" in text and "ask which take to keep" in text and "seed 101" in text
+    assert sum(1 for c in first.content if c.type == "resource_link") == 3
+    # the same explicit seeds again: free, take by take
+    assert [t["cached"] for t in again.structured_content["takes"]] == [True, True, True]
+    assert again.structured_content["cost_usd"] == 0 and twin.state.submit_count() == 3
+    assert not status.is_error
+
+
+async def test_multi_sample_model_makes_its_takes_in_one_submit(connect, twin, clip) -> None:
+    if connect.mode != "legacy":
+        pytest.skip("one protocol era is enough")
+    args = {"video": str(clip("clip.mp4", 2.0)), "prompt": "door", "model": "mirelo-sfx-1.6", "takes": 3}
+    async with connect() as client:
+        result = await client.call_tool("add_audio_to_video", {**args, "wait_seconds": 30})
+    data = result.structured_content
+    (submit,) = twin.state.submits
+    assert submit.payload["num_samples"] == 3 and len(data["takes"]) == 3
+    assert len({t["output_path"] for t in data["takes"]}) == 3 and all(
+        Path(t["output_path"]).is_file() for t in data["takes"]
+    )
+    assert data["cost_usd"] == pytest.approx(0.01 * 2 * 3)  # $0.01/s per sample (the quoted worst case)
+
+
+async def test_a_list_of_models_makes_one_take_each(connect, twin, clip) -> None:
+    if connect.mode != "legacy":
+        pytest.skip("one protocol era is enough")
+    args = {"video": str(clip("clip.mp4", 3.0)), "prompt": "rain", "model": ["mmaudio-v2", "kling-video-to-audio"]}
+    async with connect() as client:
+        result = await client.call_tool("add_audio_to_video", {**args, "seed": 9, "wait_seconds": 30})
+    takes = result.structured_content["takes"]
+    assert [t["model"] for t in takes] == ["mmaudio-v2", "kling-video-to-audio"]
+    assert [t["seed"] for t in takes] == [9, None]
+    assert sorted(s.endpoint for s in twin.state.submits) == ["fal-ai/kling-video/video-to-audio", "fal-ai/mmaudio-v2"]
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        ({"model": "controlfoley"}, ["Unknown model 'controlfoley'", "hunyuan-video-foley", "sonilo-sfx"]),
+        ({"model": "kling-video-to-audio", "duration": 2}, ["needs at least 3 s", "start_time"]),
+        ({"model": "mirelo-sfx-v1.5", "start_time": 0}, ["at most 10 s per call", "mmaudio-v2"]),
+        ({"model": "kling-video-to-audio", "model_options": {"volume": 3}}, ["`volume`", "background_music_prompt"]),
+        ({"model": "kling-video-to-audio", "seed": 3}, ["no `seed` control"]),
+        ({"model": "hunyuan-video-foley", "cfg_strength": 15}, ["guidance_scale", "cfg_strength"]),
+        ({"takes": 5}, ["takes"]),
+    ],
+)
+async def test_bad_input_fails_before_anything_is_paid(connect, twin, clip, args, words) -> None:
+    if connect.mode != "legacy":
+        pytest.skip("one protocol era is enough")
+    seconds = 12.0 if args.get("model") == "mirelo-sfx-v1.5" else 3.0
+    async with connect() as client:
+        result = await client.call_tool(
+            "add_audio_to_video", {"video": str(clip("clip.mp4", seconds)), "prompt": "rain", **args}
+        )
+    assert result.is_error
+    text = result.content[0].text
+    assert all(w in text for w in words), text
+    assert twin.state.submit_count(include_rejected=True) == 0 and twin.state.uploads == []
+
+
+def test_cli_model_and_takes(alice_env, twin, clip) -> None:
+    video = clip("clip.mp4", 3.0)
+    out = subprocess.run(
+        [
+            str(ALICE_BIN),
+            "add-audio",
+            str(video),
+            "--prompt",
+            "rain",
+            "--model",
+            "hunyuan",
+            "--takes",
+            "2",
+            "--seed",
+            "4",
+            "--model-option",
+            'negative_prompt="x"',
+            "--json",
+        ],
+        env=alice_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode != 0 and "`negative_prompt` is set by the common argument" in out.stdout + out.stderr
+    out = subprocess.run(
+        [
+            str(ALICE_BIN),
+            "add-audio",
+            str(video),
+            "--prompt",
+            "rain",
+            "--model",
+            "kling-video-to-audio",
+            "--model-option",
+            'background_music_prompt="calm"',
+            "--model-option",
+            "asmr_mode=true",
+            "--json",
+        ],
+        env=alice_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    (submit,) = twin.state.submits
+    assert submit.payload == {
+        "video_url": submit.payload["video_url"],
+        "sound_effect_prompt": "rain",
+        "background_music_prompt": "calm",
+        "asmr_mode": True,
+    }
+    assert data["model"] == "kling-video-to-audio" and Path(data["output_path"]).is_file()
+
+
+async def test_python_api_model_and_takes(inprocess_env, twin, clip) -> None:
+    from alice_mcp.api import AliceOrchestrator, GenerationRequest, GenerationType
+
+    async with AliceOrchestrator() as alice:
+        result = await alice.generate_creative_asset(
+            GenerationRequest(
+                generation_type=GenerationType.AUDIO,
+                model="thinksound",
+                prompt="wind",
+                reference_assets=[clip("clip.mp4", 2.0)],
+                parameters={"seed": 11, "takes": 2, "cfg_strength": 3.5},  # -> ThinkSound's cfg_scale
+            )
+        )
+    assert [s.endpoint for s in twin.state.submits] == ["fal-ai/thinksound"] * 2
+    assert {s.payload["cfg_scale"] for s in twin.state.submits} == {3.5}
+    assert sorted(s.payload["seed"] for s in twin.state.submits) == [11, 12]
+    assert sorted(s.payload["num_inference_steps"] for s in twin.state.submits) == [24, 24]
+    assert result.model == "fal-ai/thinksound" and result.file_path.is_file()
+    assert result.cost_usd == pytest.approx(2 * 0.03)

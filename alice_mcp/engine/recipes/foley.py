@@ -94,13 +94,29 @@ class FoleyRecipe(VideoToAudioRecipe):
 
 
 def common_values(spec: FoleyModel, request: VideoAudioRequest, quality: str | None) -> dict[str, Any]:
-    """Preset values (only the controls this model has) <- quality tier <- the explicit common arguments."""
+    """Preset values (only the controls this model has) <- quality tier <- the explicit common arguments. An
+    explicit value that is not a common argument must be one of the model's own options (else :class:`InputError`)."""
     merged: dict[str, Any] = {}
     for name, value in {**preset_values(request.preset), **params.quality_values(quality)}.items():
         if name in spec.common:
             merged[name] = value
-    merged.update({k: v for k, v in request.values.items() if v is not None and k in COMMON_ARGS})
+    given = {k: v for k, v in request.values.items() if v is not None}
+    merged.update({k: v for k, v in given.items() if k in COMMON_ARGS})
     return merged
+
+
+def own_options(spec: FoleyModel, request: VideoAudioRequest) -> dict[str, Any] | None:
+    """``model_options`` plus explicit values that are this model's own fields (e.g. MMAudio's ``mask_away_clip``);
+    any other explicit value is refused, naming it."""
+    extra = {k: v for k, v in request.values.items() if v is not None and k not in COMMON_ARGS}
+    wrong = sorted(k for k in extra if k not in spec.option_names())
+    if wrong:
+        raise InputError(
+            f"{', '.join('`' + k + '`' for k in wrong)}: not a control of {spec.alias}. Its own controls go in "
+            f"`model_options`: {', '.join(spec.option_names()) or 'none'}."
+        )
+    merged = {**extra, **(request.model_options or {})}
+    return merged or None
 
 
 async def run_takes(
@@ -150,7 +166,7 @@ async def run_takes(
                 [recipe.spec],
                 request.takes,
                 common,
-                request.model_options,
+                own_options(recipe.spec, request),
                 media.duration,
                 services.prices,
                 size_bytes=size,
