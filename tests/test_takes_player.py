@@ -42,7 +42,7 @@ class AppsHost(ClientExtension):
 
 HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>test host</title></head>
 <body style="margin:0;background:#fff;font:13px sans-serif">
-<iframe id="app" sandbox="allow-scripts allow-same-origin" style="width:1100px;height:430px;border:0"></iframe>
+<iframe id="app" sandbox="allow-scripts allow-same-origin" style="width:1080px;height:400px;border:0"></iframe>
 <pre id="report">pending</pre>
 <script>
 const RESULT = __RESULT__;
@@ -112,7 +112,7 @@ class Browser:
             f"--proxy-server={proxy}",  # fal's CDN hosts reach the twin, as the real ones would reach fal
             "--ignore-certificate-errors",  # the twin's throwaway CA is not in Chromium's store
             "--autoplay-policy=no-user-gesture-required",
-            "--window-size=1100,460",
+            "--window-size=1100,400",
             "--remote-debugging-port=0",
             "about:blank",
         ]
@@ -186,11 +186,12 @@ async def fetch_result_and_player(connect, clip, arguments: dict) -> tuple[dict,
 async def test_player_renders_takes_in_headless_chromium(connect, twin, clip, tmp_path) -> None:
     if connect.mode != "legacy":
         pytest.skip("one protocol era is enough for the browser run")
-    result, html, meta = await fetch_result_and_player(connect, clip, {"prompt": "rain on a tin roof", "seed": 5})
+    result, html, meta = await fetch_result_and_player(connect, clip, {"prompt": "rain on a tin roof", "seed": 5, "takes": 3})
     assert meta["ui"]["csp"]["resourceDomains"] == FAL_MEDIA_DOMAINS
     page = tmp_path / "host.html"
     page.write_text(HOST_PAGE.replace("__RESULT__", _js(result)).replace("__HTML__", _js(html)))
     async with Browser(tmp_path / "profile", twin.proxy_url) as browser:
+        await browser.call("Emulation.setDeviceMetricsOverride", width=1100, height=420, deviceScaleFactor=1, mobile=False)
         await browser.call("Page.navigate", url=page.as_uri())
         raw = await browser.wait_for("(t => t !== 'pending' && t)(document.getElementById('report').textContent)")
         shot = base64.b64decode((await browser.call("Page.captureScreenshot", format="png"))["data"])

@@ -36,7 +36,7 @@ PLAYER_HTML = """<!doctype html>
   #takes { display: flex; gap: 10px; flex-wrap: wrap; }
   .take { flex: 1 1 220px; max-width: 420px; margin: 0; padding: 8px; border: 2px solid #8883; border-radius: 8px; }
   .take.active { border-color: #2563eb; }
-  .take video { width: 100%; border-radius: 4px; background: #000; }
+  .take video { width: 100%; max-height: 200px; border-radius: 4px; background: #000; }
   .take audio { width: 100%; }
   .take figcaption { margin-top: 6px; }
   .take .meta { opacity: .75; font-size: 12px; }
