@@ -163,10 +163,17 @@ async def test_runner_side_media_checks(tw, tmp_path) -> None:
         ["body", "video_url"],
         "video_duration_error",
     )
-    segments = [{"start": 0, "end": 1, "prompt": "a"}, {"start": 1.5, "end": 2, "prompt": "b"}]
-    with pytest.raises(FalClientHTTPError) as err:
-        await fc.subscribe(SONILO, {"video_url": short, "segments": segments})
-    (entry,) = err.value.message
-    assert (entry["loc"], entry["type"]) == (["body", "segments"], "segments_error")
     assert tw.state.billed_usd() == 0  # failures are not billed
     assert isinstance(await fc.status(KLING_V2A, tw.state.submits[0].request_id), fal_client.Completed)
+
+
+@pytest.mark.asyncio
+async def test_sonilo_rejects_segments_that_are_not_contiguous(tw, clip4) -> None:
+    fc = client()
+    url = await fc.upload_file(clip4)
+    segments = [{"start": 0, "end": 1, "prompt": "a"}, {"start": 1.5, "end": 2, "prompt": "b"}]
+    with pytest.raises(FalClientHTTPError) as err:
+        await fc.subscribe(SONILO, {"video_url": url, "segments": segments})
+    (entry,) = err.value.message
+    assert (entry["loc"], entry["type"]) == (["body", "segments"], "segments_error")
+    assert tw.state.billed_usd() == 0
