@@ -37,7 +37,6 @@ MODELS = {
         {"sound_effect_prompt", "background_music_prompt", "asmr_mode"},
     ),
     "pixverse-sound-effects": ("fal-ai/pixverse/sound-effects", {}, {"prompt", "original_sound_switch"}),
-    "sonilo-sfx": ("sonilo/v1.1/video-to-sound-effects", {}, {"prompt", "audio_format"}),
 }
 
 

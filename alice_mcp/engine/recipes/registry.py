@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 from alice_mcp.data import params
 from alice_mcp.data.endpoints import Endpoint
 from alice_mcp.data.errors import InputError
+from alice_mcp.data.foley_models import HUNYUAN, KLING_V2A, MIRELO_V15, MIRELO_V16, PIXVERSE, THINKSOUND
+from alice_mcp.data.foley_spec import ClipLimits, FoleyModel
 from alice_mcp.data.kling_params import KlingVideoSettings
 from alice_mcp.data.params import AudioSettings
 from alice_mcp.data.prices import PriceRule
-from alice_mcp.data.foley_models import HUNYUAN, KLING_V2A, MIRELO_V15, MIRELO_V16, PIXVERSE, SONILO_SFX, THINKSOUND
-from alice_mcp.data.foley_spec import ClipLimits, FoleyModel
 from alice_mcp.engine.recipes.base import Recipe
 from alice_mcp.engine.recipes.foley import FoleyRecipe
 from alice_mcp.engine.recipes.text_to_audio import TextToAudioRecipe
@@ -103,7 +103,6 @@ FOLEY_RECIPES: tuple[FoleyRecipe, ...] = (
     FoleyRecipe(MIRELO_V16),
     FoleyRecipe(KLING_V2A),
     FoleyRecipe(PIXVERSE),
-    FoleyRecipe(SONILO_SFX),
 )
 
 # MMAudio V2's single-take jobs keep their own recipe (MMAUDIO_V2); the other models are registered by their own.
