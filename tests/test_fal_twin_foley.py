@@ -19,6 +19,7 @@ MIRELO15 = "mirelo-ai/sfx-v1.5/video-to-video"
 MIRELO16 = "mirelo-ai/sfx1.6/video-to-video"
 KLING_V2A = "fal-ai/kling-video/video-to-audio"
 PIXVERSE = "fal-ai/pixverse/sound-effects"
+SONILO = "sonilo/v1.1/video-to-sound-effects"
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,7 @@ CASES = [
         0.035,
     ),
     (PIXVERSE, {"prompt": "sea waves", "original_sound_switch": False}, "video", 1, 4.0, 0.10),
+    (SONILO, {"prompt": "wind", "audio_format": "wav"}, "audio", 1, 4.0, 0.036),
 ]
 
 
@@ -140,6 +142,7 @@ async def test_out_of_range_values_get_fal_422s(tw, clip4) -> None:
         (HUNYUAN, {"text_prompt": "x", "guidance_scale": 11}, "guidance_scale", "less_than_equal"),
         (THINKSOUND, {"num_inference_steps": 1}, "num_inference_steps", "greater_than_equal"),
         (KLING_V2A, {"sound_effect_prompt": "x" * 201}, "sound_effect_prompt", "string_too_long"),
+        (SONILO, {"audio_format": "ogg"}, "audio_format", "literal_error"),
     ):
         with pytest.raises(FalClientHTTPError) as err:
             await fc.subscribe(endpoint, {"video_url": url, **fields})
@@ -162,3 +165,15 @@ async def test_runner_side_media_checks(tw, tmp_path) -> None:
     )
     assert tw.state.billed_usd() == 0  # failures are not billed
     assert isinstance(await fc.status(KLING_V2A, tw.state.submits[0].request_id), fal_client.Completed)
+
+
+@pytest.mark.asyncio
+async def test_sonilo_rejects_segments_that_are_not_contiguous(tw, clip4) -> None:
+    fc = client()
+    url = await fc.upload_file(clip4)
+    segments = [{"start": 0, "end": 1, "prompt": "a"}, {"start": 1.5, "end": 2, "prompt": "b"}]
+    with pytest.raises(FalClientHTTPError) as err:
+        await fc.subscribe(SONILO, {"video_url": url, "segments": segments})
+    (entry,) = err.value.message
+    assert (entry["loc"], entry["type"]) == (["body", "segments"], "segments_error")
+    assert tw.state.billed_usd() == 0

@@ -37,6 +37,7 @@ MODELS = {
         {"sound_effect_prompt", "background_music_prompt", "asmr_mode"},
     ),
     "pixverse-sound-effects": ("fal-ai/pixverse/sound-effects", {}, {"prompt", "original_sound_switch"}),
+    "sonilo-sfx": ("sonilo/v1.1/video-to-sound-effects", {}, {"prompt", "audio_format"}),
 }
 
 
@@ -228,3 +229,23 @@ async def test_python_api_model_and_takes(inprocess_env, twin, clip) -> None:
     assert sorted(s.payload["num_inference_steps"] for s in twin.state.submits) == [24, 24]
     assert result.model == "fal-ai/thinksound" and result.file_path.is_file()
     assert result.cost_usd == pytest.approx(2 * 0.03)
+
+
+async def test_sonilo_segments_and_its_audio_track_onto_the_original(connect, twin, clip) -> None:
+    if connect.mode != "legacy":
+        pytest.skip("one protocol era is enough")
+    segments = [{"start": 0, "end": 1.5, "prompt": "steps"}, {"start": 1.5, "end": 3, "prompt": "door"}]
+    args = {"video": str(clip("clip.mp4", 3.0)), "prompt": "hallway", "model": "sonilo-sfx"}
+    async with connect() as client:
+        bad = await client.call_tool(
+            "add_audio_to_video", {**args, "model_options": {"segments": [{"start": 1, "end": 2}]}}
+        )
+        result = await client.call_tool(
+            "add_audio_to_video", {**args, "model_options": {"segments": segments}, "wait_seconds": 30}
+        )
+    assert bad.is_error and "must start at 0" in bad.content[0].text
+    (submit,) = [s for s in twin.state.submits if s.payload.get("segments")]
+    assert submit.payload["segments"] == segments and submit.payload["audio_format"] == "flac"
+    data = result.structured_content
+    assert Path(data["output_path"]).suffix == ".mp4" and Path(data["output_path"]).is_file()
+    assert data["takes"][0]["cost_usd"] == pytest.approx(0.009 * 3)

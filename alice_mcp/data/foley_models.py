@@ -11,11 +11,12 @@ Adding a model = its parameter model and :class:`FoleyModel` entry here, one rec
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from alice_mcp.data.endpoints import Endpoint
+from alice_mcp.data.errors import InputError
 from alice_mcp.data.foley_spec import ClipLimits, FoleyModel
 from alice_mcp.data.prices import PriceRule
 
@@ -262,4 +263,60 @@ PIXVERSE = FoleyModel(
     limits=ClipLimits(1, 30, verified=False, note="fal states no limit; alice-mcp caps a call at 30 s"),
     output_kind="video",
     unverified=("clip limit", "price"),
+)
+
+
+# ------------------------------------------------------------------------------------------- Sonilo SFX
+
+
+class SoniloSegment(_Params):
+    """One time range with its own description (Sonilo's ``SfxSegment``)."""
+
+    start: float = Field(ge=0, description="Seconds from the video start; the first segment starts at 0.")
+    end: float = Field(gt=0, description="Equals the next segment's start; the last ends <= the video length.")
+    prompt: str = Field(default="", description="Sound description for this segment.")
+
+
+class SoniloSoundEffectsParams(_Params):
+    """``sonilo/v1.1/video-to-sound-effects`` input (reference §2.7 a)."""
+
+    prompt: Optional[str] = Field(default=None, description="Steers every scene; empty = caption automatically.")
+    segments: Optional[list[SoniloSegment]] = Field(
+        default=None, description="Time ranges with their own descriptions (contiguous, first starts at 0)."
+    )
+    audio_format: Literal["wav", "mp3", "aac", "flac"] = Field(default="aac", description="Format of the track.")
+
+    def model_post_init(self, _context: object) -> None:
+        for i, seg in enumerate(self.segments or []):
+            expected = 0.0 if i == 0 else self.segments[i - 1].end  # type: ignore[index]
+            if abs(seg.start - expected) > 1e-6 or seg.end <= seg.start:
+                raise InputError(
+                    "Sonilo `segments` must start at 0 and be contiguous (each start = the previous end); "
+                    f"segment {i + 1} is {seg.start:g}-{seg.end:g} s."
+                )
+
+
+SONILO_SFX = FoleyModel(
+    endpoint=Endpoint(
+        id="sonilo/v1.1/video-to-sound-effects",
+        title="Sonilo v1.1 sound effects (audio track for the whole video)",
+        output_key="audio",
+        suffix=".flac",
+        price=PriceRule(
+            usd_per_extra_second=0.009,
+            block_seconds=1,
+            per_sample=True,
+            source="fal.ai published price: $0.009 per second of output and per sample "
+            "(https://fal.ai/models/sonilo/v1.1/video-to-sound-effects/llms.txt); rounding up is unverified",
+        ),
+        input_model=SoniloSoundEffectsParams,
+        aliases=("sonilo-sfx", "sonilo"),
+    ),
+    params=SoniloSoundEffectsParams,
+    best_at="Different sound descriptions per time range (segments) over a whole clip; returns the track alone.",
+    common={"prompt": "prompt"},
+    limits=ClipLimits(1, 180, verified=False, note="fal states no limit; third parties say 180 s"),
+    output_kind="audio",
+    fixed={"audio_format": "flac"},
+    unverified=("clip limit", "per-second rounding"),
 )

@@ -27,12 +27,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
+
+from pydantic import BaseModel
 
 from . import synth
 
 #: marks a required field in a schema table (shared with :mod:`.schemas`)
 REQUIRED = object()
+
+
+class SfxSegment(BaseModel):
+    """Sonilo's ``SfxSegment`` (all fields optional in fal's type)."""
+
+    start: Optional[float] = None
+    end: Optional[float] = None
+    prompt: str = ""
 
 
 class MediaRejected(Exception):
@@ -151,6 +161,26 @@ def _pixverse(run: Runner, inp: dict) -> dict:
     return {"video": run.video("output.mp4", seconds, None, prompt)}
 
 
+# ------------------------------------------------------------------------------------------- Sonilo
+
+
+def _sonilo_sfx(run: Runner, inp: dict) -> dict:
+    seconds = run.seconds()
+    segments = inp.get("segments") or []
+    for i, seg in enumerate(segments):
+        start, end = seg.get("start"), seg.get("end")
+        expected_start = 0.0 if i == 0 else segments[i - 1].get("end")
+        if start is None or end is None or abs(start - expected_start) > 1e-6 or end <= start:
+            raise MediaRejected("segments_error", "Segments must start at 0 and be contiguous.", "segments")
+    if segments and segments[-1]["end"] > seconds + 1e-3:
+        raise MediaRejected("segments_error", "The last segment's end must be <= the video duration.", "segments")
+    prompt = "|".join([inp.get("prompt") or ""] + [s.get("prompt", "") for s in segments])
+    fmt = inp["audio_format"]
+    run.cost_usd = 0.009 * math.ceil(round(seconds, 6))
+    track = run.audio(f"sound_effects{synth.AUDIO_FORMATS[fmt][3]}", seconds, None, prompt, fmt)
+    return {"audio": track, "audios": [track]}
+
+
 # ------------------------------------------------------------------------------------------- the table
 
 _MIRELO_15 = {
@@ -219,6 +249,16 @@ _ENTRIES = [
             "prompt": (str, {"default": ""}),
         },
         _pixverse,
+    ),
+    FoleyEndpoint(
+        "sonilo/v1.1/video-to-sound-effects",
+        {
+            "video_url": (str, {"default": REQUIRED}),
+            "prompt": (Optional[str], {"default": None}),
+            "segments": (Optional[list[SfxSegment]], {"default": None}),
+            "audio_format": (Literal["wav", "mp3", "aac", "flac"], {"default": "aac"}),
+        },
+        _sonilo_sfx,
     ),
 ]
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from alice_mcp.data import params
 from alice_mcp.data.endpoints import Endpoint
 from alice_mcp.data.errors import InputError
-from alice_mcp.data.foley_models import HUNYUAN, KLING_V2A, MIRELO_V15, MIRELO_V16, PIXVERSE, THINKSOUND
+from alice_mcp.data.foley_models import HUNYUAN, KLING_V2A, MIRELO_V15, MIRELO_V16, PIXVERSE, SONILO_SFX, THINKSOUND
 from alice_mcp.data.foley_spec import ClipLimits, FoleyModel
 from alice_mcp.data.kling_params import KlingVideoSettings
 from alice_mcp.data.params import AudioSettings
@@ -103,6 +103,7 @@ FOLEY_RECIPES: tuple[FoleyRecipe, ...] = (
     FoleyRecipe(MIRELO_V16),
     FoleyRecipe(KLING_V2A),
     FoleyRecipe(PIXVERSE),
+    FoleyRecipe(SONILO_SFX),
 )
 
 # MMAudio V2's single-take jobs keep their own recipe (MMAUDIO_V2); the other models are registered by their own.
