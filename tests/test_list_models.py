@@ -32,3 +32,18 @@ async def test_list_models_tool_and_resource(connect) -> None:
     text = prompt.messages[0].content.text
     assert all(f"`{m['model']}`" in text for m in models) and "takes" in text
     assert {p["id"]: p["model"] for p in presets["presets"]}["footsteps-door"] == "hunyuan-video-foley"
+
+
+async def test_estimate_cost_prices_each_model_by_its_own_rule(connect) -> None:
+    async with connect() as client:
+        got = {}
+        for model, seconds in (("kling-video-to-audio", 12), ("hunyuan", 12), ("mmaudio-v2", 12), ("pixverse", 7)):
+            result = await client.call_tool("estimate_cost", {"duration": seconds, "model": model})
+            assert not result.is_error, result.content
+            got[model] = result.structured_content["usd"]
+    assert got == {"kling-video-to-audio": 0.035, "hunyuan": 0.2, "mmaudio-v2": 0.012, "pixverse": 0.2}
+    async with connect() as client:
+        mirelo = await client.call_tool("estimate_cost", {"duration": 5, "model": "mirelo-sfx-v1.5"})
+        kling = await client.call_tool("estimate_cost", {"duration": 25, "model": "kling-video-to-audio"})
+    assert mirelo.structured_content["usd"] == 0.1 and "2 samples" in mirelo.structured_content["formula"]
+    assert kling.is_error and "at most 20 s per call" in kling.content[0].text

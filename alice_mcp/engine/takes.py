@@ -83,7 +83,7 @@ def _calls_for(
     given_seed = common.get("seed")
     if model.samples_field:
         if model.samples_field not in options:
-            options[model.samples_field] = max(takes, _min_samples(model))
+            options[model.samples_field] = max(takes, min_samples(model))
         if given_seed is None and model.seed_range is not None:
             common = {**common, "seed": model.draw_seed()}
         return [
@@ -101,8 +101,10 @@ def _calls_for(
     ]
 
 
-def _min_samples(model: FoleyModel) -> int:
-    """The fewest samples the model returns per call (Mirelo v1.5: 2; the extra take is kept)."""
+def min_samples(model: FoleyModel) -> int:
+    """The fewest samples the model returns per call (1 for a single-sample model; Mirelo v1.5: 2)."""
+    if not model.samples_field:
+        return 1
     field = model.params.model_fields[model.samples_field]  # type: ignore[index]
     return int(next((m.ge for m in field.metadata if hasattr(m, "ge")), 1))
 

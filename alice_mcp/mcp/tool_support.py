@@ -31,11 +31,12 @@ PresetArg = Annotated[
     Field(default=None, max_length=64, description="A preset id from list_audio_presets; explicit values win."),
 ]
 VideoModelArg = Annotated[
-    Optional[Union[str, list[str]]],
+    Optional[str],
     Field(
         default=None,
-        description="The video-to-audio model (see list_models): its short name or fal endpoint id; default "
-        '"mmaudio-v2". A list of models makes one take per model (per `takes`), to compare them.',
+        max_length=128,
+        description='Which model to price: a video-to-audio model (see list_models; default "mmaudio-v2"), '
+        '"mmaudio-v2/text-to-audio" (generate_audio) or "kling" (generate_video). A fal endpoint id works too.',
     ),
 ]
 ModelOptionsArg = Annotated[
