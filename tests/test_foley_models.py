@@ -121,6 +121,7 @@ async def test_a_list_of_models_makes_one_take_each(connect, twin, clip) -> None
     args = {"video": str(clip("clip.mp4", 3.0)), "prompt": "rain", "model": ["mmaudio-v2", "kling-video-to-audio"]}
     async with connect() as client:
         result = await client.call_tool("add_audio_to_video", {**args, "seed": 9, "wait_seconds": 30})
+    assert not result.is_error, result.content
     takes = result.structured_content["takes"]
     assert [t["model"] for t in takes] == ["mmaudio-v2", "kling-video-to-audio"]
     assert [t["seed"] for t in takes] == [9, None]

@@ -31,12 +31,11 @@ PresetArg = Annotated[
     Field(default=None, max_length=64, description="A preset id from list_audio_presets; explicit values win."),
 ]
 VideoModelArg = Annotated[
-    Optional[str],
+    Optional[Union[str, list[str]]],
     Field(
         default=None,
-        max_length=128,
-        description='Which model to price: a video-to-audio model (see list_models; default "mmaudio-v2"), '
-        '"mmaudio-v2/text-to-audio" (generate_audio) or "kling" (generate_video). A fal endpoint id works too.',
+        description="The video-to-audio model (see list_models): its short name or fal endpoint id; default "
+        '"mmaudio-v2". A list of models makes one take per model (per `takes`), to compare them.',
     ),
 ]
 ModelOptionsArg = Annotated[
@@ -61,8 +60,8 @@ ModelArg = Annotated[
     Field(
         default=None,
         max_length=128,
-        description='Which model to price: "mmaudio-v2" (default, add_audio_to_video), "mmaudio-v2/text-to-audio" '
-        '(generate_audio) or "kling" (generate_video). A fal endpoint id works too.',
+        description='Which model to price: a video-to-audio model (see list_models; default "mmaudio-v2"), '
+        '"mmaudio-v2/text-to-audio" (generate_audio) or "kling" (generate_video). A fal endpoint id works too.',
     ),
 ]
 OutputPathArg = Annotated[
