@@ -76,7 +76,9 @@ class GenerationRequest(BaseModel):
     :class:`~alice_mcp.data.params.PipelineOptions` (``start_time``, ``quality``, ``audio_format``, ``original_audio``,
     ``original_level``, ``generated_level``), a soundtrack's timeline (:class:`~alice_mcp.data.params.TimelineOptions`:
     ``end_time``, ``segments``, ``cues``; without ``duration``, any length), plus ``video_url``, ``preset`` and
-    ``output_path``.
+    ``output_path``. With a video, ``model`` may be any video-to-audio model (see
+    ``list_models``), ``parameters["takes"]`` (1-4) makes variants and ``parameters["model_options"]`` holds the
+    model's own controls.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -176,6 +178,8 @@ class AliceOrchestrator:
                     output_path=plan.output_path,
                     options=plan.options,
                     timeline=plan.timeline,
+                    model_options=plan.model_options,
+                    takes=plan.takes,
                 ),
                 sink,
                 force=force,
@@ -261,6 +265,8 @@ class _Plan:
     values: dict[str, Any]
     options: dict[str, Any]
     timeline: dict[str, Any]
+    model_options: Optional[dict[str, Any]] = None
+    takes: int = 1
 
 
 def _plan(request: GenerationRequest) -> _Plan:
@@ -268,6 +274,7 @@ def _plan(request: GenerationRequest) -> _Plan:
     params = dict(request.parameters)
     video = _video_of(params.pop("video_url", None), request.reference_assets)
     preset, output_path = params.pop("preset", None), params.pop("output_path", None)
+    model_options, takes = params.pop("model_options", None), params.pop("takes", 1)
     if "prompt" in params and request.prompt is not None and params["prompt"] != request.prompt:
         raise InputError(
             "`prompt` is given twice (in the request and in `parameters`) with different text; give it once."
@@ -285,6 +292,8 @@ def _plan(request: GenerationRequest) -> _Plan:
     if video is None and (set(options) - {"quality"} or timeline):
         given = ", ".join(f"`{name}`" for name in sorted((set(options) - {"quality"}) | set(timeline)))
         raise InputError(f"{given} only apply when adding audio to a video (give `video_url` or `reference_assets`).")
+    if (model_options or takes != 1) and video is None:
+        raise InputError("`takes` and `model_options` apply when adding audio to a video (give `video_url`).")
     return _Plan(
         recipe=recipe,
         video=video,
@@ -293,6 +302,8 @@ def _plan(request: GenerationRequest) -> _Plan:
         values=values,
         options=options,
         timeline=timeline,
+        model_options=model_options,
+        takes=takes,
     )
 
 

@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     submitted_at REAL,
-    finished_at REAL
+    finished_at REAL,
+    parent_id TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status);
 CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs(created_at);
@@ -151,6 +152,7 @@ class JobRecord:
     updated_at: float
     submitted_at: Optional[float]
     finished_at: Optional[float]
+    parent_id: Optional[str] = None  # takes: every take after the first points at the first (one job with parts)
 
     @property
     def active(self) -> bool:
@@ -188,12 +190,20 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"The job ledger {path} cannot be opened ({exc}). Set ALICE_DATA_DIR to a folder you can write to, "
                 "in the server's env block, and restart the host.",
                 code="ledger_unusable",
             ) from None
+
+    def _migrate(self) -> None:
+        """Bring a ledger written by an older version up to this schema (columns are only ever added)."""
+        have = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "parent_id" not in have:
+            self._db.execute("ALTER TABLE jobs ADD COLUMN parent_id TEXT")
+        self._db.execute("CREATE INDEX IF NOT EXISTS jobs_by_parent ON jobs(parent_id) WHERE parent_id IS NOT NULL")
 
     def close(self) -> None:
         with self._lock:
@@ -214,16 +224,18 @@ class Ledger:
         owner: str | None,
         details: dict | None = None,
         idempotency_key: str | None = None,
+        parent_id: str | None = None,
     ) -> JobRecord:
         """Write a new ``pending`` job (before anything is uploaded or paid) and return it. A claimed
-        ``idempotency_key`` is bound to the job in the same step, so a retry always finds it."""
+        ``idempotency_key`` is bound to the job in the same step, so a retry always finds it. ``parent_id``: this
+        job is a part (a further take) of that job."""
         job_id = "job_" + secrets.token_hex(6)
         now = time.time()
         with self._lock:
             self._db.execute(
                 "INSERT INTO jobs (id, kind, endpoint, status, request_json, settings_json, input_fingerprint, "
-                "cache_key, wanted_path, cost_usd, details_json, owner, heartbeat_at, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "cache_key, wanted_path, cost_usd, details_json, owner, heartbeat_at, created_at, updated_at, "
+                "parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job_id,
                     kind,
@@ -240,6 +252,7 @@ class Ledger:
                     now,
                     now,
                     now,
+                    parent_id,
                 ),
             )
             self._event(job_id, PENDING, "Job recorded", now)
@@ -321,6 +334,17 @@ class Ledger:
                 rows = self._db.execute(
                     "SELECT * FROM jobs WHERE status = ? ORDER BY created_at DESC LIMIT ?", (status, limit)
                 )
+            return [JobRecord.from_row(r) for r in rows]
+
+    def set_parent(self, job_id: str, parent_id: str) -> None:
+        """Record ``job_id`` as a part (a further take) of ``parent_id``."""
+        with self._lock:
+            self._db.execute("UPDATE jobs SET parent_id = ? WHERE id = ?", (parent_id, job_id))
+
+    def parts(self, job_id: str) -> list[JobRecord]:
+        """The further takes recorded as parts of ``job_id``, oldest first (``[]`` for a job without parts)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM jobs WHERE parent_id = ? ORDER BY created_at, rowid", (job_id,))
             return [JobRecord.from_row(r) for r in rows]
 
     def active_jobs(self) -> list[JobRecord]:

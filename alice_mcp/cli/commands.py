@@ -132,12 +132,36 @@ def add_audio(args: argparse.Namespace) -> int:
         output_path=args.output,
         options=model_values(args, args.option_fields),
         timeline=timeline_values(args),
+        model_options=model_options(args.model_option) or None,
+        takes=args.takes,
     )
+    model = args.model[0] if args.model and len(args.model) == 1 else args.model
     result = _run_with_core(
-        args, lambda core, sink: core.add_audio_to_video(request, sink, force=args.force, confirm=confirm_spend(args))
+        args,
+        lambda core, sink: core.add_audio_to_video(
+            request, sink, force=args.force, confirm=confirm_spend(args), model=model
+        ),
     )
     _report_generation(args, result)  # type: ignore[arg-type]
     return 0
+
+
+def model_options(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` flags as a dict; VALUE is read as JSON when it parses, else kept as text."""
+    import json
+
+    from alice_mcp.data.errors import InputError
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--model-option {pair!r}: write KEY=VALUE, e.g. background_music_prompt=calm.")
+        try:
+            options[key.strip()] = json.loads(raw)
+        except ValueError:
+            options[key.strip()] = raw
+    return options
 
 
 def text_to_audio(args: argparse.Namespace) -> int:

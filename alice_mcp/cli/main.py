@@ -87,6 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_audio = paid("add-audio", "generate audio for a video and save the video with it (paid)")
     add_audio.add_argument("video", metavar="VIDEO", help="local path, ~/path, file:// URI or https:// URL")
     add_audio.add_argument("--preset", help="a preset id (see `alice-mcp presets`); explicit flags win")
+    add_audio.add_argument(
+        "--model",
+        action="append",
+        help='the video-to-audio model (short name or fal endpoint id; default "mmaudio-v2"); repeat it to compare '
+        "models (one take each); the MCP tool list_models describes them",
+    )
+    add_audio.add_argument("--takes", type=int, default=1, help="how many variants, 1-4 (one quote for all)")
+    add_audio.add_argument(
+        "--model-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a control only this model has, by its fal field name; VALUE is JSON or plain text "
+        "(e.g. background_music_prompt=calm, asmr_mode=true); repeatable",
+    )
     add_audio.set_defaults(
         table_fields=add_model_flags(
             add_audio,

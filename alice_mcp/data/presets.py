@@ -25,6 +25,9 @@ class Preset(BaseModel):
     finishing: dict[str, Any] = Field(
         default_factory=dict, description="How the result is finished (e.g. original_audio, loudness), if it says."
     )
+    model: str | None = Field(
+        default=None, description="A video-to-audio model recommended for this preset (see list_models); a hint only."
+    )
 
     def values(self) -> dict[str, Any]:
         """The table values this preset contributes."""
@@ -79,6 +82,7 @@ PRESETS: tuple[Preset, ...] = (
         prompt="footsteps on a wooden floor, a creaking door opening slowly, door handle click",
         negative_prompt=f"{_NO_MUSIC}, {_NO_VOICES}, ambience noise",
         settings={"cfg_strength": 6.0, "num_steps": 30},
+        model="hunyuan-video-foley",  # best sync and quality in its authors' tables (foley reference)
     ),
     Preset(
         id="fight-foley",
@@ -87,6 +91,7 @@ PRESETS: tuple[Preset, ...] = (
         prompt="fight scene foley, punches and impacts, cloth rustling, grunts of effort, body falls",
         negative_prompt=f"{_NO_MUSIC}, clear speech",
         settings={"cfg_strength": 6.0, "num_steps": 30},
+        model="hunyuan-video-foley",  # best sync and quality in its authors' tables (foley reference)
     ),
     Preset(
         id="orchestral-tension",
@@ -128,6 +133,7 @@ PRESETS: tuple[Preset, ...] = (
         prompt="realistic synchronized sound effects of the on-screen action",
         negative_prompt=f"{_NO_MUSIC}, {_NO_VOICES}, narration, soundtrack",
         settings={"cfg_strength": 5.0},
+        model="hunyuan-video-foley",  # best sync and quality in its authors' tables (foley reference)
     ),
     Preset(
         id="ocean-waves",

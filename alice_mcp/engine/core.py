@@ -43,9 +43,12 @@ from alice_mcp.engine.models import (
 from alice_mcp.engine.planning import PreparedJob
 from alice_mcp.engine.recipes.base import Recipe
 from alice_mcp.engine.recipes.registry import (
+    FOLEY_RECIPES,
     KLING_V21_TEXT_TO_VIDEO,
     MMAUDIO_V2_TEXT_TO_AUDIO,
     finisher_for,
+    foley_models,
+    foley_recipes,
     published_prices,
     resumer_for,
     soundtrack_recipe,
@@ -138,7 +141,7 @@ class AliceCore:
         wait_seconds: float | None = None,
         force: bool = False,
         confirm: ConfirmSpend | None = None,
-        model: str | None = None,
+        model: str | list[str] | None = None,
         idempotency: IdempotencyClaim | None = None,
     ) -> VideoAudioResult:
         """Run one paid video-to-audio job (``model``: default MMAudio V2), or return the saved result of the same
@@ -151,14 +154,30 @@ class AliceCore:
         and what the request is), a repeat of the same request returns the same job and pays nothing
         (:mod:`alice_mcp.engine.idempotency`)."""
         started = time.monotonic()
-        soundtrack = soundtrack_recipe(model)
+        recipes = foley_recipes(model)
+        if request.takes != 1 or request.model_options or recipes != [FOLEY_RECIPES[0]]:
+            from alice_mcp.engine.recipes.foley import run_takes
+
+            result = await run_takes(
+                self,
+                recipes,
+                request,
+                progress,
+                started=started,
+                wait_seconds=wait_seconds,
+                force=force,
+                confirm=confirm,
+                others=foley_models(),
+            )
+            return await self._with_spend(result)
+        soundtrack = soundtrack_recipe(None)
         if await soundtrack.wanted_for(self.services, request):  # no duration, and longer than one window
             prepared = await soundtrack.prepare(self.services, self.jobs, request, progress, force=force)
             return await self._run(soundtrack, prepared, progress, started, wait_seconds, confirm)
-        recipe = video_to_audio_recipe(model)
+        recipe = video_to_audio_recipe(None)
 
         async def run(key: str | None):  # type: ignore[no-untyped-def]
-            prepared = await self.prepare_video_job(request, progress, force=force, model=model)
+            prepared = await self.prepare_video_job(request, progress, force=force)
             return await self._run(recipe, prepared, progress, started, wait_seconds, confirm, key)
 
         return await self._once(idempotency, recipe, progress, started, wait_seconds, run)

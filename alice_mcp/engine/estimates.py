@@ -19,8 +19,10 @@ from alice_mcp.data.errors import InputError
 from alice_mcp.data.money import usd
 from alice_mcp.engine import planning
 from alice_mcp.engine.models import CostEstimate
+from alice_mcp.engine.recipes.foley import FoleyRecipe
 from alice_mcp.engine.recipes.registry import resolve_recipe, video_to_audio_recipe
 from alice_mcp.engine.recipes.video_to_audio import VideoToAudioRecipe
+from alice_mcp.engine.takes import min_samples
 from alice_mcp.media.pipeline import plan_media
 
 if TYPE_CHECKING:
@@ -53,13 +55,22 @@ async def estimate_cost(
         notes += more
     elif video and not takes_video:
         notes.append(f"{endpoint.id} takes no video; `video` was ignored.")
+    spec = recipe.spec if isinstance(recipe, FoleyRecipe) else None
     if duration is None:
         duration = _default_seconds(endpoint)
         notes.append(f"No duration or video given: assumed the default {duration:g} s.")
-    duration = _checked_seconds(endpoint, duration)
+    if spec is not None and spec.duration_field is None:
+        spec.check_clip(duration)  # a model that takes the whole clip: its own clip limits
+    else:
+        duration = _checked_seconds(endpoint, duration)
+    samples = min_samples(spec) if spec is not None else 1
+    if samples > 1:
+        notes.append(f"{spec.alias} returns at least {samples} samples per call, each priced.")  # type: ignore[union-attr]
     rule = services.prices.rule(endpoint.id)
-    total = services.prices.cost(endpoint.id, duration, count)
-    formula = rule.formula(duration) + (f" x {count} generations" if count != 1 else "") + f" = {usd(total)}"
+    total = services.prices.cost(endpoint.id, duration, count, samples)
+    formula = rule.formula(duration, samples) + (f" x {count} generations" if count != 1 else "") + f" = {usd(total)}"
+    if not rule.verified:
+        notes.append(f"The price rule of {endpoint.id} is not published by fal (unverified): {rule.source}.")
     notes += await spend.limit_notes(endpoint.id, duration, count)
     return CostEstimate(
         usd=total,
@@ -88,9 +99,11 @@ async def billed_duration(
 
 
 def _default_seconds(endpoint: Endpoint) -> float:
-    """What an omitted ``duration`` means for ``endpoint``: its parameter table's default."""
+    """What an omitted ``duration`` means for ``endpoint``: its parameter table's default (MMAudio's for a model
+    that takes the whole clip)."""
     model = endpoint.input_model or params.AudioSettings
-    return float(model.model_fields["duration"].default)
+    field = model.model_fields.get("duration") or params.AudioSettings.model_fields["duration"]
+    return float(field.default)
 
 
 def _checked_seconds(endpoint: Endpoint, seconds: float) -> float:

@@ -7,6 +7,22 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, Field
 
 
+class TakeInfo(BaseModel):
+    """One take of an add_audio_to_video request: its own video with the generated audio."""
+
+    output_path: Optional[str] = Field(description="The saved video with this take's audio (null while running).")
+    seed: Optional[int] = Field(description="The seed of the call that made it (null: the model takes no seed).")
+    sample: Optional[int] = Field(default=None, description="Which sample of a multi-sample call (1-based).")
+    model: str
+    endpoint: str
+    cost_usd: float = Field(description="This take's share of the cost (0 when cached).")
+    url: Optional[str] = Field(default=None, description="fal's URL of the generated file (the player uses it).")
+    kind: str = "video"
+    job_id: str
+    cached: bool = False
+    status: str = "completed"
+
+
 class VideoAudioRequest(BaseModel):
     """What a face hands the core for one ``add_audio_to_video`` call.
 
@@ -23,6 +39,8 @@ class VideoAudioRequest(BaseModel):
     roots: Optional[list[str]] = Field(
         default=None, description="The client's MCP roots (file:// URIs): local files are read only inside them."
     )
+    model_options: Optional[dict[str, Any]] = None  # the model's own fal fields (see list_models)
+    takes: int = 1
 
 
 class BatchRequest(BaseModel):
@@ -86,13 +104,16 @@ class GenerationResult(BaseModel):
     request_id: Optional[str] = Field(default=None, description="fal's request id of the job (once submitted).")
     endpoint: str = Field(description="The fal endpoint that ran the job.")
     preset: Optional[str] = Field(default=None, description="The preset used, if any.")
-    prompt: str
-    negative_prompt: str
+    model: Optional[str] = Field(default=None, description="The model that made it (see list_models).")
+    prompt: str = ""
+    negative_prompt: Optional[str] = None
     duration: float = Field(description="Seconds of audio requested.")
-    num_steps: int
-    cfg_strength: float
-    seed: int = Field(description="The seed used; pass it again to reproduce this result.")
-    mask_away_clip: bool
+    num_steps: Optional[int] = None
+    cfg_strength: Optional[float] = None
+    seed: Optional[int] = Field(
+        default=None, description="The seed used (null for a model without seeds); pass it again to reproduce."
+    )
+    mask_away_clip: Optional[bool] = None
     cost_usd: float = Field(
         description="Estimated cost of this call in USD (fal's published price x duration; 0 when cached)."
     )
@@ -211,6 +232,10 @@ class VideoAudioResult(GenerationResult):
     soundtrack: Optional[SoundtrackReport] = Field(
         default=None, description="For a soundtrack of many windows: where each window and cue sits, and the seams."
     )
+    takes: list[TakeInfo] = Field(
+        default_factory=list,
+        description="Every take of the request (output_path = the first take's); empty for a single MMAudio result.",
+    )
 
 
 class AudioResult(GenerationResult):
@@ -243,6 +268,7 @@ class PresetInfo(BaseModel):
     negative_prompt: str
     settings: dict[str, Any]
     finishing: dict[str, Any] = Field(default_factory=dict, description="Media options the preset sets, if any.")
+    model: Optional[str] = Field(default=None, description="A recommended `model` for this preset (a hint).")
 
 
 class PresetList(BaseModel):
@@ -370,3 +396,26 @@ class VideoResult(BaseModel):
     approval: Optional[ApprovalRequest] = Field(
         default=None, description="With status needs_approval: the quote the user must approve, and its approval_id."
     )
+
+
+class ModelInfo(BaseModel):
+    """One video-to-audio model as ``list_models`` shows it (from :mod:`alice_mcp.data.foley_models`)."""
+
+    model: str = Field(description="Short name to pass as `model` (the fal endpoint id works too).")
+    endpoint_id: str
+    title: str
+    best_at: str = Field(description="What it is best at, from the published evidence.")
+    limits: str = Field(description="Clip limits per call.")
+    price: str = Field(description="fal's price rule ('(unverified)' when fal does not publish it).")
+    output: str
+    multi_sample: bool = Field(description="Whether one call returns several takes.")
+    common_arguments: dict[str, str] = Field(description="Common argument -> this model's own fal field name.")
+    model_options: list[str] = Field(description="Keys `model_options` takes (this model's own fal field names).")
+    seed: Optional[str] = Field(description="Seed range, or null if the model takes no seed.")
+    unverified: list[str] = Field(description="What fal does not confirm about this model.")
+    default: bool = False
+
+
+class ModelList(BaseModel):
+    models: list[ModelInfo]
+    how_to_choose: str

@@ -98,6 +98,8 @@ async def fetch_output_url(services: JobServices, endpoint: str, output_key: str
     """The URL of the finished job's output file."""
     output = await services.gateway().result(endpoint, job)
     file = output.get(output_key)
+    if isinstance(file, list) and file:  # a multi-sample model: the first sample (its recipe finishes the others)
+        file = file[0]
     if not isinstance(file, dict) or not isinstance(file.get("url"), str):
         raise FalError(
             f"fal's result for request {job.request_id} has no {output_key} URL: {str(output)[:200]}",

@@ -17,6 +17,7 @@ from pydantic import Field
 from alice_mcp.data.errors import AliceError, InputError, JobNotFound
 from alice_mcp.data.presets import PRESETS, get_preset
 from alice_mcp.engine.models import PresetInfo, PresetList
+from alice_mcp.engine.recipes.registry import foley_models
 from alice_mcp.mcp.tool_support import core_of
 
 PRESETS_URI = "alice://presets"
@@ -30,7 +31,12 @@ def soundtrack_instructions(video: str, mood: str | None = None) -> str:
         if mood and mood.strip()
         else ("The user gave no mood: choose what fits what happens in the clip.")
     )
-    catalogue = "\n".join(f"   - `{p.id}`: {p.title}. {p.use_for}" for p in PRESETS)
+    catalogue = "\n".join(
+        f"   - `{p.id}`: {p.title}. {p.use_for}" + (f" (recommended model: {p.model})" if p.model else "")
+        for p in PRESETS
+    )
+    models = "\n".join(f"   - `{m.alias}`: {m.best_at} Limits: {m.limits.describe()}." for m in foley_models())
+    how = "Pick by what the clip needs:"
     return f"""Add a generated, synchronized soundtrack to this video: {video}
 {wanted}
 
@@ -38,11 +44,16 @@ def soundtrack_instructions(video: str, mood: str | None = None) -> str:
    {PRESETS_URI} or the list_audio_presets tool). If none fits, write a short, concrete `prompt` naming the sound
    sources, the place and any music style, plus a `negative_prompt` for what to keep out (e.g. "speech, music").
 {catalogue}
-2. Estimate the cost: call estimate_cost with video="{video}". Tell the user the amount (and the clip length it
+   Choose the model (`model`; details: list_models or resource alice://models). {how}
+{models}
+   A preset may recommend a model (its `model` field); the default mmaudio-v2 is right unless a reason above applies.
+   To let the user choose between variants, pass `takes` (2-4), or a list of models to compare them.
+2. Estimate the cost: call estimate_cost with video="{video}" and the model. Tell the user the amount (and the clip length it
    found) before any paid call, and go on only if they agree.
 3. Call add_audio_to_video with video="{video}" and the preset or prompt you chose. Pass `duration` = the clip
    length estimate_cost reported (at most 30 s) unless the user wants less.
-4. Report the `output_path` from the result, the `seed` (to reproduce the result) and `cost_usd`.
+4. Report the `output_path` from the result, the `seed` (to reproduce the result) and `cost_usd`. With several
+   `takes`, list each take (its output_path, seed, model, cost) and ask the user which one to keep.
 If a tool returns an error, tell the user what it said and what to change; never repeat a paid call blindly."""
 
 

@@ -80,15 +80,19 @@ from alice_mcp.mcp.approvals import (
     root_uris,
     two_step,
 )
+from alice_mcp.mcp.player import PLAYER_TOOL_META, player_extension
 from alice_mcp.mcp.tool_support import (
     ApprovalIdArg,
     ForceArg,
     IdempotencyKeyArg,
     JobIdArg,
     ModelArg,
+    ModelOptionsArg,
     OutputPathArg,
     PresetArg,
+    TakesArg,
     VideoArg,
+    VideoModelArg,
     WaitArg,
     core_of,
     cost_meta,
@@ -132,13 +136,20 @@ async def _lifespan(server: MCPServer) -> AsyncIterator[AliceCore]:
 
 def build_server() -> MCPServer:
     """A new server with every tool registered. No network and no settings are read until it runs."""
-    mcp = AliceServer("alice-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=_lifespan)
+    mcp = AliceServer(
+        "alice-mcp",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=_lifespan,
+        extensions=[player_extension()],
+    )
 
     @mcp.tool(
         title="Add generated audio to a video (paid)",
         annotations=ToolAnnotations(
             read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
         ),
+        meta=PLAYER_TOOL_META,
     )
     async def add_audio_to_video(
         video: VideoArg,
@@ -167,6 +178,9 @@ def build_server() -> MCPServer:
         end_time: EndTimeArg = None,
         segments: SegmentsArg = None,
         cues: CuesArg = None,
+        model: VideoModelArg = None,
+        model_options: ModelOptionsArg = None,
+        takes: TakesArg = 1,
         wait_seconds: WaitArg = 40.0,
         force: ForceArg = False,
         approval_id: ApprovalIdArg = None,
@@ -195,6 +209,8 @@ def build_server() -> MCPServer:
                 options=given_values(ctx, arguments, PIPELINE_FIELDS),
                 timeline=given_values(ctx, arguments, TIMELINE_FIELDS),
                 roots=guard.roots,
+                model_options=model_options,
+                takes=takes,
             )
             result = await core_of(ctx).add_audio_to_video(
                 request,
@@ -203,6 +219,7 @@ def build_server() -> MCPServer:
                 force=force,
                 confirm=step.confirm,
                 idempotency=once,
+                model=model,
             )
             return _file_result(result)
 
@@ -308,6 +325,7 @@ def build_server() -> MCPServer:
         annotations=ToolAnnotations(
             read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
         ),
+        meta=PLAYER_TOOL_META,
     )
     async def get_generation(job_id: JobIdArg, ctx: Context, wait_seconds: WaitArg = 40.0) -> GenerationStatus:
         """Wait up to `wait_seconds` for a job started by a generation tool and return its status: the saved file
@@ -424,10 +442,12 @@ RegenerateArg = Annotated[
 
 def _register_surfaces(mcp: MCPServer) -> None:
     """The tools, prompts and resources that live in their own modules (they import helpers from this one)."""
+    from alice_mcp.mcp.model_tools import register_model_tools
     from alice_mcp.mcp.resources import register_prompts_and_resources
     from alice_mcp.mcp.video_tools import register_video_tools
 
     register_video_tools(mcp)
+    register_model_tools(mcp)
     register_prompts_and_resources(mcp)
 
 
@@ -490,17 +510,36 @@ def _file_result(result: GenerationResult) -> CallToolResult:
             f"Saved {result.output_path} ({result.duration:g} s of audio, seed {result.seed}, "
             f"~{usd(result.cost_usd)}, {result.elapsed_s:.1f} s)."
         )
+    takes = getattr(result, "takes", None) or []
+    if len(takes) > 1:
+        lines = [
+            f"  {k}. {t.output_path} (model {t.model}, seed {t.seed if t.seed is not None else 'n/a'}, "
+            f"~${t.cost_usd:.3f}{', cached' if t.cached else ''}{', fal copy ' + t.url if t.url else ''})"
+            for k, t in enumerate(takes, 1)
+        ]
+        summary = (
+            f"Made {len(takes)} takes (~${result.cost_usd:.3f} in all). Present them to the user as a numbered list "
+            "with model and seed, let them listen (hosts with MCP Apps show a side-by-side player), and ask which "
+            "take to keep; the others can be deleted. Repeating a take's seed with the same model reproduces it.\n"
+            + "\n".join(lines)
+        )
+    elif takes and takes[0].model != "mmaudio-v2":
+        summary = summary.rstrip(".") + f", model {takes[0].model})."
     for note in getattr(result, "notes", None) or []:
         summary += f"\nNote: {note}"
+    paths = [Path(t.output_path) for t in takes if t.output_path] or [path]
     return CallToolResult(
         content=[
             TextContent(type="text", text=summary),
-            ResourceLink(
-                type="resource_link",
-                uri=path.as_uri(),
-                name=path.name,
-                mime_type=FILE_MIME.get(path.suffix.lower(), "application/octet-stream"),
-            ),
+            *[
+                ResourceLink(
+                    type="resource_link",
+                    uri=p.as_uri(),
+                    name=p.name,
+                    mime_type=FILE_MIME.get(p.suffix.lower(), "application/octet-stream"),
+                )
+                for p in paths
+            ],
         ],
         structured_content=structured,
         meta={"cost": cost_meta(result)},

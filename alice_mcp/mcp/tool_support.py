@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
-from typing import Annotated, Any, Iterator, Optional, cast
+from typing import Annotated, Any, Iterator, Optional, Union, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -31,13 +31,38 @@ PresetArg = Annotated[
     Optional[str],
     Field(default=None, max_length=64, description="A preset id from list_audio_presets; explicit values win."),
 ]
+VideoModelArg = Annotated[
+    Optional[Union[str, list[str]]],
+    Field(
+        default=None,
+        description="The video-to-audio model (see list_models): its short name or fal endpoint id; default "
+        '"mmaudio-v2". A list of models makes one take per model (per `takes`), to compare them.',
+    ),
+]
+ModelOptionsArg = Annotated[
+    Optional[dict[str, Any]],
+    Field(
+        default=None,
+        description="Controls only this model has, keyed by its own fal field names (list_models shows them), e.g. "
+        '{"background_music_prompt": "tense strings"} for kling-video-to-audio.',
+    ),
+]
+TakesArg = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=4,
+        description="How many variants to make (1-4) under one quote and one approval: different seeds, or the "
+        "model's own multi-sample output. Each take is its own saved video.",
+    ),
+]
 ModelArg = Annotated[
     Optional[str],
     Field(
         default=None,
         max_length=128,
-        description='Which model to price: "mmaudio-v2" (default, add_audio_to_video), "mmaudio-v2/text-to-audio" '
-        '(generate_audio) or "kling" (generate_video). A fal endpoint id works too.',
+        description='Which model to price: a video-to-audio model (see list_models; default "mmaudio-v2"), '
+        '"mmaudio-v2/text-to-audio" (generate_audio) or "kling" (generate_video). A fal endpoint id works too.',
     ),
 ]
 OutputPathArg = Annotated[

@@ -52,14 +52,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import schemas, synth
+from . import foley, schemas, synth
 from .common import fal_error, fal_key, fault_result, new_request_id
 from .state import SubmitRecord, TwinState
 from .storage import FileStore
 from .web import Request, Response, json_response
 
 QUEUE_BASE = "https://queue.fal.run"
-KNOWN_APPS = ("fal-ai/mmaudio-v2", "fal-ai/kling-video")
+KNOWN_APPS = ("fal-ai/mmaudio-v2", "fal-ai/kling-video", *{"/".join(e.split("/")[:2]) for e in foley.ENDPOINTS})
 #: status codes of fal's request-level error types (reference §3.3)
 ERROR_STATUS = {
     "request_timeout": 504,
@@ -100,6 +100,7 @@ class Job:
     done: threading.Event = field(default_factory=threading.Event)
     output: dict | None = None
     error: tuple[int, Any, str | None, str | None] | None = None  # (status, detail, status-error, error_type)
+    cost_usd: float = 0.0  # what fal bills for it (foley endpoints; set when the output exists)
 
     @property
     def urls(self) -> dict[str, str]:
@@ -170,6 +171,28 @@ class Job:
             status, detail, _, error_type = self.error
             return fal_error(status, detail, error_type if status != 422 else None, self.request_id)
         return json_response(200, self.output, [("x-fal-request-id", self.request_id)])
+
+
+def _download_error(url: str) -> tuple[int, Any, None, None]:
+    detail = {
+        "loc": ["body", "video_url"],
+        "msg": "Failed to download the file. Please check if the URL is accessible.",
+        "type": "file_download_error",
+        "input": url,
+    }
+    return (422, [detail], None, None)
+
+
+def _fill_sizes(node: Any, sizes: dict[str, int]) -> None:
+    """Set ``file_size`` of every fal ``File`` in ``node`` from the registered files."""
+    if isinstance(node, dict):
+        if node.get("url") in sizes:
+            node["file_size"] = sizes[node["url"]]
+        for value in node.values():
+            _fill_sizes(value, sizes)
+    elif isinstance(node, list):
+        for value in node:
+            _fill_sizes(value, sizes)
 
 
 def _truthy(value: str | None) -> bool:
@@ -265,22 +288,13 @@ class QueueApi:
             job.error = (status, detail, error, error_type)
             return
         inp = job.input or {}
+        if job.endpoint in foley.ENDPOINTS:
+            self._foley(job, foley.ENDPOINTS[job.endpoint], inp)
+            return
         if job.endpoint == schemas.MMAUDIO:
             src = self.store.resolve(inp["video_url"])
             if src is None:
-                job.error = (
-                    422,
-                    [
-                        {
-                            "loc": ["body", "video_url"],
-                            "msg": "Failed to download the file. Please check if the URL is accessible.",
-                            "type": "file_download_error",
-                            "input": inp["video_url"],
-                        }
-                    ],
-                    None,
-                    None,
-                )
+                job.error = _download_error(inp["video_url"])
                 return
             self._produce(
                 job,
@@ -314,6 +328,38 @@ class QueueApi:
                 "video",
                 lambda dst: synth.kling_video(dst, int(inp["duration"]), inp["aspect_ratio"], len(inp["prompt"])),
             )
+
+    def _foley(self, job: Job, endpoint: foley.FoleyEndpoint, inp: dict) -> None:
+        """Run one foley endpoint's runner: its files are registered only if all of them were made."""
+        src = self.store.resolve(inp["video_url"])
+        if src is None:
+            job.error = _download_error(inp["video_url"])
+            return
+        made: list[tuple[str, str, str]] = []  # (path, url, content type)
+
+        def new_file(name: str, content_type: str, render: Any) -> dict:
+            dst = self.store.new_path(os.path.splitext(name)[1])
+            made.append((dst, self.store.cdn_url(self.store.new_id(), name), content_type))
+            render(dst)
+            return {"url": made[-1][1], "content_type": content_type, "file_name": name, "file_size": 0}
+
+        runner = foley.Runner(src.path, new_file, job.run_seconds)
+        try:
+            output = endpoint.render(runner, inp)
+        except (foley.MediaRejected, synth.InputError) as exc:
+            for path, _, _ in made:
+                os.unlink(path)
+            field = getattr(exc, "field", "video_url")
+            entry = {"loc": ["body", field], "msg": exc.msg, "type": exc.error_type, "input": inp.get(field)}
+            job.error = (422, [entry], None, None)
+            return
+        if job.generation != self.state.generation:  # twin was reset meanwhile
+            for path, _, _ in made:
+                os.unlink(path)
+            return
+        sizes = {url: self.store.register(url, path, ctype).size for path, url, ctype in made}
+        _fill_sizes(output, sizes)
+        job.output, job.cost_usd = output, round(runner.cost_usd, 6)
 
     def _produce(self, job: Job, name: str, content_type: str, key: str, render: Any) -> None:
         dst = self.store.new_path(os.path.splitext(name)[1])

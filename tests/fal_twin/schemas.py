@@ -10,6 +10,8 @@ Kling's string enum ``duration``) match fal's 422 ``detail`` entries:
 ``{"type","loc":["body",field],"msg","input","ctx"?}`` (no pydantic ``url``,
 as FastAPI omits it).
 
+The video-to-audio endpoints beyond MMAudio bring their schemas from :mod:`.foley`.
+
 ``overrides`` (``TwinState.schema_overrides``) tighten fields, either for
 every endpoint having the field (``{"duration": {"le": 10}}``) or for one
 endpoint (``{"fal-ai/mmaudio-v2": {"duration": {"le": 10}}}``). Values are
@@ -23,11 +25,12 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, ValidationError, create_model
 
+from .foley import ENDPOINTS as FOLEY_ENDPOINTS
+from .foley import REQUIRED as _REQUIRED
+
 MMAUDIO = "fal-ai/mmaudio-v2"
 TEXT_TO_AUDIO = "fal-ai/mmaudio-v2/text-to-audio"
 KLING_T2V = "fal-ai/kling-video/v2.1/master/text-to-video"
-
-_REQUIRED = object()
 
 _AUDIO_COMMON: dict[str, tuple[Any, dict[str, Any]]] = {
     "prompt": (str, {"default": _REQUIRED}),
@@ -50,6 +53,7 @@ SCHEMAS: dict[str, dict[str, tuple[Any, dict[str, Any]]]] = {
         "negative_prompt": (str, {"default": "blur, distort, and low quality", "max_length": 2500}),
         "cfg_scale": (float, {"default": 0.5, "ge": 0, "le": 1}),
     },
+    **{e.id: e.schema for e in FOLEY_ENDPOINTS.values()},
 }
 
 _model_cache: dict[tuple[str, str], type] = {}

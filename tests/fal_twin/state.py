@@ -256,12 +256,15 @@ class TwinState:
             return total
 
     def billed_usd(self) -> float:
-        """Estimated cost with the published prices (reference §2)."""
+        """Estimated cost with the published prices (reference §2). Foley endpoints other than MMAudio are billed
+        by their own rule once their output exists (``Job.cost_usd``, see ``foley.py``): failures cost nothing."""
         with self.lock:
             usd = self.billed_seconds() * 0.001
             for s in self.submits:
                 if s.valid and s.endpoint == "fal-ai/kling-video/v2.1/master/text-to-video":
                     usd += 1.40 + 0.28 * max(0, int(s.payload.get("duration", "5")) - 5)
+                elif s.valid and s.request_id in self.jobs:
+                    usd += getattr(self.jobs[s.request_id], "cost_usd", 0.0)  # foley endpoints: billed per output
             return usd
 
     def job(self, request_id: str) -> Any:

@@ -371,3 +371,35 @@ def probe(path: str) -> dict:
                 "peak": peak,
             }
     return info
+
+
+def video_seconds(src: str) -> float:
+    """Length of ``src``'s video stream in seconds (container duration, else the stream's). Raises InputError."""
+    inp, vs = _open_video(src)
+    try:
+        if vs.duration is not None and vs.time_base is not None:
+            return float(vs.duration * vs.time_base)
+        if inp.duration:
+            return inp.duration / 1e6
+        frames = sum(1 for _ in inp.decode(vs))
+        return frames / float(vs.average_rate or 25)
+    finally:
+        inp.close()
+
+
+#: audio file formats the foley endpoints return: fal's name -> (PyAV muxer, encoder, content type, suffix)
+AUDIO_FORMATS = {
+    "wav": ("wav", "pcm_s16le", "audio/wav", ".wav"),
+    "flac": ("flac", "flac", "audio/flac", ".flac"),
+    "mp3": ("mp3", "libmp3lame", "audio/mpeg", ".mp3"),
+    "aac": ("adts", "aac", "audio/aac", ".aac"),
+}
+
+
+def audio_file(dst: str, seconds: float, seed: int | None, prompt: str, fmt: str = "wav") -> float:
+    """A seeded stereo track of ``seconds`` in ``fmt`` (one of :data:`AUDIO_FORMATS`)."""
+    muxer, codec, _, _ = AUDIO_FORMATS[fmt]
+    with av.open(dst, "w", format=muxer) as out:
+        stream = out.add_stream(codec, rate=RATE, layout="stereo")
+        _write_audio(out, stream, _pcm(seconds, seed, prompt))
+    return seconds

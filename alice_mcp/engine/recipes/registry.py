@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING
 from alice_mcp.data import params
 from alice_mcp.data.endpoints import Endpoint
 from alice_mcp.data.errors import InputError
+from alice_mcp.data.foley_models import HUNYUAN, KLING_V2A, MIRELO_V15, MIRELO_V16, PIXVERSE, SONILO_SFX, THINKSOUND
+from alice_mcp.data.foley_spec import ClipLimits, FoleyModel
 from alice_mcp.data.kling_params import KlingVideoSettings
 from alice_mcp.data.params import AudioSettings
 from alice_mcp.data.prices import PriceRule
 from alice_mcp.engine.recipes.base import Recipe
+from alice_mcp.engine.recipes.foley import FoleyRecipe
 from alice_mcp.engine.recipes.soundtrack import SoundtrackRecipe
 from alice_mcp.engine.recipes.text_to_audio import TextToAudioRecipe
 from alice_mcp.engine.recipes.text_to_video import TextToVideoRecipe
@@ -82,7 +85,31 @@ MMAUDIO_V2 = VideoToAudioRecipe(
 MMAUDIO_V2_TEXT_TO_AUDIO = TextToAudioRecipe(MMAUDIO_TEXT)
 KLING_V21_TEXT_TO_VIDEO = TextToVideoRecipe(KLING_TEXT_TO_VIDEO)
 
-RECIPES: tuple[Recipe, ...] = (MMAUDIO_V2, MMAUDIO_V2_TEXT_TO_AUDIO, KLING_V21_TEXT_TO_VIDEO)
+# ------------------------------------------------------------------------------ video-to-audio models (foley)
+MMAUDIO_MODEL = FoleyModel(
+    endpoint=MMAUDIO_VIDEO,
+    params=AudioSettings,
+    best_at="Cheapest and fastest ($0.001/s); good all-round foley up to 30 s per call.",
+    common={k: k for k in ("prompt", "negative_prompt", "seed", "num_steps", "cfg_strength")},
+    limits=ClipLimits(1, 30),
+    output_kind="video",
+    seed_range=(0, params.SEED_MAX),
+    duration_field="duration",
+)
+#: every video-to-audio model as a recipe, the default first (one line per model)
+FOLEY_RECIPES: tuple[FoleyRecipe, ...] = (
+    FoleyRecipe(MMAUDIO_MODEL),
+    FoleyRecipe(HUNYUAN),
+    FoleyRecipe(THINKSOUND),
+    FoleyRecipe(MIRELO_V15),
+    FoleyRecipe(MIRELO_V16),
+    FoleyRecipe(KLING_V2A),
+    FoleyRecipe(PIXVERSE),
+    FoleyRecipe(SONILO_SFX),
+)
+
+# MMAudio V2's single-take jobs keep their own recipe (MMAUDIO_V2); the other models are registered by their own.
+RECIPES: tuple[Recipe, ...] = (MMAUDIO_V2, MMAUDIO_V2_TEXT_TO_AUDIO, KLING_V21_TEXT_TO_VIDEO, *FOLEY_RECIPES[1:])
 DEFAULT_VIDEO_TO_AUDIO = MMAUDIO_V2
 
 ENDPOINTS: dict[str, Endpoint] = {r.endpoint.id: r.endpoint for r in RECIPES}
@@ -125,6 +152,37 @@ def video_to_audio_recipe(model: str | None) -> VideoToAudioRecipe:
         known = ", ".join(r.endpoint.aliases[0] for r in RECIPES if isinstance(r, VideoToAudioRecipe))
         raise InputError(f"{recipe.endpoint.id} does not put audio on a video. Video-to-audio models: {known}.")
     return recipe
+
+
+_FOLEY_BY_NAME: dict[str, FoleyRecipe] = {
+    name.lower(): r
+    for r in FOLEY_RECIPES
+    for name in (r.endpoint.id, r.endpoint.id.removeprefix("fal-ai/"), *r.endpoint.aliases)
+}
+
+
+def foley_models() -> list[FoleyModel]:
+    """Every video-to-audio model, the default first (what list_models shows)."""
+    return [r.spec for r in FOLEY_RECIPES]
+
+
+def foley_recipes(model: str | list[str] | None) -> list[FoleyRecipe]:
+    """The recipes of ``model`` (a fal endpoint id or alias, or a list of them; ``None`` = MMAudio V2).
+
+    Raises :class:`InputError` listing the known models for an unknown name, or for the same model twice."""
+    names = model if isinstance(model, list) else [model]
+    if not names:
+        raise InputError("`model` is an empty list: name at least one model (see list_models).")
+    found = []
+    for name in names:
+        recipe = FOLEY_RECIPES[0] if name is None else _FOLEY_BY_NAME.get(str(name).strip().lower())
+        if recipe is None:
+            known = ", ".join(f"{r.spec.alias} ({r.endpoint.id})" for r in FOLEY_RECIPES)
+            raise InputError(f"Unknown model {name!r}. Known video-to-audio models: {known}. See list_models.")
+        found.append(recipe)
+    if len({r.endpoint.id for r in found}) != len(found):
+        raise InputError("`model` lists the same model twice; use `takes` for several variants of one model.")
+    return found
 
 
 def finisher_for(record: JobRecord) -> Finish | None:
