@@ -58,7 +58,9 @@ async def test_loopback_in_every_ipv4_spelling_is_refused_and_never_contacted(le
     assert _saw_nothing(listener)
 
 
-@pytest.mark.parametrize("host", ["100.64.0.1", "100.127.255.254", "[fd12::1]", "[::ffff:127.0.0.1]", "[64:ff9b::a00:1]"])
+@pytest.mark.parametrize(
+    "host", ["100.64.0.1", "100.127.255.254", "[fd12::1]", "[::ffff:127.0.0.1]", "[64:ff9b::a00:1]"]
+)
 async def test_cgnat_unique_local_and_embedded_private_addresses_are_refused(legacy, twin, host) -> None:
     result = await _add(legacy, f"https://{host}/clip.mp4")
     assert result.is_error is True and "private network" in result.content[0].text

@@ -94,7 +94,10 @@ class PinnedFetcher:
             self._pinned[(host, port)] = address
         pinned = target.copy_with(host=address)
         request = self._direct.build_request(
-            method, pinned, headers={**headers, "Host": target.netloc.decode("ascii")}, timeout=timeout,
+            method,
+            pinned,
+            headers={**headers, "Host": target.netloc.decode("ascii")},
+            timeout=timeout,
             extensions={"sni_hostname": host},
         )
         return self._direct.send(request, stream=True)
