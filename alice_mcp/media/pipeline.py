@@ -195,8 +195,10 @@ async def prepare_upload(plan: MediaPlan, work: Path, progress: ProgressSink | N
     from alice_mcp.media.prepare import MediaError, write_cut, write_proxy
 
     original = Path(plan.source)
-    if plan.upload_method == "as_is":
-        return original
+    if plan.upload_method == "as_is":  # a private copy of the checked file: what is uploaded is what was checked
+        from alice_mcp.adapters.input_files import private_copy
+
+        return await in_thread(_copy_for_upload, private_copy, original, work / f"upload{original.suffix.lower()}")
     segment = f"{plan.start:.2f}-{plan.end:.2f} s"
     if plan.upload_method == "cut":
         dest = work / f"{original.stem[:40]}-segment{original.suffix.lower()}"
@@ -215,6 +217,10 @@ async def prepare_upload(plan: MediaPlan, work: Path, progress: ProgressSink | N
     await notify(progress, "uploading", f"Making a {min(width, height)}p copy of {segment} for the model", 0.0)
     await in_thread(write_proxy, original, plan, dest)
     return dest
+
+
+def _copy_for_upload(copy, original: Path, dest: Path, *, stop: threading.Event) -> Path:  # type: ignore[no-untyped-def]
+    return copy(original, dest)
 
 
 async def finish_media(
