@@ -17,8 +17,11 @@ Contract:
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import functools
 import json
+import logging
+import os
 import secrets
 import sqlite3
 import threading
@@ -30,6 +33,7 @@ from typing import Any, Callable, Iterable, Optional
 import anyio
 
 from alice_mcp.data.errors import ConfigError
+from alice_mcp.data.redact import scrub, scrub_value
 
 PENDING, SUBMITTING, RUNNING, COMPLETED_AT_FAL = "pending", "submitting", "running", "completed_at_fal"
 COMPLETED, FAILED, CANCELLED, SUBMIT_UNKNOWN = "completed", "failed", "cancelled", "submit_unknown"
@@ -160,12 +164,16 @@ class Ledger:
         self.path = path
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private_folder(path.parent)
+            _private_file(path)
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10.0)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                if companion.exists():
+                    os.chmod(companion, 0o600)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"The job ledger {path} cannot be opened ({exc}). Set ALICE_DATA_DIR to a folder you can write to, "
@@ -226,17 +234,30 @@ class Ledger:
             return self._get(job_id)
 
     def update(
-        self, job_id: str, *, status: str | None = None, message: str | None = None, **values: Any
+        self,
+        job_id: str,
+        *,
+        status: str | None = None,
+        message: str | None = None,
+        within_budget: tuple[float, float] | None = None,
+        **values: Any,
     ) -> JobRecord | None:
         """Set ``values`` (JobRecord field names) and optionally a new ``status`` with a history ``message``.
 
         Applies only while the job is active; returns the updated record, or ``None`` when the job is unknown or
         already terminal (its outcome is never overwritten).
+
+        ``within_budget=(since, budget_usd)``: the spend check and this write are ONE SQLite write transaction
+        (``BEGIN IMMEDIATE``, which every process sharing the ledger serializes on): the job's cost plus what other
+        jobs submitted since ``since`` must fit ``budget_usd``, else nothing is written and :class:`BudgetExceeded`
+        (with the spend seen) is raised. Any number of processes can so never overrun the daily budget.
         """
         unknown = set(values) - _COLUMNS
         if unknown or (status is not None and status not in STATUSES):
             raise ValueError(f"bad ledger update: {sorted(unknown) or status}")
         now = time.time()
+        values = {k: scrub_value(v) for k, v in values.items()}  # fal's texts may echo the key: never stored
+        message = scrub(message) if message else message
         columns = {
             (f"{k}_json" if k in _JSON_FIELDS else k): (json.dumps(v) if k in _JSON_FIELDS else v)
             for k, v in values.items()
@@ -249,15 +270,36 @@ class Ledger:
         assignments = ", ".join(f"{name} = ?" for name in columns)
         marks = ", ".join("?" for _ in ACTIVE)
         with self._lock:
-            cursor = self._db.execute(
-                f"UPDATE jobs SET {assignments} WHERE id = ? AND status IN ({marks})",
-                (*columns.values(), job_id, *ACTIVE),
-            )
-            if cursor.rowcount == 0:
-                return None
-            if status is not None:
-                self._event(job_id, status, message or status, now)
-            return self._get(job_id)
+            if within_budget is not None:
+                self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if within_budget is not None:
+                    since, budget = within_budget
+                    row = self._db.execute(
+                        "SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM jobs "
+                        "WHERE submitted_at IS NOT NULL AND submitted_at >= ? AND id != ?",
+                        (_epoch(since), job_id),
+                    ).fetchone()
+                    cost = self._db.execute("SELECT cost_usd FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                    spent = round(float(row["usd"]), 6)
+                    if cost is not None and spent + float(cost["cost_usd"]) > budget + 1e-12:
+                        raise BudgetExceeded(spent)
+                cursor = self._db.execute(
+                    f"UPDATE jobs SET {assignments} WHERE id = ? AND status IN ({marks})",
+                    (*columns.values(), job_id, *ACTIVE),
+                )
+                record = None
+                if cursor.rowcount:
+                    if status is not None:
+                        self._event(job_id, status, message or status, now)
+                    record = self._get(job_id)
+                if within_budget is not None:
+                    self._db.execute("COMMIT")
+                return record
+            except BaseException:
+                if within_budget is not None and self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
 
     def add_details(self, job_id: str, details: dict) -> None:
         """Merge ``details`` into the job's free-form details (notes, upload facts), whatever its status."""
@@ -266,7 +308,8 @@ class Ledger:
             if record is None:
                 return
             self._db.execute(
-                "UPDATE jobs SET details_json = ? WHERE id = ?", (json.dumps({**record.details, **details}), job_id)
+                "UPDATE jobs SET details_json = ? WHERE id = ?",
+                (json.dumps(scrub_value({**record.details, **details})), job_id),
             )
 
     def note(self, job_id: str, message: str) -> None:
@@ -402,7 +445,8 @@ class Ledger:
 
     def _event(self, job_id: str, status: str, message: str, at: float) -> None:
         self._db.execute(
-            "INSERT INTO job_events (job_id, at, status, message) VALUES (?, ?, ?, ?)", (job_id, at, status, message)
+            "INSERT INTO job_events (job_id, at, status, message) VALUES (?, ?, ?, ?)",
+            (job_id, at, status, scrub(message)),
         )
 
 
@@ -416,6 +460,60 @@ class AsyncLedger:
         method = getattr(self.sync, name)
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            return await anyio.to_thread.run_sync(functools.partial(method, *args, **kwargs))
+            try:
+                return await anyio.to_thread.run_sync(functools.partial(method, *args, **kwargs))
+            except sqlite3.Error as exc:
+                raise ledger_error(exc, self.sync.path) from exc
 
         return call
+
+
+class BudgetExceeded(Exception):
+    """A guarded submit record found the daily budget used up; ``spent`` is the spend it saw (USD)."""
+
+    def __init__(self, spent: float) -> None:
+        super().__init__(f"spent ${spent:g} today")
+        self.spent = spent
+
+
+class LedgerWriteError(ConfigError):
+    """The ledger could not be read or written (disk full, read-only, locked too long)."""
+
+    code = "ledger_write_failed"
+
+
+def ledger_error(exc: BaseException, path: Path) -> LedgerWriteError:
+    """A plain sentence for a SQLite failure on the ledger at ``path``."""
+    text = str(exc).lower()
+    if "full" in text or getattr(exc, "sqlite_errorcode", None) == 13:
+        reason, fix = "the disk holding it is full", "Free some space on that disk"
+    elif "readonly" in text or "read-only" in text:
+        reason, fix = "it is read-only", "Make the folder writable (or set ALICE_DATA_DIR to a writable folder)"
+    elif "locked" in text or "busy" in text:
+        reason, fix = "another alice-mcp process held it too long", "Try again in a moment"
+    else:
+        reason, fix = f"SQLite: {exc}", "Check the folder, or set ALICE_DATA_DIR to another folder"
+    return LedgerWriteError(
+        f"The job ledger {path} could not be written ({reason}). {fix}; jobs already at fal are kept there and are "
+        "picked up again when the ledger works.",
+    )
+
+
+def _private_folder(folder: Path) -> None:
+    """Create the data folder readable by its owner only (700); tighten an existing one (never the home folder)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        if folder.resolve() != Path.home().resolve() and folder.stat().st_mode & 0o077:
+            os.chmod(folder, 0o700)
+    except (OSError, RuntimeError):
+        logging.getLogger(__name__).warning("could not make %s private (700)", folder)
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` (the ledger) as 600, or tighten it: it holds prompts, local paths and signed URLs."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)

@@ -6,6 +6,8 @@ A job moves through fixed stages in order. :func:`overall_percent` maps (stage, 
 
 from __future__ import annotations
 
+from alice_mcp.data.redact import scrub
+
 import logging
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Literal, Optional
@@ -53,6 +55,6 @@ async def notify(sink: ProgressSink | None, stage: Stage, message: str, fraction
     if sink is None:
         return
     try:
-        await sink(Progress(stage, message, fraction))
+        await sink(Progress(stage, scrub(message), fraction))
     except Exception:  # noqa: BLE001 - a broken progress channel must not fail a paid job
         log.debug("progress sink failed", exc_info=True)

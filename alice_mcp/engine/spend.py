@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -180,7 +181,20 @@ class SpendGuard:
         """The moment of a submit: re-check the limits against the spend recorded right now and hold the check until
         the caller has recorded this job as submitted (in the ``async with`` body), so concurrent submits in this
         process cannot together overrun the daily budget. Raises :class:`SpendLimitError` (nothing submitted)."""
+        from alice_mcp.adapters.ledger import BudgetExceeded
+
         async with self._submits:
             quote = await self.quote(endpoint, usd)
             self.check_limits(quote)
-            yield quote
+            try:
+                yield quote
+            except BudgetExceeded as exc:  # another process submitted meanwhile: the ledger's transaction said no
+                self.check_limits(dataclasses.replace(quote, spent_today_usd=exc.spent))
+                raise SpendLimitError(f"Not submitted: today's budget is used up (${exc.spent:.4f} spent).") from None
+
+    def budget_window(self) -> Optional[tuple[float, float]]:
+        """``(start of today, ALICE_DAILY_BUDGET_USD)`` for the ledger's guarded submit record
+        (:meth:`~alice_mcp.adapters.ledger.Ledger.update` ``within_budget``), or ``None`` without a budget."""
+        if self.daily_budget is None or self._spent_today is None:
+            return None
+        return (start_of_today(), float(self.daily_budget))
