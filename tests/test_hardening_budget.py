@@ -13,8 +13,6 @@ import multiprocessing
 import time
 from pathlib import Path
 
-import pytest
-
 PROCESSES, CALLS, ROUNDS = 8, 2, 20
 COST, BUDGET = 0.004, 0.01
 ENDPOINT = "fal-ai/mmaudio-v2"
@@ -41,8 +39,15 @@ async def _two_submits(path: str) -> int:
     guard = SpendGuard(Settings(daily_budget_usd=BUDGET), PriceTable(published_prices()), spent_today)
     jobs = [
         await ledger.create_job(
-            kind="video", endpoint=ENDPOINT, request={}, settings={}, wanted_path="/x.mp4", cost_usd=COST,
-            input_fingerprint=None, cache_key=None, owner="test",
+            kind="video",
+            endpoint=ENDPOINT,
+            request={},
+            settings={},
+            wanted_path="/x.mp4",
+            cost_usd=COST,
+            input_fingerprint=None,
+            cache_key=None,
+            owner="test",
         )
         for _ in range(CALLS)
     ]

@@ -17,7 +17,6 @@ Contract:
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import functools
 import json
 import logging

@@ -6,11 +6,11 @@ A job moves through fixed stages in order. :func:`overall_percent` maps (stage, 
 
 from __future__ import annotations
 
-from alice_mcp.data.redact import scrub
-
 import logging
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Literal, Optional
+
+from alice_mcp.data.redact import scrub
 
 log = logging.getLogger(__name__)
 
