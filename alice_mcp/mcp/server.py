@@ -369,5 +369,9 @@ def _file_result(result: GenerationResult) -> CallToolResult:
 
 
 def run_stdio() -> None:
-    """Serve over stdio until the client disconnects."""
-    build_server().run("stdio")
+    """Serve over stdio until the client disconnects; malformed JSON-RPC lines are answered (stdio_guard.py)."""
+    import anyio
+
+    from alice_mcp.mcp.stdio_guard import serve_stdio
+
+    anyio.run(serve_stdio, build_server())
