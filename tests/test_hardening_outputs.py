@@ -7,6 +7,7 @@ job runs does not lose the paid result.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -68,3 +69,18 @@ async def test_an_output_folder_removed_mid_job_still_gets_the_paid_result(legac
     assert done.is_error is False, done.content[0].text
     assert done.structured_content["status"] == "completed" and Path(done.structured_content["output_path"]).exists()
     assert twin.state.submit_count() == 1
+
+
+@pytest.mark.parametrize("kind", ["submit", "status"])
+async def test_an_nginx_error_page_becomes_a_sentence(legacy, clip, twin, monkeypatch, kind) -> None:
+    monkeypatch.setenv("ALICE_HTTP_TIMEOUT_S", "5")
+    twin.state.add_fault(kind, 503, times=200)
+    async with legacy() as client:
+        result = await client.call_tool(
+            "add_audio_to_video", {"video": str(clip()), "prompt": "x", "duration": 1, "wait_seconds": 3}
+        )
+        text = result.content[0].text
+        if not result.is_error and result.structured_content.get("job_id"):
+            state = await client.call_tool("get_generation", {"job_id": result.structured_content["job_id"]})
+            text += " " + state.content[0].text + json.dumps(state.structured_content)
+    assert "<html" not in text.lower() and "nginx" not in text.lower() and "<center>" not in text, text

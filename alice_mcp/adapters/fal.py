@@ -127,7 +127,14 @@ def _detail(response: httpx.Response) -> tuple[Any, Optional[str]]:
     try:
         body = response.json()
     except ValueError:
-        return response.text[:300], response.headers.get("x-fal-error-type")
+        text = response.text.strip()
+        if "html" in response.headers.get("content-type", "").lower() or text[:1] == "<":
+            reason = response.reason_phrase or "error"
+            return (
+                f"its web front answered with an error page ({response.status_code} {reason}), not an API answer. This is usually temporary: try again in a minute",
+                response.headers.get("x-fal-error-type"),
+            )
+        return text[:300], response.headers.get("x-fal-error-type")
     if isinstance(body, dict):
         return body.get("detail", body), body.get("error_type") or response.headers.get("x-fal-error-type")
     return body, response.headers.get("x-fal-error-type")
@@ -469,7 +476,9 @@ def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise FalError(f"{what} was not a JSON object: {response.text[:200]}")
+        text = response.text.strip()
+        shown = "an HTML page" if text[:1] == "<" else repr(text[:200])
+        raise FalError(f"{what} was not a JSON object (fal sent {shown}). Try again in a minute.")
     return body
 
 
