@@ -78,3 +78,91 @@ async def test_a_playlist_never_reads_files_elsewhere(legacy, twin, home, secret
     assert "playlist" in text or "not a video" in text, text
     assert twin.state.uploads == [] and twin.state.submit_count() == 0 and twin.state.uploaded_bytes() == 0
     assert estimate.is_error is True, estimate.structured_content  # not measured either
+
+
+# ------------------------------------------------------------------------------------- finding 16: swaps, leftovers
+async def test_a_folder_swapped_for_a_symlink_after_the_check_uploads_nothing_from_outside(
+    inprocess_env, clip, twin, home, tmp_path, monkeypatch
+) -> None:
+    """The approval question is asked after the clip was checked and probed and before it is read for upload: the
+    user's folder is swapped for a symlink to an outside folder holding another clip under the same name."""
+    from mcp.types import ElicitResult
+
+    from alice_mcp.mcp.server import build_server
+
+    monkeypatch.setenv("ALICE_CONFIRM_SPEND_ABOVE_USD", "0.0001")
+    inside = clip("same.mp4", seconds=1.0)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    make_clip(outside / "same.mp4", 1.0, size=(96, 64))
+    secret = (outside / "same.mp4").read_bytes()
+    assert secret != inside.read_bytes()
+
+    async def swap_then_approve(context, params) -> ElicitResult:  # type: ignore[no-untyped-def]
+        inside.parent.rename(home / "clips-moved")
+        inside.parent.symlink_to(outside, target_is_directory=True)
+        return ElicitResult(action="accept", content={"approve": True})
+
+    async with Client(build_server(), mode="legacy", elicitation_callback=swap_then_approve) as client:
+        result = await client.call_tool("add_audio_to_video", {"video": str(inside), "prompt": "x", "duration": 1})
+    uploaded = [Path(twin.store.resolve(u.url).path).read_bytes() for u in twin.state.uploads]
+    assert secret not in uploaded, "the outside file was uploaded"
+    assert result.is_error is True and twin.state.submit_count() == 0
+
+
+@pytest.mark.parametrize("swap", ["folder_symlink", "file_replaced"])
+def test_every_read_after_the_check_is_of_the_checked_file(home, tmp_path, clip, swap) -> None:
+    """The window the wire cannot hold open: between the policy check (resolve) and the reads of the job (probe,
+    cut, proxy, the copy that is uploaded). Whatever the path leads to by then, only the checked file is read."""
+    from alice_mcp.adapters.input_files import private_copy
+    from alice_mcp.adapters.read_policy import ReadPolicy
+    from alice_mcp.adapters.sources import resolve_local_video
+    from alice_mcp.data.errors import InputError
+    from alice_mcp.media.probe import probe_video
+
+    inside = clip("same.mp4", seconds=1.0)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    make_clip(outside / "same.mp4", 1.0, size=(96, 64))
+    checked = resolve_local_video(inside, ReadPolicy(allowed=(home.resolve(),)))
+    if swap == "folder_symlink":
+        inside.parent.rename(home / "clips-moved")
+        inside.parent.symlink_to(outside, target_is_directory=True)
+    else:
+        inside.unlink()
+        (outside / "same.mp4").rename(inside)
+    with pytest.raises(InputError, match="changed after it was checked"):
+        private_copy(checked.path, tmp_path / "upload.mp4")
+    with pytest.raises(InputError, match="changed after it was checked"):
+        probe_video(checked.path)
+
+
+def test_work_folders_left_by_a_killed_process_are_removed_at_start_up(alice_env, tmp_path) -> None:
+    import os
+    import subprocess
+    import time
+
+    from tests.conftest import ALICE_BIN
+
+    work = Path(alice_env["ALICE_DATA_DIR"]) / "work"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    leftovers = [work / f"job-{dead.pid}-abc123", work / "job-old0001"]
+    live = work / f"job-{os.getpid()}-live01"  # a running process's job: kept
+    for folder in (*leftovers, live):
+        folder.mkdir(parents=True)
+        (folder / "proxy.mp4").write_bytes(b"x" * 1000)
+    old = time.time() - 3 * 86400
+    os.utime(work / "job-old0001", (old, old))
+    proc = subprocess.run(
+        [str(ALICE_BIN)],
+        input='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
+        '"capabilities":{},"clientInfo":{"name":"t","version":"1"}}}\n',
+        capture_output=True,
+        text=True,
+        env=alice_env,
+        timeout=60,
+    )
+    assert '"id":1' in proc.stdout
+    assert not any(folder.exists() for folder in leftovers)
+    assert live.exists()
