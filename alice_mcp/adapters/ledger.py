@@ -25,7 +25,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
@@ -162,6 +162,8 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._pending: list[dict[str, Any]] = []
+        self._journal = path.with_name(path.name + ".pending.jsonl")
         try:
             _private_folder(path.parent)
             _private_file(path)
@@ -173,6 +175,8 @@ class Ledger:
             for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
                 if companion.exists():
                     os.chmod(companion, 0o600)
+            if self._journal.exists():
+                self._replay_journal()
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"The job ledger {path} cannot be opened ({exc}). Set ALICE_DATA_DIR to a folder you can write to, "
@@ -230,7 +234,7 @@ class Ledger:
 
     def get(self, job_id: str) -> JobRecord | None:
         with self._lock:
-            return self._get(job_id)
+            return self._overlay(self._get(job_id))
 
     def update(
         self,
@@ -254,9 +258,27 @@ class Ledger:
         unknown = set(values) - _COLUMNS
         if unknown or (status is not None and status not in STATUSES):
             raise ValueError(f"bad ledger update: {sorted(unknown) or status}")
-        now = time.time()
         values = {k: scrub_value(v) for k, v in values.items()}  # fal's texts may echo the key: never stored
         message = scrub(message) if message else message
+        with self._lock:
+            self._flush_pending_locked()
+            try:
+                return self._apply_locked(job_id, status, message, values, within_budget)
+            except sqlite3.Error as exc:
+                if within_budget is not None:  # before a submit: refuse (nothing is paid yet)
+                    raise
+                return self._keep_pending_locked(job_id, status, message, values, exc)
+
+    def _apply_locked(
+        self,
+        job_id: str,
+        status: str | None,
+        message: str | None,
+        values: dict[str, Any],
+        within_budget: tuple[float, float] | None,
+        now: float | None = None,
+    ) -> JobRecord | None:
+        now = time.time() if now is None else now
         columns = {
             (f"{k}_json" if k in _JSON_FIELDS else k): (json.dumps(v) if k in _JSON_FIELDS else v)
             for k, v in values.items()
@@ -268,55 +290,136 @@ class Ledger:
         columns["updated_at"] = now
         assignments = ", ".join(f"{name} = ?" for name in columns)
         marks = ", ".join("?" for _ in ACTIVE)
-        with self._lock:
+        if within_budget is not None:
+            self._db.execute("BEGIN IMMEDIATE")
+        try:
             if within_budget is not None:
-                self._db.execute("BEGIN IMMEDIATE")
+                since, budget = within_budget
+                row = self._db.execute(
+                    "SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM jobs "
+                    "WHERE submitted_at IS NOT NULL AND submitted_at >= ? AND id != ?",
+                    (_epoch(since), job_id),
+                ).fetchone()
+                cost = self._db.execute("SELECT cost_usd FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                spent = round(float(row["usd"]), 6)
+                if cost is not None and spent + float(cost["cost_usd"]) > budget + 1e-12:
+                    raise BudgetExceeded(spent)
+            cursor = self._db.execute(
+                f"UPDATE jobs SET {assignments} WHERE id = ? AND status IN ({marks})",
+                (*columns.values(), job_id, *ACTIVE),
+            )
+            record = None
+            if cursor.rowcount:
+                if status is not None:
+                    self._event(job_id, status, message or status, now)
+                record = self._get(job_id)
+            if within_budget is not None:
+                self._db.execute("COMMIT")
+            return record
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    # ------------------------------------------------------------------------------ writes that failed (disk full)
+    def _keep_pending_locked(
+        self, job_id: str, status: str | None, message: str | None, values: dict[str, Any], exc: sqlite3.Error
+    ) -> JobRecord | None:
+        """A job update the database refused (disk full, read-only, I/O error) AFTER work may have been paid: keep it
+        in memory (and, best effort, in a small journal next to the ledger that the next start replays), retry it
+        before every later update, and answer as if it had been written. The server never stops over it."""
+        entry = {"job_id": job_id, "status": status, "message": message, "values": values, "at": time.time()}
+        self._pending.append(entry)
+        logging.getLogger(__name__).warning(
+            "the ledger could not record an update of job %s (%s); kept in memory and retried", job_id, exc
+        )
+        try:
+            with open(self._journal, "a", encoding="utf-8") as journal:
+                journal.write(json.dumps(entry) + "\n")
+            os.chmod(self._journal, 0o600)
+        except (OSError, TypeError, ValueError):  # the journal is a best effort; memory holds the update
+            pass
+        return self._overlay(self._get_or_none(job_id))
+
+    def _get_or_none(self, job_id: str) -> JobRecord | None:
+        try:
+            return self._get(job_id)
+        except sqlite3.Error:
+            return None
+
+    def _overlay(self, record: JobRecord | None) -> JobRecord | None:
+        """``record`` with the updates still pending for it applied (what the ledger will say once written)."""
+        if record is None:
+            return None
+        for entry in self._pending:
+            if entry["job_id"] != record.id or record.status in TERMINAL:
+                continue
+            changes = dict(entry["values"])
+            if entry["status"] is not None:
+                changes["status"] = entry["status"]
+            record = replace(record, **changes)
+        return record
+
+    def _flush_pending_locked(self) -> None:
+        """Write the updates kept in memory, oldest first; stop at the first that still fails."""
+        while self._pending:
+            entry = self._pending[0]
             try:
-                if within_budget is not None:
-                    since, budget = within_budget
-                    row = self._db.execute(
-                        "SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM jobs "
-                        "WHERE submitted_at IS NOT NULL AND submitted_at >= ? AND id != ?",
-                        (_epoch(since), job_id),
-                    ).fetchone()
-                    cost = self._db.execute("SELECT cost_usd FROM jobs WHERE id = ?", (job_id,)).fetchone()
-                    spent = round(float(row["usd"]), 6)
-                    if cost is not None and spent + float(cost["cost_usd"]) > budget + 1e-12:
-                        raise BudgetExceeded(spent)
-                cursor = self._db.execute(
-                    f"UPDATE jobs SET {assignments} WHERE id = ? AND status IN ({marks})",
-                    (*columns.values(), job_id, *ACTIVE),
+                self._apply_locked(
+                    entry["job_id"], entry["status"], entry["message"], entry["values"], None, entry["at"]
                 )
-                record = None
-                if cursor.rowcount:
-                    if status is not None:
-                        self._event(job_id, status, message or status, now)
-                    record = self._get(job_id)
-                if within_budget is not None:
-                    self._db.execute("COMMIT")
-                return record
-            except BaseException:
-                if within_budget is not None and self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+            except sqlite3.Error:
+                return
+            self._pending.pop(0)
+        if self._journal.exists():
+            try:
+                self._journal.unlink()
+            except OSError:
+                pass
+
+    def pending_updates(self) -> int:
+        """How many job updates wait to be written (kept in memory after a write failure)."""
+        with self._lock:
+            self._flush_pending_locked()
+            return len(self._pending)
+
+    def _replay_journal(self) -> None:
+        """At start-up: updates an earlier process could not write (disk full) and kept in the journal."""
+        try:
+            lines = self._journal.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return
+        for line in lines:
+            try:
+                self._pending.append(json.loads(line))
+            except ValueError:
+                continue
+        self._flush_pending_locked()
 
     def add_details(self, job_id: str, details: dict) -> None:
-        """Merge ``details`` into the job's free-form details (notes, upload facts), whatever its status."""
+        """Merge ``details`` into the job's free-form details (notes, upload facts), whatever its status. A write the
+        database refuses is kept in memory and retried like :meth:`update`'s."""
         with self._lock:
-            record = self._get(job_id)
+            self._flush_pending_locked()
+            record = self._overlay(self._get_or_none(job_id))
             if record is None:
                 return
-            self._db.execute(
-                "UPDATE jobs SET details_json = ? WHERE id = ?",
-                (json.dumps(scrub_value({**record.details, **details})), job_id),
-            )
+            merged = scrub_value({**record.details, **details})
+            try:
+                self._db.execute("UPDATE jobs SET details_json = ? WHERE id = ?", (json.dumps(merged), job_id))
+            except sqlite3.Error as exc:
+                self._keep_pending_locked(job_id, None, None, {"details": merged}, exc)
 
     def note(self, job_id: str, message: str) -> None:
-        """Add a line to the job's history without changing its status."""
+        """Add a line to the job's history without changing its status (dropped, with a log line, if the database
+        refuses the write: history is not worth stopping a job for)."""
         with self._lock:
-            record = self._get(job_id)
-            if record is not None:
-                self._event(job_id, record.status, message, time.time())
+            try:
+                record = self._get(job_id)
+                if record is not None:
+                    self._event(job_id, record.status, message, time.time())
+            except sqlite3.Error as exc:
+                logging.getLogger(__name__).warning("could not add to the history of job %s: %s", job_id, exc)
 
     def events(self, job_id: str) -> list[tuple[float, str, str]]:
         """The job's history: (time, status, message), oldest first."""
@@ -382,9 +485,13 @@ class Ledger:
         """Tell other processes that ``owner`` is still following these jobs."""
         now = time.time()
         with self._lock:
-            self._db.executemany(
-                "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND owner = ?", [(now, j, owner) for j in job_ids]
-            )
+            try:
+                self._flush_pending_locked()
+                self._db.executemany(
+                    "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND owner = ?", [(now, j, owner) for j in job_ids]
+                )
+            except sqlite3.Error as exc:  # a full disk must not stop the server: the next beat tries again
+                logging.getLogger(__name__).warning("ledger heartbeat failed: %s", exc)
 
     def spend_since(self, when: dt.datetime | float) -> float:
         """USD of jobs submitted to fal at or after ``when`` (a datetime or epoch seconds).
