@@ -167,8 +167,14 @@ def _http_error(
         )
     if status == 422:
         return FalValidationError(describe_fal_validation(detail), request_id=request_id)
+    if status == 404 and request_id:
+        return FalError(
+            f"fal did not find request {request_id} at {endpoint} (404 Not Found while {action}).",
+            code="fal_not_found",
+            request_id=request_id,
+        )
     if status == 404:
-        return FalError(f"fal does not know {endpoint}{job} (404 Not Found while {action}).", code="fal_not_found")
+        return FalError(f"fal does not know {endpoint} (404 Not Found while {action}).", code="fal_not_found")
     if status == 429:
         return FalError(f"fal is rate-limiting requests (429) while {action}{job}. Wait a minute and try again.")
     text = detail if isinstance(detail, str) else str(detail)[:300]
@@ -318,11 +324,44 @@ class FalGateway:
             ) from exc
 
     async def result(self, endpoint: str, job: Submission) -> dict[str, Any]:
-        """The finished job's output JSON. A 4xx (e.g. fal's 422 for input its runner refused) is final."""
-        response = await self._queue_call(
-            "GET", job.response_url, action="fetching the job's result", endpoint=endpoint, request_id=job.request_id
+        """The finished job's output JSON. fal's 422 (input its runner refused) is final.
+
+        A 400/404/410 for a job fal reported finished is not believed at once (the result may lag the status, or an
+        edge may answer wrongly): it is asked again with backoff, and if it persists a :class:`FalError` with code
+        ``result_unavailable`` and no ``http_status`` is raised, so the billed job is kept (not ``failed``) and
+        ``get_generation`` can fetch it later."""
+        status = 0
+        for attempt in range(1, self._attempts + 1):
+            try:
+                response = await self._queue_call(
+                    "GET",
+                    job.response_url,
+                    action="fetching the job's result",
+                    endpoint=endpoint,
+                    request_id=job.request_id,
+                )
+            except FalError as exc:
+                status = getattr(exc, "http_status", 0) or 0
+                if status not in (400, 404, 410):
+                    raise
+                log.warning(
+                    "fal answered %d for the result of request %s (attempt %d/%d)",
+                    status,
+                    job.request_id,
+                    attempt,
+                    self._attempts,
+                )
+                if attempt < self._attempts:
+                    await self._backoff(attempt)
+                continue
+            return _json_object(response, f"fal's result for request {job.request_id}")
+        raise FalError(
+            f"fal reported request {job.request_id} finished, but fetching its result answered HTTP {status} "
+            f"{self._attempts} times. The job is kept (fal billed it): call get_generation with its job id later to "
+            "fetch the result; it is not paid again.",
+            code="result_unavailable",
+            request_id=job.request_id,
         )
-        return _json_object(response, f"fal's result for request {job.request_id}")
 
     async def cancel(self, endpoint: str, job: Submission) -> Literal["requested", "already_completed", "not_found"]:
         """Ask fal to cancel the job. A job fal already finished stays finished (``"already_completed"``)."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 FAULT_KINDS = frozenset({"token", "upload", "submit", "status", "result", "download", "cancel", "stream"})
-FAULT_MODES = frozenset({429, 500, 502, 503, 504, "reset", "timeout", "slow"})
+FAULT_MODES = frozenset({400, 404, 410, 429, 500, 502, 503, 504, "reset", "timeout", "slow"})
 
 #: Endpoints whose requested ``duration`` is billed per second ($0.001/s).
 MMAUDIO_ENDPOINTS = ("fal-ai/mmaudio-v2", "fal-ai/mmaudio-v2/text-to-audio")
