@@ -166,7 +166,14 @@ def _http_error(
             request_id=request_id,
         )
     if status == 422:
-        return FalValidationError(describe_fal_validation(detail), request_id=request_id)
+        unreachable = isinstance(detail, list) and any(
+            isinstance(item, dict) and item.get("type") == "file_download_error" for item in detail
+        )
+        return FalValidationError(  # fal does not bill a failed input fetch: the ledger does not count it as spend
+            describe_fal_validation(detail),
+            code="fal_input_unreachable" if unreachable else None,
+            request_id=request_id,
+        )
     if status == 404 and request_id:
         return FalError(
             f"fal did not find request {request_id} at {endpoint} (404 Not Found while {action}).",
@@ -227,6 +234,15 @@ class FalGateway:
                     raise FalUnavailable(f"{failure.message} (gave up after retrying; nothing was billed)") from exc
                 raise failure from exc
         raise AssertionError("unreachable")
+
+    async def file_is_live(self, url: str) -> bool:
+        """Whether fal storage still serves ``url`` (a HEAD request; any answer but 2xx, or no answer, means no).
+        Checked before a recorded upload is reused, so a lost copy is uploaded again instead of failing a paid job."""
+        try:
+            response = await self._http.head(url, follow_redirects=True, timeout=10.0)
+        except httpx.HTTPError:
+            return False
+        return response.is_success
 
     async def submit(self, endpoint: str, payload: dict[str, Any]) -> Submission:
         """Enqueue one job; returns fal's request id and queue URLs. Never sends a second POST when the first may

@@ -39,6 +39,8 @@ COMPLETED, FAILED, CANCELLED, SUBMIT_UNKNOWN = "completed", "failed", "cancelled
 ACTIVE = (PENDING, SUBMITTING, RUNNING, COMPLETED_AT_FAL)
 TERMINAL = (COMPLETED, FAILED, CANCELLED, SUBMIT_UNKNOWN)
 STATUSES = ACTIVE + TERMINAL
+#: error codes of failed jobs fal does not bill (reference: fal-foley-models §3.4): a failed input fetch.
+UNBILLED_FAILURES = "('fal_input_unreachable')"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -297,7 +299,8 @@ class Ledger:
                 since, budget = within_budget
                 row = self._db.execute(
                     "SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM jobs "
-                    "WHERE submitted_at IS NOT NULL AND submitted_at >= ? AND id != ?",
+                    "WHERE submitted_at IS NOT NULL AND submitted_at >= ? AND id != ? "
+                    f"AND NOT (status = '{FAILED}' AND COALESCE(error_code, '') IN {UNBILLED_FAILURES})",
                     (_epoch(since), job_id),
                 ).fetchone()
                 cost = self._db.execute("SELECT cost_usd FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -498,11 +501,13 @@ class Ledger:
 
         Counts every job whose submit was sent, including ``submit_unknown`` (fal may have accepted it) and jobs that
         later failed or were cancelled (fal may bill them): the conservative sum for spend caps. A submit that provably
-        never reached fal does not count.
+        never reached fal does not count, nor a job that failed because fal could not fetch its input
+        (:data:`UNBILLED_FAILURES`: fal bills only successful outputs and a failed input fetch uses no GPU).
         """
         with self._lock:
             row = self._db.execute(
-                "SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM jobs WHERE submitted_at IS NOT NULL AND submitted_at >= ?",
+                "SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM jobs WHERE submitted_at IS NOT NULL AND submitted_at >= ? "
+                f"AND NOT (status = '{FAILED}' AND COALESCE(error_code, '') IN {UNBILLED_FAILURES})",
                 (_epoch(when),),
             ).fetchone()
             return round(float(row["usd"]), 6)

@@ -252,7 +252,7 @@ async def prepare_upload(plan: MediaPlan, work: Path, progress: ProgressSink | N
     if plan.upload_method == "as_is":  # a private copy of the checked file: what is uploaded is what was checked
         from alice_mcp.adapters.input_files import private_copy
 
-        return await in_thread(_copy_for_upload, private_copy, original, work / f"upload{original.suffix.lower()}")
+        return await in_thread(_copy_for_upload, private_copy, original, work / original.name)
     segment = f"{plan.start:.2f}-{plan.end:.2f} s"
     if plan.upload_method == "cut":
         dest = work / f"{original.stem[:40]}-segment{original.suffix.lower()}"
