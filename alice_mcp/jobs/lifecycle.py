@@ -62,7 +62,7 @@ async def submit_and_finish(services: "JobServices", job: JobContext, payload: d
                 message="Submitting to fal",
                 payload=payload,
                 submitted_at=time.time(),
-                within_budget=core.spend.budget_window(),  # check + record: one transaction across processes
+                within_budget=services.spend.budget_window(),  # check + record: one transaction across processes
             )
         if record.status != SUBMITTING:  # cancelled meanwhile (maybe by another process): never submit it
             raise JobCancelled(f"Job {job.id} was {record.status} before it was submitted; nothing was billed.")
