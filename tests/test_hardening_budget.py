@@ -27,8 +27,8 @@ def _init(barrier) -> None:  # type: ignore[no-untyped-def]
 async def _two_submits(path: str) -> int:
     from alice_mcp.adapters.ledger import SUBMITTING, AsyncLedger, Ledger
     from alice_mcp.adapters.settings import Settings
-    from alice_mcp.data.endpoints import published_prices
     from alice_mcp.data.prices import PriceTable
+    from alice_mcp.engine.recipes.registry import published_prices
     from alice_mcp.engine.spend import SpendGuard, SpendLimitError, start_of_today
 
     ledger = AsyncLedger(Ledger(Path(path)))
