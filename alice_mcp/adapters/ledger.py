@@ -204,35 +204,92 @@ class Ledger:
         cache_key: str | None,
         owner: str | None,
         details: dict | None = None,
+        attach_in_flight: bool = False,
+        job_id: str | None = None,
     ) -> JobRecord:
-        """Write a new ``pending`` job (before anything is uploaded or paid) and return it."""
-        job_id = "job_" + secrets.token_hex(6)
+        """Write a new ``pending`` job (before anything is uploaded or paid) and return it.
+
+        ``attach_in_flight`` (with a ``cache_key``): when a job with the same key has not ended, return THAT job
+        instead of writing a new one; the look-up and the insert are one write transaction, so two processes
+        making the same deterministic request at once create one job (the caller passes its own ``job_id`` and sees
+        another id come back)."""
+        job_id = job_id or "job_" + secrets.token_hex(6)
         now = time.time()
+        guarded = attach_in_flight and cache_key is not None
         with self._lock:
-            self._db.execute(
-                "INSERT INTO jobs (id, kind, endpoint, status, request_json, settings_json, input_fingerprint, "
-                "cache_key, wanted_path, cost_usd, details_json, owner, heartbeat_at, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
+            if guarded:
+                self._db.execute("BEGIN IMMEDIATE")
+                marks = ", ".join("?" for _ in ACTIVE)
+                row = self._db.execute(
+                    f"SELECT * FROM jobs WHERE cache_key = ? AND status IN ({marks}) ORDER BY created_at DESC LIMIT 1",
+                    (cache_key, *ACTIVE),
+                ).fetchone()
+                if row is not None:
+                    self._db.execute("COMMIT")
+                    return JobRecord.from_row(row)
+            try:
+                record = self._insert_job_locked(
                     job_id,
                     kind,
                     endpoint,
-                    PENDING,
-                    json.dumps(request),
-                    json.dumps(settings),
+                    request,
+                    settings,
                     input_fingerprint,
                     cache_key,
                     wanted_path,
                     cost_usd,
-                    json.dumps(details or {}),
+                    details,
                     owner,
                     now,
-                    now,
-                    now,
-                ),
-            )
-            self._event(job_id, PENDING, "Job recorded", now)
-            return self._get(job_id)  # type: ignore[return-value]
+                )
+                if guarded:
+                    self._db.execute("COMMIT")
+                return record
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def _insert_job_locked(  # type: ignore[no-untyped-def]
+        self,
+        job_id,
+        kind,
+        endpoint,
+        request,
+        settings,
+        input_fingerprint,
+        cache_key,
+        wanted_path,
+        cost_usd,
+        details,
+        owner,
+        now,
+    ) -> JobRecord:
+        """INSERT one new ``pending`` job and its first event (the caller holds the lock)."""
+        self._db.execute(
+            "INSERT INTO jobs (id, kind, endpoint, status, request_json, settings_json, input_fingerprint, "
+            "cache_key, wanted_path, cost_usd, details_json, owner, heartbeat_at, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job_id,
+                kind,
+                endpoint,
+                PENDING,
+                json.dumps(request),
+                json.dumps(settings),
+                input_fingerprint,
+                cache_key,
+                wanted_path,
+                cost_usd,
+                json.dumps(details or {}),
+                owner,
+                now,
+                now,
+                now,
+            ),
+        )
+        self._event(job_id, PENDING, "Job recorded", now)
+        return self._get(job_id)  # type: ignore[return-value]
 
     def get(self, job_id: str) -> JobRecord | None:
         with self._lock:
@@ -449,6 +506,16 @@ class Ledger:
         with self._lock:
             rows = self._db.execute(f"SELECT * FROM jobs WHERE status IN ({marks}) ORDER BY created_at", ACTIVE)
             return [JobRecord.from_row(r) for r in rows]
+
+    def find_in_flight(self, cache_key: str) -> JobRecord | None:
+        """The newest job made from the same deterministic request that has not ended (any process)."""
+        marks = ", ".join("?" for _ in ACTIVE)
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT * FROM jobs WHERE cache_key = ? AND status IN ({marks}) ORDER BY created_at DESC LIMIT 1",
+                (cache_key, *ACTIVE),
+            ).fetchone()
+            return self._overlay(JobRecord.from_row(row)) if row else None
 
     def find_cached(self, cache_key: str) -> JobRecord | None:
         """The newest completed job made from the same deterministic request, if any."""

@@ -149,7 +149,16 @@ class JobManager:
         If the waiting call is cancelled, the job is cancelled too (at fal as well, shielded).
         """
         ledger = await self.ledger()
+        if plan.cache_key is not None and plan.attach_in_flight:
+            running = await ledger.find_in_flight(plan.cache_key)
+            if running is not None:  # the same deterministic request is being made (here or in another process)
+                log.info(
+                    "job %s: the same request is already in flight; waiting for it instead of paying again", running.id
+                )
+                return await self.wait(running.id, wait_seconds if wait_seconds is not None else 86400.0, progress)
+        new_id = "job_" + secrets.token_hex(6)
         record = await ledger.create_job(
+            job_id=new_id,
             kind=plan.kind,
             endpoint=plan.endpoint.id,
             request=plan.request,
@@ -160,7 +169,10 @@ class JobManager:
             cache_key=plan.cache_key,
             owner=self.owner,
             details={**plan.details, "output_key": plan.endpoint.output_key},
+            attach_in_flight=plan.cache_key is not None and plan.attach_in_flight,
         )
+        if record.id != new_id:  # the same job was created a moment ago (here or in another process): wait for it
+            return await self.wait(record.id, wait_seconds if wait_seconds is not None else 86400.0, progress)
         live = LiveJob(record.id)
         self._live[record.id] = live  # before any other await: the job is followed from its first moment
         log.info("job %s: %s on %s", record.id, plan.kind, plan.endpoint.id)
