@@ -12,7 +12,7 @@ not a valid request is answered here, per JSON-RPC 2.0, and never reaches the SD
 * a request whose ``params`` is not an object: ``-32602`` Invalid params, with the request's id.
 
 Notifications (no ``id``) are never answered, as JSON-RPC says. Everything else passes to the SDK unchanged.
-Upstream report text: see the README ("JSON-RPC edge").
+Reported upstream (MCP Python SDK): the stdio transport should answer unparseable or invalid messages itself.
 """
 
 from __future__ import annotations
