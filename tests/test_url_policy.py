@@ -112,16 +112,22 @@ def test_debug_lines_keep_urls_but_never_the_key() -> None:
         "ftp://example.org/x",
     ],
 )
-def test_the_header_probe_never_follows_a_redirect_inward(target) -> None:
+def test_the_header_probe_never_follows_a_redirect_inward(target, monkeypatch) -> None:
     """A public link that redirects to this machine or a private network is refused, and the inner URL is never hit."""
+    import socket
+
     import respx
     from httpx import Response
 
     from alice_mcp.data.errors import InputError
     from alice_mcp.media.remote_probe import probe_url
 
+    public = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 443))]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: public)  # cdn.example.org: a public address
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
     with respx.mock(assert_all_called=False) as router:
-        router.get("https://cdn.example.org/clip.mp4").mock(return_value=Response(302, headers={"Location": target}))
+        router.get("https://93.184.216.34/clip.mp4").mock(return_value=Response(302, headers={"Location": target}))
         inner = router.route(host__regex=r"169\.254|127\.0\.0\.1|::1|example\.org$").mock(return_value=Response(206))
         with pytest.raises(InputError) as refused:
             probe_url("https://cdn.example.org/clip.mp4", max_seconds=2)

@@ -127,7 +127,14 @@ def _detail(response: httpx.Response) -> tuple[Any, Optional[str]]:
     try:
         body = response.json()
     except ValueError:
-        return response.text[:300], response.headers.get("x-fal-error-type")
+        text = response.text.strip()
+        if "html" in response.headers.get("content-type", "").lower() or text[:1] == "<":
+            reason = response.reason_phrase or "error"
+            return (
+                f"its web front answered with an error page ({response.status_code} {reason}), not an API answer. This is usually temporary: try again in a minute",
+                response.headers.get("x-fal-error-type"),
+            )
+        return text[:300], response.headers.get("x-fal-error-type")
     if isinstance(body, dict):
         return body.get("detail", body), body.get("error_type") or response.headers.get("x-fal-error-type")
     return body, response.headers.get("x-fal-error-type")
@@ -159,9 +166,22 @@ def _http_error(
             request_id=request_id,
         )
     if status == 422:
-        return FalValidationError(describe_fal_validation(detail), request_id=request_id)
+        unreachable = isinstance(detail, list) and any(
+            isinstance(item, dict) and item.get("type") == "file_download_error" for item in detail
+        )
+        return FalValidationError(  # fal does not bill a failed input fetch: the ledger does not count it as spend
+            describe_fal_validation(detail),
+            code="fal_input_unreachable" if unreachable else None,
+            request_id=request_id,
+        )
+    if status == 404 and request_id:
+        return FalError(
+            f"fal did not find request {request_id} at {endpoint} (404 Not Found while {action}).",
+            code="fal_not_found",
+            request_id=request_id,
+        )
     if status == 404:
-        return FalError(f"fal does not know {endpoint}{job} (404 Not Found while {action}).", code="fal_not_found")
+        return FalError(f"fal does not know {endpoint} (404 Not Found while {action}).", code="fal_not_found")
     if status == 429:
         return FalError(f"fal is rate-limiting requests (429) while {action}{job}. Wait a minute and try again.")
     text = detail if isinstance(detail, str) else str(detail)[:300]
@@ -215,6 +235,15 @@ class FalGateway:
                     raise FalUnavailable(f"{failure.message} (gave up after retrying; nothing was billed)") from exc
                 raise failure from exc
         raise AssertionError("unreachable")
+
+    async def file_is_live(self, url: str) -> bool:
+        """Whether fal storage still serves ``url`` (a HEAD request; any answer but 2xx, or no answer, means no).
+        Checked before a recorded upload is reused, so a lost copy is uploaded again instead of failing a paid job."""
+        try:
+            response = await self._http.head(url, follow_redirects=True, timeout=10.0)
+        except httpx.HTTPError:
+            return False
+        return response.is_success
 
     async def submit(self, endpoint: str, payload: dict[str, Any]) -> Submission:
         """Enqueue one job; returns fal's request id and queue URLs. Never sends a second POST when the first may
@@ -312,11 +341,44 @@ class FalGateway:
             ) from exc
 
     async def result(self, endpoint: str, job: Submission) -> dict[str, Any]:
-        """The finished job's output JSON. A 4xx (e.g. fal's 422 for input its runner refused) is final."""
-        response = await self._queue_call(
-            "GET", job.response_url, action="fetching the job's result", endpoint=endpoint, request_id=job.request_id
+        """The finished job's output JSON. fal's 422 (input its runner refused) is final.
+
+        A 400/404/410 for a job fal reported finished is not believed at once (the result may lag the status, or an
+        edge may answer wrongly): it is asked again with backoff, and if it persists a :class:`FalError` with code
+        ``result_unavailable`` and no ``http_status`` is raised, so the billed job is kept (not ``failed``) and
+        ``get_generation`` can fetch it later."""
+        status = 0
+        for attempt in range(1, self._attempts + 1):
+            try:
+                response = await self._queue_call(
+                    "GET",
+                    job.response_url,
+                    action="fetching the job's result",
+                    endpoint=endpoint,
+                    request_id=job.request_id,
+                )
+            except FalError as exc:
+                status = getattr(exc, "http_status", 0) or 0
+                if status not in (400, 404, 410):
+                    raise
+                log.warning(
+                    "fal answered %d for the result of request %s (attempt %d/%d)",
+                    status,
+                    job.request_id,
+                    attempt,
+                    self._attempts,
+                )
+                if attempt < self._attempts:
+                    await self._backoff(attempt)
+                continue
+            return _json_object(response, f"fal's result for request {job.request_id}")
+        raise FalError(
+            f"fal reported request {job.request_id} finished, but fetching its result answered HTTP {status} "
+            f"{self._attempts} times. The job is kept (fal billed it): call get_generation with its job id later to "
+            "fetch the result; it is not paid again.",
+            code="result_unavailable",
+            request_id=job.request_id,
         )
-        return _json_object(response, f"fal's result for request {job.request_id}")
 
     async def cancel(self, endpoint: str, job: Submission) -> Literal["requested", "already_completed", "not_found"]:
         """Ask fal to cancel the job. A job fal already finished stays finished (``"already_completed"``)."""
@@ -470,7 +532,9 @@ def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise FalError(f"{what} was not a JSON object: {response.text[:200]}")
+        text = response.text.strip()
+        shown = "an HTML page" if text[:1] == "<" else repr(text[:200])
+        raise FalError(f"{what} was not a JSON object (fal sent {shown}). Try again in a minute.")
     return body
 
 

@@ -19,17 +19,20 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import logging
+import os
 import secrets
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
 import anyio
 
 from alice_mcp.data.errors import ConfigError
+from alice_mcp.data.redact import scrub, scrub_value
 
 PENDING, SUBMITTING, RUNNING, COMPLETED_AT_FAL = "pending", "submitting", "running", "completed_at_fal"
 COMPLETED, FAILED, CANCELLED, SUBMIT_UNKNOWN = "completed", "failed", "cancelled", "submit_unknown"
@@ -39,6 +42,9 @@ STATUSES = ACTIVE + TERMINAL
 STALE_CLAIM_S = 600.0
 """An idempotency key claimed this long ago by a call that never recorded its job is free again (that call died
 while checking its request, before anything was uploaded or paid)."""
+
+#: error codes of failed jobs fal does not bill (reference: fal-foley-models §3.4): a failed input fetch.
+UNBILLED_FAILURES = "('fal_input_unreachable')"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -183,14 +189,22 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._pending: list[dict[str, Any]] = []
+        self._journal = path.with_name(path.name + ".pending.jsonl")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private_folder(path.parent)
+            _private_file(path)
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10.0)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             self._migrate()
+            for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                if companion.exists():
+                    os.chmod(companion, 0o600)
+            if self._journal.exists():
+                self._replay_journal()
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"The job ledger {path} cannot be opened ({exc}). Set ALICE_DATA_DIR to a folder you can write to, "
@@ -225,59 +239,115 @@ class Ledger:
         details: dict | None = None,
         idempotency_key: str | None = None,
         parent_id: str | None = None,
+        attach_in_flight: bool = False,
+        job_id: str | None = None,
     ) -> JobRecord:
-        """Write a new ``pending`` job (before anything is uploaded or paid) and return it. A claimed
-        ``idempotency_key`` is bound to the job in the same step, so a retry always finds it. ``parent_id``: this
-        job is a part (a further take) of that job."""
-        job_id = "job_" + secrets.token_hex(6)
+        """Write a new ``pending`` job (before anything is uploaded or paid) and return it.
+
+        A claimed ``idempotency_key`` is bound to the job in the same step, so a retry always finds it.
+        ``parent_id``: this job is a part (a further take) of that job. ``attach_in_flight`` (with a ``cache_key``):
+        when a job with the same key has not ended, return THAT job instead of writing a new one; the look-up and
+        the insert are one write transaction, so two processes making the same deterministic request at once create
+        one job (the caller passes its own ``job_id`` and sees another id come back)."""
+        job_id = job_id or "job_" + secrets.token_hex(6)
         now = time.time()
+        guarded = attach_in_flight and cache_key is not None
         with self._lock:
-            self._db.execute(
-                "INSERT INTO jobs (id, kind, endpoint, status, request_json, settings_json, input_fingerprint, "
-                "cache_key, wanted_path, cost_usd, details_json, owner, heartbeat_at, created_at, updated_at, "
-                "parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    job_id,
-                    kind,
-                    endpoint,
-                    PENDING,
-                    json.dumps(request),
-                    json.dumps(settings),
-                    input_fingerprint,
-                    cache_key,
-                    wanted_path,
-                    cost_usd,
-                    json.dumps(details or {}),
-                    owner,
-                    now,
-                    now,
-                    now,
-                    parent_id,
-                ),
-            )
-            self._event(job_id, PENDING, "Job recorded", now)
-            if idempotency_key is not None:
+            if guarded:
+                self._db.execute("BEGIN IMMEDIATE")
+                marks = ", ".join("?" for _ in ACTIVE)
+                row = self._db.execute(
+                    f"SELECT * FROM jobs WHERE cache_key = ? AND status IN ({marks}) ORDER BY created_at DESC LIMIT 1",
+                    (cache_key, *ACTIVE),
+                ).fetchone()
+                if row is not None:
+                    self._db.execute("COMMIT")
+                    return JobRecord.from_row(row)
+            try:
                 self._db.execute(
-                    "UPDATE idempotency_keys SET job_id = ? WHERE key = ? AND job_id IS NULL", (job_id, idempotency_key)
+                    "INSERT INTO jobs (id, kind, endpoint, status, request_json, settings_json, input_fingerprint, "
+                    "cache_key, wanted_path, cost_usd, details_json, owner, heartbeat_at, created_at, updated_at, "
+                    "parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        job_id,
+                        kind,
+                        endpoint,
+                        PENDING,
+                        json.dumps(request),
+                        json.dumps(settings),
+                        input_fingerprint,
+                        cache_key,
+                        wanted_path,
+                        cost_usd,
+                        json.dumps(details or {}),
+                        owner,
+                        now,
+                        now,
+                        now,
+                        parent_id,
+                    ),
                 )
-            return self._get(job_id)  # type: ignore[return-value]
+                self._event(job_id, PENDING, "Job recorded", now)
+                if idempotency_key is not None:
+                    self._db.execute(
+                        "UPDATE idempotency_keys SET job_id = ? WHERE key = ? AND job_id IS NULL",
+                        (job_id, idempotency_key),
+                    )
+                if guarded:
+                    self._db.execute("COMMIT")
+                return self._get(job_id)  # type: ignore[return-value]
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
 
     def get(self, job_id: str) -> JobRecord | None:
         with self._lock:
-            return self._get(job_id)
+            return self._overlay(self._get(job_id))
 
     def update(
-        self, job_id: str, *, status: str | None = None, message: str | None = None, **values: Any
+        self,
+        job_id: str,
+        *,
+        status: str | None = None,
+        message: str | None = None,
+        within_budget: tuple[float, float] | None = None,
+        **values: Any,
     ) -> JobRecord | None:
         """Set ``values`` (JobRecord field names) and optionally a new ``status`` with a history ``message``.
 
         Applies only while the job is active; returns the updated record, or ``None`` when the job is unknown or
         already terminal (its outcome is never overwritten).
+
+        ``within_budget=(since, budget_usd)``: the spend check and this write are ONE SQLite write transaction
+        (``BEGIN IMMEDIATE``, which every process sharing the ledger serializes on): the job's cost plus what other
+        jobs submitted since ``since`` must fit ``budget_usd``, else nothing is written and :class:`BudgetExceeded`
+        (with the spend seen) is raised. Any number of processes can so never overrun the daily budget.
         """
         unknown = set(values) - _COLUMNS
         if unknown or (status is not None and status not in STATUSES):
             raise ValueError(f"bad ledger update: {sorted(unknown) or status}")
-        now = time.time()
+        values = {k: scrub_value(v) for k, v in values.items()}  # fal's texts may echo the key: never stored
+        message = scrub(message) if message else message
+        with self._lock:
+            self._flush_pending_locked()
+            try:
+                return self._apply_locked(job_id, status, message, values, within_budget)
+            except sqlite3.Error as exc:
+                if within_budget is not None:  # before a submit: refuse (nothing is paid yet)
+                    raise
+                return self._keep_pending_locked(job_id, status, message, values, exc)
+
+    def _apply_locked(
+        self,
+        job_id: str,
+        status: str | None,
+        message: str | None,
+        values: dict[str, Any],
+        within_budget: tuple[float, float] | None,
+        now: float | None = None,
+    ) -> JobRecord | None:
+        now = time.time() if now is None else now
         columns = {
             (f"{k}_json" if k in _JSON_FIELDS else k): (json.dumps(v) if k in _JSON_FIELDS else v)
             for k, v in values.items()
@@ -289,33 +359,137 @@ class Ledger:
         columns["updated_at"] = now
         assignments = ", ".join(f"{name} = ?" for name in columns)
         marks = ", ".join("?" for _ in ACTIVE)
-        with self._lock:
+        if within_budget is not None:
+            self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if within_budget is not None:
+                since, budget = within_budget
+                row = self._db.execute(
+                    "SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM jobs "
+                    "WHERE submitted_at IS NOT NULL AND submitted_at >= ? AND id != ? "
+                    f"AND NOT (status = '{FAILED}' AND COALESCE(error_code, '') IN {UNBILLED_FAILURES})",
+                    (_epoch(since), job_id),
+                ).fetchone()
+                cost = self._db.execute("SELECT cost_usd FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                spent = round(float(row["usd"]), 6)
+                if cost is not None and spent + float(cost["cost_usd"]) > budget + 1e-12:
+                    raise BudgetExceeded(spent)
             cursor = self._db.execute(
                 f"UPDATE jobs SET {assignments} WHERE id = ? AND status IN ({marks})",
                 (*columns.values(), job_id, *ACTIVE),
             )
-            if cursor.rowcount == 0:
-                return None
-            if status is not None:
-                self._event(job_id, status, message or status, now)
+            record = None
+            if cursor.rowcount:
+                if status is not None:
+                    self._event(job_id, status, message or status, now)
+                record = self._get(job_id)
+            if within_budget is not None:
+                self._db.execute("COMMIT")
+            return record
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    # ------------------------------------------------------------------------------ writes that failed (disk full)
+    def _keep_pending_locked(
+        self, job_id: str, status: str | None, message: str | None, values: dict[str, Any], exc: sqlite3.Error
+    ) -> JobRecord | None:
+        """A job update the database refused (disk full, read-only, I/O error) AFTER work may have been paid: keep it
+        in memory (and, best effort, in a small journal next to the ledger that the next start replays), retry it
+        before every later update, and answer as if it had been written. The server never stops over it."""
+        entry = {"job_id": job_id, "status": status, "message": message, "values": values, "at": time.time()}
+        self._pending.append(entry)
+        logging.getLogger(__name__).warning(
+            "the ledger could not record an update of job %s (%s); kept in memory and retried", job_id, exc
+        )
+        try:
+            with open(self._journal, "a", encoding="utf-8") as journal:
+                journal.write(json.dumps(entry) + "\n")
+            os.chmod(self._journal, 0o600)
+        except (OSError, TypeError, ValueError):  # the journal is a best effort; memory holds the update
+            pass
+        return self._overlay(self._get_or_none(job_id))
+
+    def _get_or_none(self, job_id: str) -> JobRecord | None:
+        try:
             return self._get(job_id)
+        except sqlite3.Error:
+            return None
+
+    def _overlay(self, record: JobRecord | None) -> JobRecord | None:
+        """``record`` with the updates still pending for it applied (what the ledger will say once written)."""
+        if record is None:
+            return None
+        for entry in self._pending:
+            if entry["job_id"] != record.id or record.status in TERMINAL:
+                continue
+            changes = dict(entry["values"])
+            if entry["status"] is not None:
+                changes["status"] = entry["status"]
+            record = replace(record, **changes)
+        return record
+
+    def _flush_pending_locked(self) -> None:
+        """Write the updates kept in memory, oldest first; stop at the first that still fails."""
+        while self._pending:
+            entry = self._pending[0]
+            try:
+                self._apply_locked(
+                    entry["job_id"], entry["status"], entry["message"], entry["values"], None, entry["at"]
+                )
+            except sqlite3.Error:
+                return
+            self._pending.pop(0)
+        if self._journal.exists():
+            try:
+                self._journal.unlink()
+            except OSError:
+                pass
+
+    def pending_updates(self) -> int:
+        """How many job updates wait to be written (kept in memory after a write failure)."""
+        with self._lock:
+            self._flush_pending_locked()
+            return len(self._pending)
+
+    def _replay_journal(self) -> None:
+        """At start-up: updates an earlier process could not write (disk full) and kept in the journal."""
+        try:
+            lines = self._journal.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return
+        for line in lines:
+            try:
+                self._pending.append(json.loads(line))
+            except ValueError:
+                continue
+        self._flush_pending_locked()
 
     def add_details(self, job_id: str, details: dict) -> None:
-        """Merge ``details`` into the job's free-form details (notes, upload facts), whatever its status."""
+        """Merge ``details`` into the job's free-form details (notes, upload facts), whatever its status. A write the
+        database refuses is kept in memory and retried like :meth:`update`'s."""
         with self._lock:
-            record = self._get(job_id)
+            self._flush_pending_locked()
+            record = self._overlay(self._get_or_none(job_id))
             if record is None:
                 return
-            self._db.execute(
-                "UPDATE jobs SET details_json = ? WHERE id = ?", (json.dumps({**record.details, **details}), job_id)
-            )
+            merged = scrub_value({**record.details, **details})
+            try:
+                self._db.execute("UPDATE jobs SET details_json = ? WHERE id = ?", (json.dumps(merged), job_id))
+            except sqlite3.Error as exc:
+                self._keep_pending_locked(job_id, None, None, {"details": merged}, exc)
 
     def note(self, job_id: str, message: str) -> None:
-        """Add a line to the job's history without changing its status."""
+        """Add a line to the job's history without changing its status (dropped, with a log line, if the database
+        refuses the write: history is not worth stopping a job for)."""
         with self._lock:
-            record = self._get(job_id)
-            if record is not None:
-                self._event(job_id, record.status, message, time.time())
+            try:
+                record = self._get(job_id)
+                if record is not None:
+                    self._event(job_id, record.status, message, time.time())
+            except sqlite3.Error as exc:
+                logging.getLogger(__name__).warning("could not add to the history of job %s: %s", job_id, exc)
 
     def events(self, job_id: str) -> list[tuple[float, str, str]]:
         """The job's history: (time, status, message), oldest first."""
@@ -363,6 +537,16 @@ class Ledger:
             )
             return [JobRecord.from_row(r) for r in rows]
 
+    def find_in_flight(self, cache_key: str) -> JobRecord | None:
+        """The newest job made from the same deterministic request that has not ended (any process)."""
+        marks = ", ".join("?" for _ in ACTIVE)
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT * FROM jobs WHERE cache_key = ? AND status IN ({marks}) ORDER BY created_at DESC LIMIT 1",
+                (cache_key, *ACTIVE),
+            ).fetchone()
+            return self._overlay(JobRecord.from_row(row)) if row else None
+
     def find_cached(self, cache_key: str) -> JobRecord | None:
         """The newest completed job made from the same deterministic request, if any."""
         with self._lock:
@@ -401,20 +585,26 @@ class Ledger:
         """Tell other processes that ``owner`` is still following these jobs."""
         now = time.time()
         with self._lock:
-            self._db.executemany(
-                "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND owner = ?", [(now, j, owner) for j in job_ids]
-            )
+            try:
+                self._flush_pending_locked()
+                self._db.executemany(
+                    "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND owner = ?", [(now, j, owner) for j in job_ids]
+                )
+            except sqlite3.Error as exc:  # a full disk must not stop the server: the next beat tries again
+                logging.getLogger(__name__).warning("ledger heartbeat failed: %s", exc)
 
     def spend_since(self, when: dt.datetime | float) -> float:
         """USD of jobs submitted to fal at or after ``when`` (a datetime or epoch seconds).
 
         Counts every job whose submit was sent, including ``submit_unknown`` (fal may have accepted it) and jobs that
         later failed or were cancelled (fal may bill them): the conservative sum for spend caps. A submit that provably
-        never reached fal does not count.
+        never reached fal does not count, nor a job that failed because fal could not fetch its input
+        (:data:`UNBILLED_FAILURES`: fal bills only successful outputs and a failed input fetch uses no GPU).
         """
         with self._lock:
             row = self._db.execute(
-                "SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM jobs WHERE submitted_at IS NOT NULL AND submitted_at >= ?",
+                "SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM jobs WHERE submitted_at IS NOT NULL AND submitted_at >= ? "
+                f"AND NOT (status = '{FAILED}' AND COALESCE(error_code, '') IN {UNBILLED_FAILURES})",
                 (_epoch(when),),
             ).fetchone()
             return round(float(row["usd"]), 6)
@@ -569,7 +759,8 @@ class Ledger:
 
     def _event(self, job_id: str, status: str, message: str, at: float) -> None:
         self._db.execute(
-            "INSERT INTO job_events (job_id, at, status, message) VALUES (?, ?, ?, ?)", (job_id, at, status, message)
+            "INSERT INTO job_events (job_id, at, status, message) VALUES (?, ?, ?, ?)",
+            (job_id, at, status, scrub(message)),
         )
 
 
@@ -583,6 +774,60 @@ class AsyncLedger:
         method = getattr(self.sync, name)
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            return await anyio.to_thread.run_sync(functools.partial(method, *args, **kwargs))
+            try:
+                return await anyio.to_thread.run_sync(functools.partial(method, *args, **kwargs))
+            except sqlite3.Error as exc:
+                raise ledger_error(exc, self.sync.path) from exc
 
         return call
+
+
+class BudgetExceeded(Exception):
+    """A guarded submit record found the daily budget used up; ``spent`` is the spend it saw (USD)."""
+
+    def __init__(self, spent: float) -> None:
+        super().__init__(f"spent ${spent:g} today")
+        self.spent = spent
+
+
+class LedgerWriteError(ConfigError):
+    """The ledger could not be read or written (disk full, read-only, locked too long)."""
+
+    code = "ledger_write_failed"
+
+
+def ledger_error(exc: BaseException, path: Path) -> LedgerWriteError:
+    """A plain sentence for a SQLite failure on the ledger at ``path``."""
+    text = str(exc).lower()
+    if "full" in text or getattr(exc, "sqlite_errorcode", None) == 13:
+        reason, fix = "the disk holding it is full", "Free some space on that disk"
+    elif "readonly" in text or "read-only" in text:
+        reason, fix = "it is read-only", "Make the folder writable (or set ALICE_DATA_DIR to a writable folder)"
+    elif "locked" in text or "busy" in text:
+        reason, fix = "another alice-mcp process held it too long", "Try again in a moment"
+    else:
+        reason, fix = f"SQLite: {exc}", "Check the folder, or set ALICE_DATA_DIR to another folder"
+    return LedgerWriteError(
+        f"The job ledger {path} could not be written ({reason}). {fix}; jobs already at fal are kept there and are "
+        "picked up again when the ledger works.",
+    )
+
+
+def _private_folder(folder: Path) -> None:
+    """Create the data folder readable by its owner only (700); tighten an existing one (never the home folder)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        if folder.resolve() != Path.home().resolve() and folder.stat().st_mode & 0o077:
+            os.chmod(folder, 0o700)
+    except (OSError, RuntimeError):
+        logging.getLogger(__name__).warning("could not make %s private (700)", folder)
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` (the ledger) as 600, or tighten it: it holds prompts, local paths and signed URLs."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)

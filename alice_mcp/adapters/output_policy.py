@@ -60,6 +60,19 @@ def target_path(folder: Path, output_path: str | None, default_name: str) -> Pat
     """
     if not output_path:
         return folder / default_name
+    if "\x00" in output_path:
+        raise InputError(
+            "output_path contains a NUL character; give a plain file name such as 'tavern.mp4'.", code="output_bad_name"
+        )
+    too_long = next(
+        (part for part in Path(output_path).parts if len(part.encode("utf-8", "surrogateescape")) > 255), None
+    )
+    if too_long is not None or len(output_path) > 1024:
+        raise InputError(
+            f"output_path is too long ({'a name of ' + str(len(too_long)) + ' characters' if too_long else str(len(output_path)) + ' characters'}; "
+            "file systems allow 255 bytes per name). Give a shorter file name.",
+            code="output_bad_name",
+        )
     wanted = Path(output_path).expanduser()
     candidate = wanted if wanted.is_absolute() else folder / wanted
     resolved = Path(os.path.realpath(candidate))
@@ -73,12 +86,45 @@ def target_path(folder: Path, output_path: str | None, default_name: str) -> Pat
             "Give a file name (or a path inside that folder), or change ALICE_OUTPUT_DIR.",
             code="output_outside",
         )
-    if resolved.name.startswith("."):
+    hidden = next((part for part in resolved.relative_to(folder).parts if part.startswith(".")), None)
+    if hidden is not None:
         raise InputError(
-            f"output_path {output_path!r} names a hidden file; give a name that does not start with a dot.",
+            f"output_path {output_path!r} names a hidden file or folder ({hidden!r}); give a path whose parts do not "
+            "start with a dot.",
             code="output_hidden",
         )
     return resolved
+
+
+def output_error(exc: OSError, folder: Path) -> OutputError:
+    """A plain sentence for a failure to write a result into ``folder`` (full, read-only, removed, no permission).
+    A paid result stays at fal and in the ledger: the message says how to get it once the cause is fixed."""
+    code = exc.errno
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        reason = "the disk is full (or your quota is used up)"
+        fix = "Free some space"
+    elif code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        reason = "it is read-only or not writable for this server"
+        fix = "Make it writable (or set ALICE_OUTPUT_DIR to a writable folder and restart the host)"
+    elif code in (errno.ENOENT, errno.ENOTDIR):
+        reason = "the folder was removed or moved while the job ran"
+        fix = "Create the folder again"
+    elif code == errno.ENAMETOOLONG:
+        reason = "the file name is too long for this file system"
+        fix = "Ask again with a shorter output_path"
+    else:
+        reason = exc.strerror or type(exc).__name__
+        fix = "Fix the folder"
+    return OutputError(
+        f"The result could not be written to {folder}: {reason}. {fix}, then call get_generation with the job id: "
+        "the paid result is kept at fal and is fetched again without paying twice.",
+        code="output_write_failed",
+    )
+
+
+def _private_outputs() -> bool:
+    """``ALICE_PRIVATE_OUTPUTS`` set to a true value: results are readable by their owner only (600)."""
+    return (os.environ.get("ALICE_PRIVATE_OUTPUTS") or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @contextlib.contextmanager
@@ -87,7 +133,11 @@ def partial_file(folder: Path, suffix: str) -> Iterator[Path]:
     path = folder / f"{TEMP_PREFIX}{secrets.token_hex(6)}{suffix}"
     with scratch.writing():
         try:
-            yield path
+            try:
+                folder.mkdir(parents=True, exist_ok=True)  # a subfolder output_path named (checked inside the folder)
+                yield path
+            except OSError as exc:
+                raise output_error(exc, folder) from exc
         finally:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -99,7 +149,16 @@ def publish(temp: Path, wanted: Path) -> Path:
     Uses a hard link (atomic, fails if the name exists) and falls back to an exclusive create + rename on file
     systems without hard links. Returns the final path.
     """
-    wanted.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        wanted.parent.mkdir(parents=True, exist_ok=True)
+        if _private_outputs():
+            os.chmod(temp, 0o600)
+        return _publish(temp, wanted)
+    except OSError as exc:
+        raise output_error(exc, wanted.parent) from exc
+
+
+def _publish(temp: Path, wanted: Path) -> Path:
     for attempt in range(1, 1000):
         final = wanted if attempt == 1 else wanted.with_name(f"{wanted.stem}-{attempt}{wanted.suffix}")
         try:

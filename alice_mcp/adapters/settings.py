@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     allowed_dirs: Optional[str] = None
     max_input_mb: float = Field(default=2048, gt=0, allow_inf_nan=False)
     allow_http: bool = False
+    private_outputs: bool = False  # results 600; output_policy reads ALICE_PRIVATE_OUTPUTS directly at publish
     max_cost_per_call_usd: Optional[float] = Field(default=5.0, ge=0, allow_inf_nan=False)
     daily_budget_usd: Optional[float] = Field(default=25.0, ge=0, allow_inf_nan=False)
     confirm_spend_above_usd: Optional[float] = Field(default=1.0, ge=0, allow_inf_nan=False)

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from alice_mcp.adapters.input_files import FileIdentity, descriptor_path, open_descriptor, pin
 from alice_mcp.adapters.read_policy import ReadPolicy, file_uri_to_path
 from alice_mcp.adapters.url_policy import check_video_url
 from alice_mcp.data.errors import InputError
@@ -94,14 +95,25 @@ def resolve_local_video(raw: Path, policy: ReadPolicy | None = None) -> LocalVid
         )
     resolved = Path(os.path.realpath(expanded))
     policy.check_path(resolved, str(raw))
-    try:
-        info = resolved.stat()
+    try:  # open once, without following a last-moment symlink or blocking on a FIFO, and check what was opened
+        kind = os.stat(resolved).st_mode
+        if not (stat.S_ISREG(kind) or stat.S_ISDIR(kind)):  # sockets and devices are never opened
+            raise InputError(
+                f"{resolved} is not a regular file (a device, pipe or socket); pass a video file.", code="not_a_file"
+            )
+        fd, info = open_descriptor(resolved)
     except FileNotFoundError:
         raise InputError(f"Video not found: {resolved}.{_near_matches(resolved)}", code="not_found") from None
     except PermissionError:
         raise InputError(f"Permission denied reading {resolved}.", code="permission") from None
     except OSError as exc:
         raise InputError(f"Cannot read {resolved}: {exc.strerror or exc}.", code="unreadable") from None
+    try:
+        opened = descriptor_path(fd)
+    finally:
+        os.close(fd)
+    if opened is not None and opened != resolved:  # the path changed between resolving and opening
+        policy.check_path(opened, str(raw))
     if stat.S_ISDIR(info.st_mode):
         videos = sorted(
             p.name for p in resolved.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith(".")
@@ -112,8 +124,9 @@ def resolve_local_video(raw: Path, policy: ReadPolicy | None = None) -> LocalVid
         raise InputError(
             f"{resolved} is not a regular file (a device, pipe or socket); pass a video file.", code="not_a_file"
         )
+    pin(opened or resolved, FileIdentity.of(info))
     policy.check_size(resolved, info.st_size)
-    return LocalVideo(resolved)
+    return LocalVideo(opened or resolved)
 
 
 def resolve_video(video: str, policy: ReadPolicy | None = None) -> VideoSource:

@@ -47,12 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--transport", choices=("stdio", "http"), default="stdio", help="stdio (for MCP hosts) or streamable HTTP"
     )
     serve.add_argument(
-        "--host", default=DEFAULT_HOST, help=f"HTTP: interface to listen on (default {DEFAULT_HOST}, loopback only)"
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"HTTP: interface to listen on (default {DEFAULT_HOST}, loopback only; IPv6 in brackets, e.g. [::1])",
     )
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP: port (default {DEFAULT_PORT})")
     serve.add_argument("--path", default=DEFAULT_PATH, help=f"HTTP: endpoint path (default {DEFAULT_PATH})")
     serve.add_argument(
-        "--allow-remote", action="store_true", help="HTTP: allow a non-loopback --host (no authentication!)"
+        "--allow-remote",
+        action="store_true",
+        help="HTTP: allow a non-loopback --host: NO authentication, anyone who reaches it can spend your fal credit and upload readable videos",
     )
     serve.add_argument(
         "--allowed-dirs",

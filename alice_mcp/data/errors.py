@@ -7,6 +7,8 @@ Anything else that escapes the core is a bug and is reported as one.
 
 from __future__ import annotations
 
+from alice_mcp.data.redact import scrub
+
 
 class AliceError(Exception):
     """A failure the user can act on. ``str(err)`` is the message shown to the user."""
@@ -14,7 +16,7 @@ class AliceError(Exception):
     code = "error"
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(scrub(message))  # a fal answer that echoes the key never reaches a user or the ledger
         if code is not None:
             self.code = code
 

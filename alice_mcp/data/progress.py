@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Literal, Optional
 
+from alice_mcp.data.redact import scrub
+
 log = logging.getLogger(__name__)
 
 Stage = Literal["checking", "uploading", "queued", "generating", "downloading", "finishing", "done"]
@@ -79,6 +81,6 @@ async def notify(
     if sink is None:
         return
     try:
-        await sink(Progress(stage, message, fraction, job_id))
+        await sink(Progress(stage, scrub(message), fraction, job_id))
     except Exception:  # noqa: BLE001 - a broken progress channel must not fail a paid job
         log.debug("progress sink failed", exc_info=True)

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     Prepare = Callable[..., Awaitable[PreparedJob]]
     #: Authorizes a prepared job's spend and starts it (``AliceCore.start_paid_job``).
     Start = Callable[..., Awaitable[JobRecord]]
+    #: Checks a whole call's total against the per-call cap and approval threshold (``SpendGuard.authorize_call``).
+    AuthorizeCall = Callable[..., Awaitable["ConfirmSpend | None"]]
     from alice_mcp.engine.spend import ConfirmSpend
 
 MAX_BATCH = 100
@@ -87,6 +89,7 @@ async def run_batch(
     words: Vocabulary,
     wait_seconds: float | None,
     confirm: ConfirmSpend | None = None,
+    authorize_call: AuthorizeCall | None = None,
 ) -> BatchResult:
     """Plan, estimate, start and wait for one job per video (see the module docstring)."""
     if not request.videos:
@@ -109,6 +112,15 @@ async def run_batch(
     estimate = round(sum(p.plan.cost_usd for p in prepared.values() if p.cached is None), 6)
     to_run = sum(1 for p in prepared.values() if p.cached is None)
     await notify(progress, "checking", f"{to_run} new jobs, estimated {usd(estimate)} in total")
+    if authorize_call is not None and to_run:  # the per-call cap and the approval threshold see the whole batch
+        endpoint = next(p.plan.endpoint.id for p in prepared.values() if p.cached is None)
+        try:
+            confirm = await authorize_call(endpoint, estimate, to_run, confirm)
+        except AliceError as exc:
+            for index, job in list(prepared.items()):
+                if job.cached is None:
+                    results[index] = BatchItem(video=items[index][0], status="failed", error=exc.message)
+                    del prepared[index]
 
     job_ids: dict[int, str] = {}
     try:

@@ -232,6 +232,7 @@ class AliceCore:
             words=self.words,
             wait_seconds=wait_seconds,
             confirm=confirm,
+            authorize_call=self.spend.authorize_call,
         )
 
     async def generate_audio(

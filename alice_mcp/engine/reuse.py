@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 NOT_PART_OF_THE_KEY = frozenset({"output_path", "video"})
 _TTL_WORDS = {"immediate": 60, "1h": 3600, "1d": 86400, "7d": 604800, "30d": 2592000, "1y": 31536000}
 _CHUNK = 1 << 20
+log = logging.getLogger(__name__)
 
 
 def _digest_sync(path: Path, ledger: Ledger) -> str:
@@ -95,7 +97,10 @@ async def upload_deduped(
     margin = min(3600.0, ttl / 4) if ttl else 0.0
     url = await ledger.upload_url(digest, now + margin)
     if url is not None:
-        return url, True
+        if await gateway.file_is_live(url):
+            return url, True
+        log.info("fal storage no longer serves the recorded upload of %s; uploading it again", path.name)
+        await ledger.forget_upload(url)
     if before_upload is not None:
         await before_upload()
     url = await gateway.upload_file(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -176,12 +177,58 @@ class SpendGuard:
             log.info("spend of %s on %s approved by the user", money(quote.usd), endpoint)
         return quote
 
+    async def authorize_call(
+        self, endpoint: str, total_usd: float, jobs: int, confirm: Optional[ConfirmSpend]
+    ) -> Optional[ConfirmSpend]:
+        """Check a whole call of ``jobs`` jobs costing ``total_usd`` together (a batch) against the per-call cap
+        (ALICE_MAX_COST_PER_CALL_USD is per tool call, a batch included) and the approval threshold (asked once, for
+        the total). Returns the ``confirm`` its jobs then use (approving each, when the total was approved); raises
+        :class:`SpendLimitError` or :class:`SpendNotApproved` (nothing uploaded or submitted)."""
+        if self.max_per_call is not None and total_usd > self.max_per_call + 1e-12:
+            raise SpendLimitError(
+                f"Not submitted: these {jobs} jobs would cost ${total_usd:.4f} together, over this server's limit of "
+                f"${self.max_per_call:g} per call (ALICE_MAX_COST_PER_CALL_USD applies to a whole call, a batch "
+                "included). Nothing was uploaded or charged. Send fewer videos per call, or the operator can raise "
+                "ALICE_MAX_COST_PER_CALL_USD in the server's env block.",
+                code="over_call_cap",
+            )
+        quote = await self.quote(endpoint, total_usd)
+        quote = dataclasses.replace(quote, formula=f"{jobs} jobs, ${total_usd:g} in total")
+        if not self.needs_approval(quote):
+            return confirm
+        if confirm is None:
+            raise SpendNotApproved(
+                f"Not submitted: these {jobs} jobs cost ${total_usd:.4f} together, above ${self.confirm_above:g} "
+                "(ALICE_CONFIRM_SPEND_ABOVE_USD, which applies to a whole call), so they need the user's approval, "
+                "and a batch call cannot ask for it. Nothing was uploaded or charged. Send fewer videos per call, or "
+                "the operator can raise ALICE_CONFIRM_SPEND_ABOVE_USD in the server's env block.",
+                code="approval_unavailable",
+            )
+        if not await confirm(quote):
+            raise SpendNotApproved(
+                f"Not submitted: the batch's ${total_usd:.4f} was not approved. Nothing was charged."
+            )
+        return approve_up_to(total_usd)
+
     @contextlib.asynccontextmanager
     async def admit(self, endpoint: str, usd: float) -> AsyncIterator[SpendQuote]:
         """The moment of a submit: re-check the limits against the spend recorded right now and hold the check until
         the caller has recorded this job as submitted (in the ``async with`` body), so concurrent submits in this
         process cannot together overrun the daily budget. Raises :class:`SpendLimitError` (nothing submitted)."""
+        from alice_mcp.adapters.ledger import BudgetExceeded
+
         async with self._submits:
             quote = await self.quote(endpoint, usd)
             self.check_limits(quote)
-            yield quote
+            try:
+                yield quote
+            except BudgetExceeded as exc:  # another process submitted meanwhile: the ledger's transaction said no
+                self.check_limits(dataclasses.replace(quote, spent_today_usd=exc.spent))
+                raise SpendLimitError(f"Not submitted: today's budget is used up (${exc.spent:.4f} spent).") from None
+
+    def budget_window(self) -> Optional[tuple[float, float]]:
+        """``(start of today, ALICE_DAILY_BUDGET_USD)`` for the ledger's guarded submit record
+        (:meth:`~alice_mcp.adapters.ledger.Ledger.update` ``within_budget``), or ``None`` without a budget."""
+        if self.daily_budget is None or self._spent_today is None:
+            return None
+        return (start_of_today(), float(self.daily_budget))

@@ -58,7 +58,11 @@ async def submit_and_finish(services: JobServices, job: JobContext, payload: dic
             endpoint, job.record.cost_usd
         ):  # limits re-checked until the submit is recorded
             record = await job.update(
-                status=SUBMITTING, message="Submitting to fal", payload=payload, submitted_at=time.time()
+                status=SUBMITTING,
+                message="Submitting to fal",
+                payload=payload,
+                submitted_at=time.time(),
+                within_budget=services.spend.budget_window(),  # check + record: one transaction across processes
             )
         if record.status != SUBMITTING:  # cancelled meanwhile (maybe by another process): never submit it
             raise JobCancelled(f"Job {job.id} was {record.status} before it was submitted; nothing was billed.")

@@ -157,11 +157,24 @@ class JobManager:
         """
         live, record = await self._record(plan, idempotency_key)
         await notify(progress, "checking", f"Job {record.id} recorded", job_id=record.id)
+        if live is None:  # the same deterministic request is in flight (here or in another process): wait for it
+            return await self.wait(record.id, wait_seconds if wait_seconds is not None else 86400.0, progress)
         return await self._launch_and_wait(live, record, work, progress, wait_seconds, cancel_on_abort=True)
 
-    async def _record(self, plan: JobPlan, idempotency_key: str | None = None) -> tuple[LiveJob, JobRecord]:
+    async def _record(self, plan: JobPlan, idempotency_key: str | None = None) -> tuple[LiveJob | None, JobRecord]:
+        """Record ``plan`` as a new job and follow it here (its :class:`LiveJob`), or return the job already in flight
+        for the same deterministic request (no :class:`LiveJob`: nothing new is paid)."""
         ledger = await self.ledger()
+        if plan.cache_key is not None and plan.attach_in_flight:
+            running = await ledger.find_in_flight(plan.cache_key)
+            if running is not None:  # the same deterministic request is being made (here or in another process)
+                log.info(
+                    "job %s: the same request is already in flight; waiting for it instead of paying again", running.id
+                )
+                return None, running
+        new_id = "job_" + secrets.token_hex(6)
         record = await ledger.create_job(
+            job_id=new_id,
             kind=plan.kind,
             endpoint=plan.endpoint.id,
             request=plan.request,
@@ -173,7 +186,10 @@ class JobManager:
             owner=self.owner,
             details={**plan.details, "output_key": plan.endpoint.output_key},
             idempotency_key=idempotency_key,
+            attach_in_flight=plan.cache_key is not None and plan.attach_in_flight,
         )
+        if record.id != new_id:  # the same job was created a moment ago (here or in another process)
+            return None, record
         live = LiveJob(record.id)
         self._live[record.id] = live  # before any other await: the job is followed from its first moment
         log.info("job %s: %s on %s", record.id, plan.kind, plan.endpoint.id)
@@ -182,6 +198,8 @@ class JobManager:
     async def run_part(self, plan: JobPlan, work: Work) -> JobRecord:
         """Start a part of a job of many parts and wait for its end; its record (failed parts are not raised)."""
         live, record = await self._record(plan)
+        if live is None:
+            return await self.follow_part(record.id)
         try:
             return await self._launch_and_wait(live, record, work, None, None, cancel_on_abort=True)
         except AliceError as exc:

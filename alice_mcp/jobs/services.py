@@ -28,6 +28,11 @@ class SpendGate(Protocol):
 
     def admit(self, endpoint: str, cost_usd: float, /) -> AsyncContextManager[object]: ...
 
+    def budget_window(self) -> tuple[float, float] | None:
+        """``(start of today, daily budget)`` for the ledger's guarded submit record (one transaction with the
+        budget check, across processes), or ``None`` without a budget."""
+        ...
+
 
 #: Turns a finished job's output URL into the user's file: called with the job's
 #: :class:`~alice_mcp.jobs.state.JobContext` and the URL; returns the published path.

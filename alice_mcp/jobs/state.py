@@ -41,6 +41,7 @@ class JobPlan:
     input_fingerprint: Optional[str] = None
     cache_key: Optional[str] = None
     details: dict = field(default_factory=dict)  # facts the job's later steps need (e.g. the media plan)
+    attach_in_flight: bool = True  # an identical deterministic job already running is joined, not paid again
 
 
 @dataclass

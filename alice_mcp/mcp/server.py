@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, AsyncIterator, Optional, Union
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
@@ -126,12 +127,24 @@ INSTRUCTIONS = (
 
 @asynccontextmanager
 async def _lifespan(server: MCPServer) -> AsyncIterator[AliceCore]:
-    core = AliceCore(load_settings())
+    settings = load_settings()
+    core = AliceCore(settings)
+    try:
+        await anyio.to_thread.run_sync(_clean_work_folders, settings)
+    except Exception:  # noqa: BLE001 - tidying up never stops the server
+        log.debug("could not clean old work folders", exc_info=True)
     try:
         async with core.serving():
             yield core
     finally:
         await core.aclose()
+
+
+def _clean_work_folders(settings) -> None:  # type: ignore[no-untyped-def]
+    """Start-up: remove work folders a killed process left behind (media/pipeline.py)."""
+    from alice_mcp.media.pipeline import work_base
+
+    work_base(settings)
 
 
 def build_server() -> MCPServer:
@@ -557,10 +570,14 @@ def run_stdio() -> None:
     """
     import signal
 
+    import anyio
+
+    from alice_mcp.mcp.stdio_guard import serve_stdio
+
     signal.signal(signal.SIGINT, _on_ctrl_c)
     server = build_server()
     log.info("alice-mcp %s: MCP server on stdio, waiting for a client (Ctrl-C stops it)", __version__)
-    server.run("stdio")
+    anyio.run(serve_stdio, server)  # malformed JSON-RPC lines are answered (stdio_guard.py)
 
 
 STOP_GRACE_S = 5.0

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Protocol, cast
 
 from alice_mcp.data.params import PipelineOptions
+from alice_mcp.media.open_input import open_media
 from alice_mcp.media.plan import MediaPlan
 from alice_mcp.media.prepare import Cancelled, MediaError
 from alice_mcp.media.streams import copy_labels, copy_stream, extra_streams, has_faststart
@@ -102,13 +103,13 @@ def mux_generated_audio(
         faststart = plan.output_format in _EDIT_LIST_MUXERS and has_faststart(original)
         out_options = {"movflags": "+faststart"} if faststart else {}
         with av.open(str(dest), "w", format=plan.output_format, options=out_options) as out:
-            with av.open(str(original)) as source:
+            with open_media(original) as source:
                 video = source.streams.video[0]
                 video_out = copy_stream(out, video)
                 copy_labels(source, out, start=plan.origin + t0, length=length)
                 extras, extra_notes = extra_streams(source, plan.output_format)
                 notes.extend(extra_notes)
-                with av.open(str(generated)) as fal_file:
+                with open_media(generated) as fal_file:
                     copyable = _copyable_audio(fal_file, encoder_name, length, mix, plan.start - t0, options)
                     copyable = None if mixdown is not None else copyable
                     if copyable is not None:  # fal's AAC fits as it is: copy it, no decode/encode
@@ -155,7 +156,7 @@ def export_audio(
     _check(stop)
     muxer, codec = _EXPORTS[audio_format]
     try:
-        with av.open(str(generated)) as probe:
+        with open_media(generated) as probe:
             stream = probe.streams.audio[0]
             rate = stream.codec_context.sample_rate or 44100
             total = float(stream.duration * stream.time_base) if stream.duration else None
@@ -246,9 +247,8 @@ class AudioMix:
     def add_input(
         self, path: Path, *, trim_from: float, shift: float, pad: float, length: Optional[float], gain: float
     ) -> None:
-        import av
 
-        with av.open(str(path)) as container:
+        with open_media(path) as container:
             if not container.streams.audio:
                 raise MediaError(f"{path.name} has no audio track.")
             stream = container.streams.audio[0]
@@ -316,7 +316,7 @@ class AudioMix:
                 yield frame
 
         for path, buffer, trim_from in self._inputs:
-            with av.open(str(path)) as container:
+            with open_media(path) as container:
                 stream = container.streams.audio[0]
                 if trim_from > 0.5:
                     container.seek(int((trim_from - 0.5) / stream.time_base), stream=stream, backward=True)
@@ -331,10 +331,9 @@ class AudioMix:
 def _extra_packets(original: Path, extra_out: dict, start: float, length: float) -> list:  # type: ignore[type-arg]
     """The packets of the carried extra tracks (second audio, subtitles) shown in ``[start, start + length)``
     (s, file clock), shifted so ``start`` is 0 and re-homed on their output streams (small: ≤ ~30 s)."""
-    import av
 
     packets = []
-    with av.open(str(original)) as source:
+    with open_media(original) as source:
         streams = [source.streams[index] for index in extra_out]
         for packet in source.demux(*streams):
             if packet.pts is None or not packet.size:
@@ -382,12 +381,11 @@ def _interleave(out, source, video, video_out, audio_packets, plan: MediaPlan, t
 def copied_video_end(original: Path, plan: MediaPlan, stop: Optional[threading.Event] = None) -> float:
     """Where the stream-copied video of ``plan``'s segment stops being shown (s, clip clock): ``plan.end``, or a few
     frames later when trailing B-frames need reference frames from after the end."""
-    import av
 
     from alice_mcp.media.prepare import seek_to_keyframe, segment_packets
 
     end = plan.end
-    with av.open(str(original)) as source:
+    with open_media(original) as source:
         video = source.streams.video[0]
         tb = video.time_base
         target = seek_to_keyframe(source, video, plan.origin + plan.keyframe)

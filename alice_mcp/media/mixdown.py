@@ -33,6 +33,7 @@ from typing import Any, Iterator, Optional
 
 from alice_mcp.data.params import PipelineOptions, loudness_target
 from alice_mcp.media.finish import AudioMix
+from alice_mcp.media.open_input import open_media
 from alice_mcp.media.plan import MediaPlan
 from alice_mcp.media.prepare import MediaError
 
@@ -160,7 +161,7 @@ def measure_loudness(path: Path) -> Loudness:
     import av
 
     try:
-        with av.open(str(path)) as container:
+        with open_media(path) as container:
             if not container.streams.audio:
                 raise MediaError(f"{path.name} has no audio track to measure.")
             rate = container.streams.audio[0].codec_context.sample_rate or 48000

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -72,13 +74,65 @@ async def in_thread(fn: Callable[..., T], *args, **kwargs) -> T:  # type: ignore
         stop.set()
 
 
+_CLEANED: set[str] = set()
+
+
+def clean_stale_workspaces(base: Path) -> list[Path]:
+    """Remove work folders a crashed process left in ``base``: ``job-<pid>-…`` folders whose process is gone on
+    this machine, and older unnamed ``job-…`` folders not touched for a day. Returns what was removed."""
+    removed: list[Path] = []
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith("job-") or not entry.is_dir() or entry.is_symlink():
+            continue
+        owner = entry.name.split("-")[1] if entry.name.count("-") >= 2 else ""
+        try:
+            if owner.isdigit():
+                if _process_alive(int(owner)):
+                    continue
+            elif time.time() - entry.stat().st_mtime < 86400:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    if removed:
+        log.info("removed %d work folder(s) left by an earlier run", len(removed))
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def work_base(settings: Settings) -> Path:
+    """The folder work folders live in; crash leftovers are cleaned there once per process."""
+    base = settings.resolved_data_dir() / "work"
+    base.mkdir(parents=True, exist_ok=True)
+    if str(base) not in _CLEANED:
+        _CLEANED.add(str(base))
+        clean_stale_workspaces(base)
+    return base
+
+
 @contextlib.contextmanager
 def workspace(settings: Settings) -> Iterator[Path]:
-    """A private work folder for one job (under ``ALICE_DATA_DIR``/work, else the system temp dir); removed on exit."""
+    """A private work folder for one job (under ``ALICE_DATA_DIR``/work, else the system temp dir); removed on exit.
+    Its name carries this process's id so a later start-up can tell a crash's leftovers from a live job's."""
     try:
-        base = settings.resolved_data_dir() / "work"
-        base.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix="job-", dir=base))
+        base = work_base(settings)
+        folder = Path(tempfile.mkdtemp(prefix=f"job-{os.getpid()}-", dir=base))
     except OSError:
         folder = Path(tempfile.mkdtemp(prefix="alice-mcp-job-"))
     with scratch.writing():
@@ -197,8 +251,10 @@ async def prepare_upload(plan: MediaPlan, work: Path, progress: ProgressSink | N
     from alice_mcp.media.prepare import MediaError, write_cut, write_proxy
 
     original = Path(plan.source)
-    if plan.upload_method == "as_is":
-        return original
+    if plan.upload_method == "as_is":  # a private copy of the checked file: what is uploaded is what was checked
+        from alice_mcp.adapters.input_files import private_copy
+
+        return await in_thread(_copy_for_upload, private_copy, original, work / original.name)
     segment = f"{plan.start:.2f}-{plan.end:.2f} s"
     if plan.upload_method == "cut":
         dest = work / f"{original.stem[:40]}-segment{original.suffix.lower()}"
@@ -217,6 +273,10 @@ async def prepare_upload(plan: MediaPlan, work: Path, progress: ProgressSink | N
     await notify(progress, "uploading", f"Making a {min(width, height)}p copy of {segment} for the model", 0.0)
     await in_thread(write_proxy, original, plan, dest)
     return dest
+
+
+def _copy_for_upload(copy, original: Path, dest: Path, *, stop: threading.Event) -> Path:  # type: ignore[no-untyped-def]
+    return copy(original, dest)
 
 
 async def finish_media(

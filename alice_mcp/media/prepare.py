@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from alice_mcp.data.errors import AliceError
+from alice_mcp.media.open_input import open_media
 from alice_mcp.media.plan import MediaPlan
 from alice_mcp.media.streams import copy_stream
 
@@ -52,9 +53,8 @@ def segment_anchor(path: Path, start: float, origin: float = 0.0) -> tuple[float
     Works whatever the container's timestamps: Matroska packets without a dts, keyframes with a negative pts under
     an edit list, MPEG-TS streams whose clock starts late (``origin``).
     """
-    import av
 
-    with av.open(str(path)) as container:
+    with open_media(path) as container:
         video = container.streams.video[0]
         tb = video.time_base
         seek_to_keyframe(container, video, origin + start)
@@ -156,7 +156,7 @@ def write_cut(path: Path, plan: MediaPlan, dest: Path, muxer: str, stop: Optiona
     import av
 
     try:
-        with av.open(str(path)) as source, av.open(str(dest), "w", format=muxer) as out:
+        with open_media(path) as source, av.open(str(dest), "w", format=muxer) as out:
             video = source.streams.video[0]
             tb = video.time_base
             copy = copy_stream(out, video)
@@ -183,7 +183,7 @@ def write_proxy(path: Path, plan: MediaPlan, dest: Path, stop: Optional[threadin
     width, height = plan.proxy_size
     rate = Fraction(plan.proxy_fps).limit_denominator(1001)
     try:
-        with av.open(str(path)) as source, av.open(str(dest), "w", format="mp4") as out:
+        with open_media(path) as source, av.open(str(dest), "w", format="mp4") as out:
             video = source.streams.video[0]
             video.thread_type = "AUTO"
             video.codec_context.thread_count = DECODE_THREADS

@@ -71,8 +71,15 @@ def describe_video(
     """
     import av
 
+    from alice_mcp.media.open_input import CONTAINER_OPTIONS, open_media
+
     try:
-        with av.open(source, "r", metadata_errors="ignore") as container:
+        opened = (
+            open_media(source, metadata_errors="ignore")
+            if isinstance(source, str)
+            else av.open(source, metadata_errors="ignore", container_options=dict(CONTAINER_OPTIONS))
+        )
+        with opened as container:
             fmt = container.format.name
             video = next((s for s in container.streams.video if not (int(s.disposition) & _ATTACHED_PIC)), None)
             if fmt in _IMAGE_FORMATS or fmt.endswith("_pipe"):
@@ -110,6 +117,12 @@ def describe_video(
             )
     except InputError:
         raise
+    except av.error.ArgumentError as exc:
+        raise InputError(
+            f"{label} is not a single video file FFmpeg may read ({exc}): playlists (m3u8), concat lists and image "
+            "sequences name other files and are not accepted. Pass an mp4, mov, mkv or webm file.",
+            code="not_video",
+        ) from None
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
         raise InputError(
             f"{label} is not a video FFmpeg can read ({type(exc).__name__}: {exc}). Pass an mp4, mov, mkv or webm file.",

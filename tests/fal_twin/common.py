@@ -35,6 +35,10 @@ APP_ERROR_TYPES = {
 }
 
 
+#: Platform 4xx answers a fault can stand in for (a result or status fetch that briefly misses a finished job).
+CLIENT_ERROR_DETAILS = {400: "Bad request", 404: "Request not found", 410: "Request result expired"}
+
+
 def new_request_id() -> str:
     return str(uuid.uuid4())
 
@@ -59,6 +63,7 @@ def fault_result(fault: Fault, request_id: str | None = None) -> Result:
       retried by fal_client); with ``app=True`` -> JSON detail + error_type
       + ``x-fal-request-id`` (not retried).
     * 500 -> ``{"detail": "Internal Server Error", "error_type": "internal_error"}``.
+    * 400/404/410 -> ``{"detail": ...}`` (platform answers; exact bodies unverified).
     * "reset" -> :class:`Abort`; "timeout" -> :class:`Hang` (hang_seconds).
     """
     mode = fault.mode
@@ -67,6 +72,8 @@ def fault_result(fault: Fault, request_id: str | None = None) -> Result:
     if mode == "timeout":
         return Hang(fault.hang_seconds)
     detail = fault.opts.get("detail")
+    if mode in CLIENT_ERROR_DETAILS:  # a platform 4xx (reference: bodies UNVERIFIED; fal_client reads `detail`)
+        return json_response(int(mode), {"detail": detail or CLIENT_ERROR_DETAILS[int(mode)]})
     if mode == 429:
         return json_response(429, {"detail": detail or "Too many requests"})
     if mode in NGINX_PAGES and not fault.opts.get("app"):

@@ -213,7 +213,7 @@ class QueueApi:
     async def submit(self, req: Request, endpoint: str, *, sync: bool = False) -> Any:
         state = self.state
         fault = state.take_fault("submit", req.path)
-        if fault is not None and fault.mode not in ("reset", "timeout"):
+        if fault is not None and fault.mode not in ("reset", "timeout", "slow"):
             return fault_result(fault)
         key, err = fal_key(req, state)
         if err:
@@ -229,6 +229,9 @@ class QueueApi:
         if detail is not None and state.validate_at == "submit":
             return json_response(422, {"detail": detail})
         job = self._enqueue(req, endpoint, payload, clean, detail)
+        if fault is not None and fault.mode == "slow":  # enqueued (and billed) now; the answer arrives late
+            await asyncio.sleep(fault.hang_seconds)
+            fault = None
         if fault is not None:
             return fault_result(fault)  # reset/timeout AFTER the job was enqueued and billed
         if sync:

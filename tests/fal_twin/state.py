@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 FAULT_KINDS = frozenset({"token", "upload", "submit", "status", "result", "download", "cancel", "stream"})
-FAULT_MODES = frozenset({429, 500, 502, 503, 504, "reset", "timeout"})
+FAULT_MODES = frozenset({400, 404, 410, 429, 500, 502, 503, 504, "reset", "timeout", "slow"})
 
 #: Endpoints whose requested ``duration`` is billed per second ($0.001/s).
 MMAUDIO_ENDPOINTS = ("fal-ai/mmaudio-v2", "fal-ai/mmaudio-v2/text-to-audio")
@@ -38,7 +38,8 @@ class Fault:
     ``opts``: ``app=True`` (502/503/504 look like the app's error: JSON body
     with ``x-fal-request-id``, not retried by fal_client), ``error_type=...``
     (override the JSON error_type), ``hang_seconds=...`` (for "timeout",
-    default 30), ``path_contains=...`` (only match requests whose path
+    default 30; for "slow": the normal answer comes after that long, a slow
+    network or a busy edge), ``path_contains=...`` (only match requests whose path
     contains this substring), ``detail=...`` (override the JSON detail).
     """
 

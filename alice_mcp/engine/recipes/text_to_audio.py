@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from alice_mcp.adapters.output_policy import output_name
@@ -49,6 +50,8 @@ class TextToAudioRecipe(Recipe):
         async def work(job: JobContext) -> None:
             await submit_and_finish(job.services, job, params.fal_payload(settings))
 
+        if force:  # force pays again: it never joins a job in flight
+            plan = dataclasses.replace(plan, attach_in_flight=False)
         cached = None if force else await jobs.cached(plan, planning.output_root(services.settings))
         return PreparedJob(plan, work, cached)
 

@@ -8,6 +8,7 @@ ledger, so a job resumed after a restart finishes the same way.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
@@ -102,6 +103,8 @@ class VideoToAudioRecipe(Recipe):
                 video_url = source.url
             await submit_and_finish(job.services, job, self.payload(settings, video_url))
 
+        if force:  # force pays again: it never joins a job in flight
+            plan = dataclasses.replace(plan, attach_in_flight=False)
         cached = None if force else await jobs.cached(plan, planning.output_root(settings_env))
         return PreparedJob(plan, work, cached)
 
