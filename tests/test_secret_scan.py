@@ -97,7 +97,12 @@ def test_the_key_stays_secret_on_refusals_and_config_errors(alice_env, tmp_path,
         "ALICE_OUTPUT_DIR": str(blocker / "out"),
     }
     answers = _scan(env, [_video_call(2, "/etc/passwd"), _audio_call(3), _video_call(4, "ftp://x/y.mp4")], [FAKE_KEY])
-    assert all(a["result"]["isError"] for a in answers if a.get("id") in (2, 3, 4))
+    # each is refused: an error, or (above the approval threshold, on a host that cannot ask) a quote to approve
+    assert all(
+        a["result"]["isError"] or (a["result"].get("structuredContent") or {}).get("status") == "needs_approval"
+        for a in answers
+        if a.get("id") in (2, 3, 4)
+    )
 
 
 def test_a_malformed_key_is_refused_without_being_echoed(alice_env, clip, twin) -> None:
