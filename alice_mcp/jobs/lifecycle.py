@@ -29,6 +29,7 @@ from alice_mcp.adapters.ledger import (
     SUBMIT_UNKNOWN,
     SUBMITTING,
 )
+from alice_mcp.adapters.output_policy import PublishJournal, publishing_for
 from alice_mcp.data.errors import (
     AliceError,
     FalAuthError,
@@ -138,7 +139,8 @@ async def _collect(services: JobServices, job: JobContext) -> None:
             url = await fetch_output_url(services, record.endpoint, output_key, submission_of(record))
             record = await job.update(file_url=url)
         finish = services.finisher(record) or download_to_wanted
-        path = await finish(job, url)
+        with publishing_for(await _publish_journal(job)):  # a file published before a kill is adopted, not copied
+            path = await finish(job, url)
     except AliceError as exc:
         final = _is_final(exc)
         status = (CANCELLED if isinstance(exc, FalError) and exc.http_status == 499 else FAILED) if final else None
@@ -155,6 +157,22 @@ async def _collect(services: JobServices, job: JobContext) -> None:
     with anyio.CancelScope(shield=True):
         await job.update(status=COMPLETED, message=f"Saved {path}", output_path=str(path), error=None, error_code=None)
     await notify(job.progress, "done", f"Saved {path}", 1.0)
+
+
+async def _publish_journal(job: JobContext) -> PublishJournal:
+    """The job's published files, in its ledger details (``published``: wanted path → claim), read fresh each time:
+    another process may have published for this job before it took it over."""
+    ledger = (await job.ledger()).sync
+
+    def published() -> dict:
+        record = ledger.get(job.id)
+        found = record.details.get("published") if record is not None else None
+        return found if isinstance(found, dict) else {}
+
+    def record(wanted: str, claim: dict) -> None:
+        ledger.add_details(job.id, {"published": {**published(), wanted: claim}})
+
+    return PublishJournal(recorded=lambda wanted: published().get(wanted), record=record)
 
 
 async def download_to_wanted(job: JobContext, url: str) -> Path:
