@@ -122,3 +122,28 @@ async def test_frozen_server_taken_over_makes_no_second_copy(alice_env, clip, tw
     assert files_in(output_dir) == published
     assert ledger.get(job_id).output_path == str(output_dir / published[0])
     assert twin.state.submit_count() == 1
+
+
+def _temp(folder: Path, data: bytes) -> Path:
+    path = folder / f".alice-partial-{len(list(folder.iterdir()))}.mp4"
+    path.write_bytes(data)
+    return path
+
+
+def test_a_recorded_claim_is_adopted_only_while_it_names_the_very_file(tmp_path: Path) -> None:
+    """The claim pins size, mtime and inode: a file put under that name later is never taken for the result."""
+    from alice_mcp.adapters.output_policy import PublishJournal, publish, publishing_for
+
+    claims: dict[str, dict] = {}
+    journal = PublishJournal(recorded=claims.get, record=claims.__setitem__)
+    wanted = tmp_path / "out.mp4"
+    with publishing_for(journal):
+        first = publish(_temp(tmp_path, b"result"), wanted)
+        again = publish(_temp(tmp_path, b"result"), wanted)  # the recovery: the same file, no copy
+        assert first == again == wanted and claims[str(wanted)]["path"] == str(wanted)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+        wanted.unlink()
+        wanted.write_bytes(b"someone else's file")  # same name, another file
+        third = publish(_temp(tmp_path, b"result"), wanted)
+    assert third == tmp_path / "out-2.mp4" and wanted.read_bytes() == b"someone else's file"
+    assert claims[str(wanted)]["path"] == str(third)

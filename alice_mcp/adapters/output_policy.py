@@ -218,6 +218,17 @@ def _published_before(claim: Optional[dict]) -> Optional[Path]:
     return path if stat.S_ISREG(st.st_mode) and same else None
 
 
+def _published_meanwhile(journal: Optional[PublishJournal], wanted: Path, temp: Path) -> Optional[Path]:
+    """The name was taken between the check and the link: if a process that took this job over published it (its
+    claim is recorded), that file is the result and ``temp`` is dropped."""
+    if journal is None:
+        return None
+    adopted = _published_before(journal.recorded(str(wanted)))
+    if adopted is not None:
+        temp.unlink(missing_ok=True)
+    return adopted
+
+
 def _publish(temp: Path, wanted: Path, journal: Optional[PublishJournal] = None) -> Path:
     for attempt in range(1, 1000):
         final = wanted if attempt == 1 else wanted.with_name(f"{wanted.stem}-{attempt}{wanted.suffix}")
@@ -230,11 +241,17 @@ def _publish(temp: Path, wanted: Path, journal: Optional[PublishJournal] = None)
         try:
             os.link(temp, final)
         except FileExistsError:
+            adopted = _published_meanwhile(journal, wanted, temp)
+            if adopted is not None:
+                return adopted
             continue
         except OSError:
             try:
                 fd = os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
+                adopted = _published_meanwhile(journal, wanted, temp)
+                if adopted is not None:
+                    return adopted
                 continue
             os.close(fd)
             os.replace(temp, final)
