@@ -188,7 +188,7 @@ async def _collect(services: JobServices, job: JobContext, *, retry_stale_upload
                 "it is forgotten now, so calling again uploads the clip anew. fal does not bill a failed input "
                 "fetch.",
                 code=exc.code,
-                request_id=exc.request_id,
+                request_id=getattr(exc, "request_id", None),
             )
         final = _is_final(exc)
         status = (CANCELLED if isinstance(exc, FalError) and exc.http_status == 499 else FAILED) if final else None
