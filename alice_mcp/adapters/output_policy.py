@@ -2,24 +2,60 @@
 
 Contract: a result appears in the output folder only complete, under a name no other file had (never overwriting),
 via a hidden temporary file in the same folder and an atomic link/rename. A failed write leaves nothing behind.
+
+Publishing is idempotent for a job that records it (:func:`publishing_for`): the name a file is about to be published
+under, with its size, mtime and inode, is recorded BEFORE the link. A recovery that publishes the same wanted path
+again (after a kill between publishing and recording "completed", or after another process took the job over) finds
+that file, checks it is the very file that was published, and returns it instead of writing a second copy.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import dataclasses
 import errno
 import os
 import re
 import secrets
+import signal
+import stat
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Optional
 
 from alice_mcp.adapters import scratch
 from alice_mcp.data.errors import InputError, OutputError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 TEMP_PREFIX = ".alice-partial-"
+
+#: Test hook (the only one): a process with this set to a folder stops itself (SIGSTOP) right after publishing a file
+#: into that folder, so a test can kill or freeze it in the window between publishing and recording "completed".
+STOP_AFTER_PUBLISH_ENV = "ALICE_TEST_STOP_AFTER_PUBLISH"
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishJournal:
+    """Where a job keeps what it published, keyed by the wanted path: ``recorded(wanted)`` returns the claim stored
+    by ``record(wanted, claim)`` (a dict: path, size, mtime_ns, inode). ``record`` must be durable when it returns."""
+
+    recorded: Callable[[str], Optional[dict]]
+    record: Callable[[str, dict], None]
+
+
+_journal: contextvars.ContextVar[Optional[PublishJournal]] = contextvars.ContextVar("alice_publish", default=None)
+
+
+@contextlib.contextmanager
+def publishing_for(journal: PublishJournal) -> Iterator[None]:
+    """Every :func:`publish` inside (this task, and the worker threads it starts) records into ``journal`` and
+    adopts a file it already published."""
+    token = _journal.set(journal)
+    try:
+        yield
+    finally:
+        _journal.reset(token)
 
 
 def ensure_output_dir(folder: Path) -> Path:
@@ -147,28 +183,75 @@ def publish(temp: Path, wanted: Path) -> Path:
     """Move ``temp`` to ``wanted``, or to ``stem-2.ext``, ``stem-3.ext``… if taken. Never overwrites.
 
     Uses a hard link (atomic, fails if the name exists) and falls back to an exclusive create + rename on file
-    systems without hard links. Returns the final path.
+    systems without hard links. Returns the final path. Inside :func:`publishing_for`, a file this job already
+    published for ``wanted`` (same size, mtime and inode as recorded) is returned instead, and ``temp`` discarded.
     """
+    journal = _journal.get()
     try:
+        if journal is not None:
+            adopted = _published_before(journal.recorded(str(wanted)))
+            if adopted is not None:
+                temp.unlink(missing_ok=True)
+                return adopted
         wanted.parent.mkdir(parents=True, exist_ok=True)
         if _private_outputs():
             os.chmod(temp, 0o600)
-        return _publish(temp, wanted)
+        final = _publish(temp, wanted, journal)
     except OSError as exc:
         raise output_error(exc, wanted.parent) from exc
+    stop_in = os.environ.get(STOP_AFTER_PUBLISH_ENV)
+    if stop_in and final.parent.resolve() == Path(stop_in).resolve():
+        os.kill(os.getpid(), signal.SIGSTOP)
+    return final
 
 
-def _publish(temp: Path, wanted: Path) -> Path:
+def _published_before(claim: Optional[dict]) -> Optional[Path]:
+    """The file a claim names, if it is still exactly the file that was published (not a later file by that name)."""
+    if not claim or not isinstance(claim.get("path"), str):
+        return None
+    path = Path(claim["path"])
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    same = (st.st_size, st.st_mtime_ns, st.st_ino) == (claim.get("size"), claim.get("mtime_ns"), claim.get("inode"))
+    return path if stat.S_ISREG(st.st_mode) and same else None
+
+
+def _published_meanwhile(journal: Optional[PublishJournal], wanted: Path, temp: Path) -> Optional[Path]:
+    """The name was taken between the check and the link: if a process that took this job over published it (its
+    claim is recorded), that file is the result and ``temp`` is dropped."""
+    if journal is None:
+        return None
+    adopted = _published_before(journal.recorded(str(wanted)))
+    if adopted is not None:
+        temp.unlink(missing_ok=True)
+    return adopted
+
+
+def _publish(temp: Path, wanted: Path, journal: Optional[PublishJournal] = None) -> Path:
     for attempt in range(1, 1000):
         final = wanted if attempt == 1 else wanted.with_name(f"{wanted.stem}-{attempt}{wanted.suffix}")
+        if journal is not None:
+            if os.path.lexists(final):
+                continue
+            st = os.stat(temp)  # the link (or the rename below) keeps size, mtime and inode: the file's identity
+            claim = {"path": str(final), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
+            journal.record(str(wanted), claim)  # before the file appears: a recovery can always find it
         try:
             os.link(temp, final)
         except FileExistsError:
+            adopted = _published_meanwhile(journal, wanted, temp)
+            if adopted is not None:
+                return adopted
             continue
         except OSError:
             try:
                 fd = os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
+                adopted = _published_meanwhile(journal, wanted, temp)
+                if adopted is not None:
+                    return adopted
                 continue
             os.close(fd)
             os.replace(temp, final)

@@ -67,7 +67,10 @@ def _common(record: JobRecord, jobs: JobManager, started: float, cached: bool) -
 def video_result(record: JobRecord, jobs: JobManager, started: float, *, cached: bool = False) -> VideoAudioResult:
     """An ``add_audio_to_video`` result: the saved file, or the running job (with what the media steps found)."""
     details = record.details
-    notes = details.get("notes") or (details.get("media_plan") or {}).get("notes") or []
+    notes = [
+        *(details.get("notes") or (details.get("media_plan") or {}).get("notes") or []),
+        *(details.get("job_notes") or []),
+    ]
     return VideoAudioResult(
         **_common(record, jobs, started, cached),
         video_url=record.file_url,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Awaitable, Callable, Optional
 
 import anyio
 
@@ -29,6 +29,7 @@ from alice_mcp.adapters.ledger import (
     SUBMIT_UNKNOWN,
     SUBMITTING,
 )
+from alice_mcp.adapters.output_policy import PublishJournal, publishing_for
 from alice_mcp.data.errors import (
     AliceError,
     FalAuthError,
@@ -44,14 +45,51 @@ from alice_mcp.jobs.state import JobContext, submission_of
 
 if TYPE_CHECKING:
     from alice_mcp.adapters.fal import JobStatus
+    from alice_mcp.adapters.ledger import JobRecord
     from alice_mcp.jobs.services import JobServices
 
 log = logging.getLogger(__name__)
 
 
-async def submit_and_finish(services: JobServices, job: JobContext, payload: dict) -> None:
+#: Uploads the job's clip anew and returns the payload that uses it (for a reused upload fal could not fetch).
+Reupload = Callable[[], Awaitable[dict]]
+
+
+class _StaleUpload(Exception):
+    """fal could not fetch a reused (deduplicated) upload; the upload is forgotten and the job may be resubmitted."""
+
+    def __init__(self, error: AliceError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+async def submit_and_finish(
+    services: JobServices, job: JobContext, payload: dict, reupload: Optional[Reupload] = None
+) -> None:
     """Submit ``payload`` to the job's endpoint exactly once (holding a fal slot until fal is done), then fetch and
-    download its output. Raises :class:`AliceError`; the ledger says what is left to do."""
+    download its output. Raises :class:`AliceError`; the ledger says what is left to do.
+
+    ``reupload``: if fal answers ``file_download_error`` for a clip whose upload was REUSED (fal's storage copy
+    vanished after the check), that upload is forgotten, ``reupload()`` sends the clip again and the job is
+    resubmitted ONCE with its payload. fal does not bill a failed input fetch, so the job's cost counts once."""
+    try:
+        await _submit_and_finish(services, job, payload, retry_stale_upload=reupload is not None)
+    except _StaleUpload as stale:
+        assert reupload is not None
+        note = (
+            f"fal could not fetch the earlier upload of this clip that was reused (request {job.record.request_id}: "
+            "file_download_error; fal's storage copy had expired). The clip was uploaded again and the job "
+            "resubmitted once; fal does not bill a failed input fetch."
+        )
+        log.info("job %s: %s (%s)", job.id, note, stale.error.message)
+        await (await job.ledger()).note(job.id, note)
+        await job.add_details(job_notes=[*job.record.details.get("job_notes", []), note])
+        await _submit_and_finish(services, job, await reupload(), retry_stale_upload=False)
+
+
+async def _submit_and_finish(
+    services: JobServices, job: JobContext, payload: dict, *, retry_stale_upload: bool
+) -> None:
     endpoint = job.record.endpoint
     async with job.fal_slot():
         async with services.spend.admit(
@@ -88,7 +126,7 @@ async def submit_and_finish(services: JobServices, job: JobContext, payload: dic
             )
         log.info("job %s: submitted %s as fal request %s", job.id, endpoint, submission.request_id)
         await _follow(services, job)
-    await _collect(services, job)
+    await _collect(services, job, retry_stale_upload=retry_stale_upload)
 
 
 async def continue_job(services: JobServices, job: JobContext) -> None:
@@ -129,7 +167,7 @@ async def _follow(services: JobServices, job: JobContext) -> None:
     await job.update(status=COMPLETED_AT_FAL, message="fal finished the job", error=None, error_code=None)
 
 
-async def _collect(services: JobServices, job: JobContext) -> None:
+async def _collect(services: JobServices, job: JobContext, *, retry_stale_upload: bool = False) -> None:
     record = job.record
     output_key = record.details.get("output_key") or "video"  # recorded with every job since the first release
     try:
@@ -138,8 +176,20 @@ async def _collect(services: JobServices, job: JobContext) -> None:
             url = await fetch_output_url(services, record.endpoint, output_key, submission_of(record))
             record = await job.update(file_url=url)
         finish = services.finisher(record) or download_to_wanted
-        path = await finish(job, url)
+        with publishing_for(await _publish_journal(job)):  # a file published before a kill is adopted, not copied
+            path = await finish(job, url)
     except AliceError as exc:
+        if _stale_reused_upload(exc, record):
+            await (await job.ledger()).forget_upload(record.details.get("uploaded_url"))  # fal could not use it
+            if retry_stale_upload:
+                raise _StaleUpload(exc) from exc  # still active: the caller uploads again and resubmits once
+            exc = FalValidationError(
+                f"{exc.message} The clip's earlier upload was reused, but fal's storage copy of it had expired; "
+                "it is forgotten now, so calling again uploads the clip anew. fal does not bill a failed input "
+                "fetch.",
+                code=exc.code,
+                request_id=getattr(exc, "request_id", None),
+            )
         final = _is_final(exc)
         status = (CANCELLED if isinstance(exc, FalError) and exc.http_status == 499 else FAILED) if final else None
         await job.update(
@@ -151,16 +201,42 @@ async def _collect(services: JobServices, job: JobContext) -> None:
         )
         if isinstance(exc, FalValidationError) and record.details.get("upload_reused"):
             await (await job.ledger()).forget_upload(record.details.get("uploaded_url"))  # fal could not use it
-        raise
+        raise exc
     with anyio.CancelScope(shield=True):
         await job.update(status=COMPLETED, message=f"Saved {path}", output_path=str(path), error=None, error_code=None)
     await notify(job.progress, "done", f"Saved {path}", 1.0)
+
+
+async def _publish_journal(job: JobContext) -> PublishJournal:
+    """The job's published files, in its ledger details (``published``: wanted path → claim), read fresh each time:
+    another process may have published for this job before it took it over."""
+    ledger = (await job.ledger()).sync
+
+    def published() -> dict:
+        record = ledger.get(job.id)
+        found = record.details.get("published") if record is not None else None
+        return found if isinstance(found, dict) else {}
+
+    def record(wanted: str, claim: dict) -> None:
+        ledger.add_details(job.id, {"published": {**published(), wanted: claim}})
+
+    return PublishJournal(recorded=lambda wanted: published().get(wanted), record=record)
 
 
 async def download_to_wanted(job: JobContext, url: str) -> Path:
     """The finishing step of a job whose output file is the result: download it to the job's wanted path."""
     record = job.record
     return await download_result(job.services, url, Path(record.wanted_path), record.request_id or "", job.progress)
+
+
+def _stale_reused_upload(exc: AliceError, record: JobRecord) -> bool:
+    """fal could not fetch the job's input, and that input was an earlier upload the job reused."""
+    return (
+        isinstance(exc, FalValidationError)
+        and exc.code == "fal_input_unreachable"
+        and bool(record.details.get("upload_reused"))
+        and bool(record.details.get("uploaded_url"))
+    )
 
 
 def _is_final(exc: AliceError) -> bool:

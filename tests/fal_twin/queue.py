@@ -20,6 +20,8 @@ Choices for UNVERIFIED behaviour (documented here, asserted by tests):
   (anything that is not a live file on v3.fal.media / media.example.test /
   example.com, incl. data: URIs) -> result 422 ``file_download_error``;
   an input that does not decode as video -> 422 ``video_decode_error``.
+  ``state.lose_next_inputs(n)``: the stored input of the next n jobs
+  vanishes right before the runner fetches it (-> ``file_download_error``).
 * Unknown endpoint of a known app (e.g. fal-ai/kling-video/v2.1/pro/
   text-to-video) or unknown app -> 404 at submit, ``{"detail": "Endpoint
   '<id>' not found"}``, nothing enqueued.
@@ -295,7 +297,7 @@ class QueueApi:
             self._foley(job, foley.ENDPOINTS[job.endpoint], inp)
             return
         if job.endpoint == schemas.MMAUDIO:
-            src = self.store.resolve(inp["video_url"])
+            src = self._fetch_input(inp["video_url"])
             if src is None:
                 job.error = _download_error(inp["video_url"])
                 return
@@ -332,9 +334,15 @@ class QueueApi:
                 lambda dst: synth.kling_video(dst, int(inp["duration"]), inp["aspect_ratio"], len(inp["prompt"])),
             )
 
+    def _fetch_input(self, url: str) -> Any:
+        """The runner fetches the job's input (``state.lose_next_inputs`` makes it vanish first)."""
+        if self.state.take_input_loss():
+            self.store.forget(url)
+        return self.store.resolve(url)
+
     def _foley(self, job: Job, endpoint: foley.FoleyEndpoint, inp: dict) -> None:
         """Run one foley endpoint's runner: its files are registered only if all of them were made."""
-        src = self.store.resolve(inp["video_url"])
+        src = self._fetch_input(inp["video_url"])
         if src is None:
             job.error = _download_error(inp["video_url"])
             return

@@ -167,6 +167,7 @@ class TwinState:
         self.faults: list[Fault] = []
         self._uploaded_bytes = 0
         self._failures: collections.deque[_Failure] = collections.deque()
+        self._input_losses = 0
 
     def reset(self) -> None:
         """Forget jobs, uploads, records, faults; restore constructor knobs."""
@@ -210,6 +211,19 @@ class TwinState:
         with self.lock:
             for _ in range(n):
                 self._failures.append(_Failure(error, error_type))
+
+    def lose_next_inputs(self, n: int = 1) -> None:
+        """fal's storage copy of the next ``n`` job inputs vanishes just before the runner fetches it (after any
+        HEAD check the client made): those jobs end with a 422 ``file_download_error`` and are not billed."""
+        with self.lock:
+            self._input_losses += n
+
+    def take_input_loss(self) -> bool:
+        with self.lock:
+            if self._input_losses <= 0:
+                return False
+            self._input_losses -= 1
+            return True
 
     def pop_failure(self) -> _Failure | None:
         with self.lock:

@@ -128,6 +128,14 @@ class FileStore:
             return None
         return sf
 
+    def forget(self, url: str) -> None:
+        """The file behind a twin-hosted URL vanishes (fal's storage copy expired or was deleted)."""
+        parts = urlsplit(url)
+        with self._lock:
+            gone = self._files.pop(_key(parts.hostname or "", parts.path), None)
+        if gone is not None:
+            _unlink(gone.path)
+
     def resolve(self, url: str) -> StoredFile | None:
         """The stored file behind a twin-hosted http(s) URL, else None."""
         try:

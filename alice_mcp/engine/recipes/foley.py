@@ -248,14 +248,17 @@ async def _prepare_call(
     upload_lock = _upload_lock(core)
 
     async def work(job: JobContext) -> None:
-        if isinstance(source, LocalVideo):
+        if not isinstance(source, LocalVideo):
+            await submit_and_finish(job.services, job, call.payload(source.url))
+            return
+
+        async def send_clip() -> dict:
             async with upload_lock:  # every take sends the same clip: one upload, the others reuse it
                 with workspace(core.services.settings) as folder:
                     upload = await prepare_upload(media, folder, job.progress)
-                    video_url = await planning.upload_file(upload, job)
-        else:
-            video_url = source.url
-        await submit_and_finish(job.services, job, call.payload(video_url))
+                    return call.payload(await planning.upload_file(upload, job))
+
+        await submit_and_finish(job.services, job, await send_clip(), reupload=send_clip)
 
     cached = await core.jobs.cached(plan, planning.output_root(core.services.settings))
     return PreparedJob(plan, work, cached)

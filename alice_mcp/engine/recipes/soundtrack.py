@@ -425,14 +425,16 @@ class SoundtrackRecipe(Recipe):
         settings = params.AudioSettings(**part["settings"])
 
         async def work(job: JobContext) -> None:
-            with workspace(job.services.settings) as folder:  # the part's upload lives only until it is sent
-                async with _media_slots():  # decoding a big original is CPU- and memory-bound: two at a time
-                    upload, part_media = await prepare_part_upload(
-                        whole, part["start"], part["end"], folder, job.progress
-                    )
-                await job.add_details(upload_method=part_media.upload_method)
-                video_url = await planning.upload_file(upload, job)
-            await submit_and_finish(job.services, job, self.video.payload(settings, video_url))
+            async def send_clip() -> dict:
+                with workspace(job.services.settings) as folder:  # the part's upload lives only until it is sent
+                    async with _media_slots():  # decoding a big original is CPU- and memory-bound: two at a time
+                        upload, part_media = await prepare_part_upload(
+                            whole, part["start"], part["end"], folder, job.progress
+                        )
+                    await job.add_details(upload_method=part_media.upload_method)
+                    return self.video.payload(settings, await planning.upload_file(upload, job))
+
+            await submit_and_finish(job.services, job, await send_clip(), reupload=send_clip)
 
         return work
 

@@ -93,15 +93,18 @@ class VideoToAudioRecipe(Recipe):
         )
 
         async def work(job: JobContext) -> None:
-            if isinstance(source, LocalVideo):
+            if not isinstance(source, LocalVideo):
+                await submit_and_finish(job.services, job, self.payload(settings, source.url))
+                return
+
+            async def send_clip() -> dict:
                 with workspace(settings_env) as folder:  # the cut or proxy lives only until it is uploaded
                     upload = await prepare_upload(media, folder, job.progress)
                     if media.upload_method != plan.details["media_plan"]["upload_method"]:  # a failed cut: proxy
                         await job.add_details(media_plan=media.model_dump(mode="json"))
-                    video_url = await planning.upload_file(upload, job)
-            else:
-                video_url = source.url
-            await submit_and_finish(job.services, job, self.payload(settings, video_url))
+                    return self.payload(settings, await planning.upload_file(upload, job))
+
+            await submit_and_finish(job.services, job, await send_clip(), reupload=send_clip)
 
         if force:  # force pays again: it never joins a job in flight
             plan = dataclasses.replace(plan, attach_in_flight=False)
