@@ -230,3 +230,41 @@ async def test_no_paid_result_is_lost_whenever_the_client_gives_up(clip, twin, i
             assert r.status == "completed" and Path(r.output_path).is_file(), (moment, how)  # type: ignore[union-attr, arg-type]
         if moment == "mid-run":
             assert r.details.get("late_cancel") == LATE_CANCEL_NOTE  # type: ignore[union-attr]
+
+
+def test_ctrl_c_on_a_job_fal_runs_says_it_will_be_billed_and_keeps_it(alice_env, clip, twin, output_dir) -> None:
+    """CLI Ctrl-C once fal runs the job: the user is told it may still be billed and where its file will be; the job
+    stays in the ledger and ``alice-mcp job ID --wait`` saves the file fal delivered."""
+    import signal
+    import time
+
+    twin.state.inprogress_cancel = "ignore"
+    twin.state.run_seconds = 8.0
+    ledger = ledger_of(alice_env)
+    proc = subprocess.Popen(
+        [str(ALICE_BIN), "add-audio", str(clip()), "--prompt", "x", "--duration", "1"],
+        env=alice_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the ledger shows fal running it (not a fixed sleep)
+        if Path(alice_env["ALICE_DATA_DIR"], "ledger.sqlite3").exists() and _started_at_fal(ledger):
+            break
+        time.sleep(0.05)
+    record = _started_at_fal(ledger)
+    assert record is not None, "fal never started the job"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "may still finish and be billed" in stderr and record.wanted_path in stderr, stderr
+    assert f"alice-mcp job {record.id} --wait" in stderr
+    kept = ledger.get(record.id)
+    assert kept.status in ("running", "completed_at_fal", "completed"), kept.status  # type: ignore[union-attr]
+    waited = subprocess.run(
+        [str(ALICE_BIN), "job", record.id, "--wait", "60"], env=alice_env, capture_output=True, text=True, timeout=120
+    )
+    assert waited.returncode == 0, waited.stderr
+    assert waited.stdout.strip() == record.wanted_path and Path(record.wanted_path).is_file()
+    _assert_kept(ledger.get(record.id), twin)  # type: ignore[arg-type]

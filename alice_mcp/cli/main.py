@@ -159,7 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="wait up to SECONDS for it (resumes a job left in flight, retries a failed download; never pays again)",
     )
-    job.add_argument("--cancel", action="store_true", help="cancel it at fal (a job fal already finished is kept)")
+    job.add_argument(
+        "--cancel",
+        action="store_true",
+        help="cancel it at fal (a queued job is not billed; one fal already runs may still be billed, and is kept)",
+    )
     _common(job)
 
     _common(commands.add_parser("doctor", help="check the setup: FAL_KEY, folders, codecs, where logs live"))
