@@ -67,14 +67,14 @@ async def test_a_client_timeout_mid_run_keeps_the_paid_result(connect, clip, twi
     notifications/cancelled while fal runs the job; the model ignores fal's signal; the file is saved anyway."""
     twin.state.inprogress_cancel = "ignore"
     twin.state.queue_seconds = 0.05
-    twin.state.run_seconds = 8.0
+    twin.state.run_seconds = 10.0
     ledger = ledger_of(inprocess_env)
     async with connect() as client:
         with pytest.raises(Exception) as timed_out:  # the client's own timeout, below the server's bounded wait
             await client.call_tool(
                 "add_audio_to_video",
                 {"video": str(clip()), "prompt": "rain", "duration": 1},
-                read_timeout_seconds=4.0,
+                read_timeout_seconds=5.0,
             )
         assert "timed out" in str(timed_out.value).lower()
         job_id = _newest(ledger).id  # type: ignore[union-attr]
