@@ -395,6 +395,32 @@ async def test_cancel(tw: FalTwin) -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("inprogress_cancel", ["honor", "ignore"])
+async def test_cancel_of_a_running_job_honored_or_ignored(tw: FalTwin, inprogress_cancel: str) -> None:
+    """fal only signals a running job's runner (reference §3.4/§3.5); a queued job is always removed."""
+    tw.state.inprogress_cancel = inprogress_cancel
+    tw.state.queue_seconds, tw.state.run_seconds = 0.0, 1.0
+    fc = client()
+    running = await fc.submit(T2A, {"prompt": "x", "duration": 1})
+    while not isinstance(await running.status(), fal_client.InProgress):
+        await asyncio.sleep(0.02)
+    tw.state.queue_seconds = 30
+    queued = await fc.submit(T2A, {"prompt": "y", "duration": 1})
+    async with httpx.AsyncClient() as hc:
+        for handle in (running, queued):
+            answer = await hc.put(handle.cancel_url, headers=AUTH)
+            assert (answer.status_code, answer.json()) == (202, {"status": "CANCELLATION_REQUESTED"})
+    assert (await queued.status()).error_type == "client_cancelled"  # type: ignore[union-attr]
+    if inprogress_cancel == "honor":
+        assert (await running.status()).error_type == "client_cancelled"  # type: ignore[union-attr]
+        assert tw.state.billed_outputs() == []
+    else:
+        output = await running.get()
+        assert output["audio"]["url"] and tw.state.billed_outputs() == [running.request_id]
+    assert tw.state.cancels == [running.request_id, queued.request_id]
+
+
+@pytest.mark.asyncio
 async def test_fail_next_jobs(tw: FalTwin) -> None:
     tw.state.fail_next_jobs(1, error="GPU ran out of memory", error_type="runner_server_error")
     fc = client()

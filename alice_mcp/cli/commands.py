@@ -242,6 +242,7 @@ def jobs(args: argparse.Namespace) -> int:
     listing: GenerationList = _run_with_core(args, lambda core, _: core.list_generations(args.limit, args.status))  # type: ignore[assignment]
     lines = [
         f"{job.job_id}  {job.status:<16} {job.created_at}  {usd(job.cost_usd):<9} {job.output_path or job.prompt or ''}"
+        + (f"  ({job.note})" if job.note else "")
         for job in listing.jobs
     ]
     if not listing.jobs:

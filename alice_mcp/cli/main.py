@@ -6,8 +6,8 @@ Subcommands: ``serve`` (stdio, or ``--transport http``), ``add-audio VIDEO``, ``
 
 Exit codes: 0 done · 1 bug in alice-mcp · 2 usage (bad flags) · 3 input refused (bad value, missing file, unknown
 preset) · 4 configuration (FAL_KEY, settings, folders; ``doctor`` found a problem) · 5 fal refused or failed the job ·
-6 the result could not be written · 7 the job was cancelled (elsewhere) · 130 interrupted (a running fal job is
-cancelled first).
+6 the result could not be written · 7 the job was cancelled (elsewhere) · 130 interrupted (a job queued at fal is
+cancelled; one fal already runs is kept, as it may still be billed).
 """
 
 from __future__ import annotations
@@ -159,7 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="wait up to SECONDS for it (resumes a job left in flight, retries a failed download; never pays again)",
     )
-    job.add_argument("--cancel", action="store_true", help="cancel it at fal (a job fal already finished is kept)")
+    job.add_argument(
+        "--cancel",
+        action="store_true",
+        help="cancel it at fal (a queued job is not billed; one fal already runs may still be billed, and is kept)",
+    )
     _common(job)
 
     _common(commands.add_parser("doctor", help="check the setup: FAL_KEY, folders, codecs, where logs live"))
@@ -218,7 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(
             args,
             "interrupted",
-            "Interrupted; a fal job this command had started was cancelled, and nothing was saved.",
+            "Interrupted. A job still queued at fal was cancelled (nothing is billed). A job fal had already started "
+            "cannot be stopped for sure: it may still finish and be billed, so it is kept in the ledger (see the "
+            "warning above for its file); `alice-mcp jobs` lists it and `alice-mcp job ID --wait` saves its file.",
             EXIT_INTERRUPTED,
         )
     except Exception as exc:

@@ -303,6 +303,9 @@ class GenerationStatus(BaseModel):
     last_log: Optional[str] = Field(default=None, description="fal's latest log line.")
     error: Optional[str] = None
     error_code: Optional[str] = None
+    note: Optional[str] = Field(
+        default=None, description="E.g. a cancel that came too late: fal ran the job anyway and its result is kept."
+    )
     created_at: str = Field(description="When the job was recorded (ISO 8601, UTC).")
     updated_at: str
     settings: dict[str, Any] = Field(default_factory=dict, description="The generation settings (prompt, seed, ...).")
@@ -322,6 +325,7 @@ class GenerationSummary(BaseModel):
     output_path: Optional[str] = None
     prompt: Optional[str] = None
     error: Optional[str] = None
+    note: Optional[str] = None
 
 
 class GenerationList(BaseModel):

@@ -21,6 +21,7 @@ from alice_mcp.adapters.ledger import (
     SUBMITTING,
     JobRecord,
 )
+from alice_mcp.data.money import usd
 from alice_mcp.data.vocabulary import Vocabulary
 from alice_mcp.engine.models import (
     AudioResult,
@@ -119,11 +120,29 @@ def running_message(record: JobRecord, live_message: str | None, words: Vocabula
     )
 
 
+def job_note(record: JobRecord) -> Optional[str]:
+    """A fact the user must know about a job beyond its status: a cancel that came too late (the result is kept)."""
+    details = record.details
+    if details.get("late_cancel"):
+        return str(details["late_cancel"])
+    if record.active and details.get("cancel_asked_at"):
+        if details.get("cancel_while_running") or record.status == COMPLETED_AT_FAL:
+            return (
+                "Cancel asked after fal had started the job: fal may still finish it, and then it is billed "
+                f"({usd(record.cost_usd)}); if it does, the file is saved at {record.wanted_path}."
+            )
+        return "Cancel sent to fal while the job was queued; waiting for fal to confirm (a queued job is not billed)."
+    return None
+
+
 def status_message(record: JobRecord, live_message: str | None, words: Vocabulary) -> str:
     """What a job's status means and what to do next (in the face's ``words``)."""
     again = words.wait_for(record.id)
+    note = job_note(record)
     if record.status == COMPLETED:
-        return f"Completed: the file is at {record.output_path}."
+        return f"Completed: the file is at {record.output_path}." + (f" {note}" if note else "")
+    if note is not None and record.active:
+        return f"{note} It is followed to its end, never dropped; {again} to get the outcome (it is not paid again)."
     if record.status in (PENDING, SUBMITTING, RUNNING) and record.error and live_message is None:
         return f"Interrupted while running: {record.error} To resume it, {again}."
     if record.status in (PENDING, SUBMITTING, RUNNING):
@@ -167,6 +186,7 @@ def generation_status(record: JobRecord, jobs: JobManager) -> GenerationStatus:
         last_log=record.last_log,
         error=record.error,
         error_code=record.error_code,
+        note=job_note(record),
         created_at=_iso(record.created_at),
         updated_at=_iso(record.updated_at),
         settings=record.settings,
@@ -185,6 +205,7 @@ def generation_summary(record: JobRecord) -> GenerationSummary:
         output_path=record.output_path,
         prompt=prompt[:80] if isinstance(prompt, str) else None,
         error=record.error,
+        note=job_note(record),
     )
 
 

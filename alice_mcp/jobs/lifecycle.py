@@ -9,6 +9,11 @@ The status a step leaves in the ledger says what a later call (or the next start
   ``get_generation`` (or start-up) retries — never re-submits. A final answer from fal's result endpoint (its 422 for
   input the runner refused, any other non-transient 4xx) makes the job ``failed``: it is not retried.
 * ``completed``: the file is in the output folder.
+
+A cancel never drops a job fal has (:meth:`JobManager.cancel`): fal removes a queued job, but only signals a running
+one, which may finish and bill. So the job is followed to fal's answer: ``client_cancelled`` → ``cancelled``; an
+output → saved as usual, with :data:`LATE_CANCEL_NOTE` (``details.late_cancel``). ``details.fal_started_at`` records
+when fal was first seen running it.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from alice_mcp.data.errors import (
 )
 from alice_mcp.data.progress import notify
 from alice_mcp.jobs.follow import download_result, fetch_output_url, follow_job
-from alice_mcp.jobs.state import JobContext, submission_of
+from alice_mcp.jobs.state import LATE_CANCEL_NOTE, JobContext, submission_of
 
 if TYPE_CHECKING:
     from alice_mcp.adapters.fal import JobStatus
@@ -142,6 +147,8 @@ async def _follow(services: JobServices, job: JobContext) -> None:
 
     async def on_status(status: JobStatus) -> None:
         nonlocal seen
+        if status.state == "running" and not job.record.details.get("fal_started_at"):
+            await job.add_details(fal_started_at=time.time())  # a cancel from now on may come too late
         now = (status.position, status.logs[-1] if status.logs else seen[1])
         if now != seen:
             seen = now
@@ -203,7 +210,11 @@ async def _collect(services: JobServices, job: JobContext, *, retry_stale_upload
             await (await job.ledger()).forget_upload(record.details.get("uploaded_url"))  # fal could not use it
         raise exc
     with anyio.CancelScope(shield=True):
-        await job.update(status=COMPLETED, message=f"Saved {path}", output_path=str(path), error=None, error_code=None)
+        late = bool(job.record.details.get("cancel_asked_at"))
+        if late:  # asked to cancel, but fal delivered the result (and billed it): it is kept
+            await job.add_details(late_cancel=LATE_CANCEL_NOTE)
+        saved = f"{LATE_CANCEL_NOTE} Saved {path}" if late else f"Saved {path}"
+        await job.update(status=COMPLETED, message=saved, output_path=str(path), error=None, error_code=None)
     await notify(job.progress, "done", f"Saved {path}", 1.0)
 
 

@@ -10,7 +10,7 @@ Contract:
   previous process left in flight, in the background: ``initialize`` is never delayed. Without ``running()`` a job
   runs inline and :meth:`start` waits for its end.
 * A job is cancelled at fal only when asked: :meth:`cancel`, or the call that started it being cancelled while it
-  waits. When the manager shuts down, its tasks stop and the jobs stay in the ledger for the next start.
+  waits. A cancel never drops a job fal has: it is followed to fal's answer and a delivered result is saved. When the manager shuts down, its tasks stop and the jobs stay in the ledger for the next start.
 * At most ``ALICE_MAX_CONCURRENT_JOBS`` jobs are at fal at once (submit → completion) per process.
 * Several processes may share a ledger: a job is followed by the process that owns it; a process takes a job over
   only when its owner is gone (dead pid on this host, or no heartbeat for :data:`STALE_AFTER_S`).
@@ -42,6 +42,7 @@ from alice_mcp.adapters.ledger import (
     Ledger,
 )
 from alice_mcp.data.errors import AliceError, JobCancelled, JobNotFound
+from alice_mcp.data.money import usd
 from alice_mcp.data.progress import ProgressSink, Stage, notify
 from alice_mcp.jobs.lifecycle import continue_job
 from alice_mcp.jobs.state import JobContext, JobPlan, LiveJob, Work, job_error, submission_of
@@ -57,6 +58,7 @@ MAX_AUTO_TAIL_ATTEMPTS = (
     5  # start-up retries of a job whose result/download kept failing; get_generation always retries
 )
 CANCEL_TIMEOUT_S = 15.0
+CANCEL_SETTLE_S = 3.0  # how long a cancel waits for fal's answer before it reports the job as it is
 PART_WAIT_S = 3600.0  # a part is followed in waits this long, until it ends
 OTHER_OWNER_POLL_S = 0.5
 _HOST = socket.gethostname()
@@ -236,34 +238,17 @@ class JobManager:
         return ended
 
     async def _drive(self, live: LiveJob, record: JobRecord, work: Work) -> None:
-        """Run one job's work in its own cancel scope; record how it ended."""
+        """Run one job's work in its own cancel scope; record how it ended. A job cancelled on request after fal got
+        it is followed on to fal's answer (a running job may still finish, be billed and must be saved)."""
         context = JobContext(self.services, self.ledger, self.slots, live, record, parts=self)
         try:
-            with anyio.CancelScope() as scope:
-                live.scope = scope
-                try:
-                    if live.cancel_requested:  # cancelled before its task even started
-                        raise JobCancelled(f"Job {live.id} was cancelled before it started; nothing was billed.")
-                    await work(context)
-                except anyio.get_cancelled_exc_class():
-                    if live.cancel_requested:
-                        with anyio.CancelScope(shield=True):
-                            await self._settle_cancel(live)
-                    raise
-                except AliceError as exc:
-                    live.error = exc
-                    with anyio.CancelScope(shield=True):
-                        await self._record_failure(context, exc)
-                except Exception as exc:  # noqa: BLE001 - a bug must not lose the job's record
-                    log.exception("bug while running job %s", live.id)
-                    live.error = AliceError(
-                        f"Internal error in alice-mcp ({type(exc).__name__}) while running job {live.id}; this is a bug. "
-                        "The traceback is in the server's stderr log.",
-                        code="bug",
-                    )
-                    with anyio.CancelScope(shield=True):
-                        await self._record_failure(context, live.error)  # type: ignore[arg-type]
+            if await self._run_work(live, context, work, first=True):
+                live.error = None
+                context.record = (await (await self.ledger()).get(live.id)) or context.record
+                live.settled.set()
+                await self._run_work(live, context, self._continue, first=False)
         finally:
+            live.settled.set()
             if self._live.get(live.id) is live:
                 del self._live[live.id]
             with anyio.CancelScope(shield=True):
@@ -272,6 +257,36 @@ class JobManager:
                 except Exception:  # noqa: BLE001 - ownership also expires by itself
                     log.debug("could not release job %s", live.id, exc_info=True)
             live.done.set()
+
+    async def _run_work(self, live: LiveJob, context: JobContext, work: Work, *, first: bool) -> bool:
+        """Run ``work`` in the job's cancel scope; whether the job must be followed on (cancelled on request after
+        fal got it)."""
+        follow_on = False
+        with anyio.CancelScope() as scope:
+            live.scope = scope
+            try:
+                if first and live.cancel_requested:  # cancelled before its task even started
+                    raise JobCancelled(f"Job {live.id} was cancelled before it started; nothing was billed.")
+                await work(context)
+            except anyio.get_cancelled_exc_class():
+                if live.cancel_requested:
+                    with anyio.CancelScope(shield=True):
+                        follow_on = await self._settle_cancel(live)
+                raise
+            except AliceError as exc:
+                live.error = exc
+                with anyio.CancelScope(shield=True):
+                    await self._record_failure(context, exc)
+            except Exception as exc:  # noqa: BLE001 - a bug must not lose the job's record
+                log.exception("bug while running job %s", live.id)
+                live.error = AliceError(
+                    f"Internal error in alice-mcp ({type(exc).__name__}) while running job {live.id}; this is a bug. "
+                    "The traceback is in the server's stderr log.",
+                    code="bug",
+                )
+                with anyio.CancelScope(shield=True):
+                    await self._record_failure(context, live.error)  # type: ignore[arg-type]
+        return follow_on
 
     async def _record_failure(self, job: JobContext, exc: AliceError) -> None:
         """A job that failed before fal had it is over (nothing was billed); later stages record their own outcome."""
@@ -447,28 +462,30 @@ class JobManager:
 
     # ----------------------------------------------------------------------------------------------- cancelling
     async def cancel(self, job_id: str, reason: str = "Cancelled on request.") -> JobRecord:
-        """Cancel a job: at fal if it is there (a job fal already finished is kept), and in the ledger."""
+        """Cancel a job; returns its record after at most :data:`CANCEL_SETTLE_S` of waiting for fal's answer.
+
+        A job fal does not have yet is stopped (nothing is billed). A job fal has is asked to stop at fal and is
+        never dropped: fal removes a queued job (→ ``cancelled``), but only signals a running one, which may ignore
+        it, finish and bill; the job is followed to fal's answer and a delivered result is saved with
+        :data:`LATE_CANCEL_NOTE`. A job fal already finished is kept (and saved).
+        """
         ledger = await self.ledger()
         record = await ledger.get(job_id)
         if record is None:
             raise JobNotFound(f"No job {job_id!r} in the ledger; {self.services.words.list_jobs}.")
         if record.status in TERMINAL:
             return record
+        live = self._live.get(job_id)
         if record.status == COMPLETED_AT_FAL:  # paid and done at fal: the result is kept (and saved if it is live)
+            await ledger.add_details(job_id, {"cancel_asked_at": time.time()})
             await ledger.note(job_id, "Cancel asked after fal finished the job; its result is kept.")
             return record
-        live = self._live.get(job_id)
         if live is not None:
             live.cancel_requested = True  # before asking fal: the job's own loop must read fal's answer as a cancel
-        if record.status == RUNNING and record.request_id:
-            outcome = await self._cancel_at_fal(record)
-            if live is not None:
-                live.cancelled_at_fal = True
-            if outcome == "already_completed":
-                if live is not None:
-                    live.cancel_requested = False
-                await ledger.note(job_id, "Cancel asked, but fal had already finished the job; its result is kept.")
-                return await ledger.get(job_id)  # type: ignore[return-value]
+        if record.status == RUNNING and record.request_id:  # fal has it: ask fal to stop it, and keep following it
+            await self._ask_fal_to_cancel(record, live)
+            await self._await_outcome(job_id, live)
+            return await ledger.get(job_id)  # type: ignore[return-value]
         if live is not None and not live.done.is_set():
             live.error = JobCancelled(f"Job {job_id} was cancelled. {reason}")
             if live.scope is not None:
@@ -476,26 +493,71 @@ class JobManager:
             else:  # its task has not started yet; it will see the request and stop
                 await ledger.update(job_id, status=CANCELLED, message=reason, error=reason, error_code="cancelled")
             with anyio.move_on_after(CANCEL_TIMEOUT_S):
+                await live.settled.wait()  # stopped, or (submitted meanwhile) cancel asked at fal and followed on
+            with anyio.move_on_after(CANCEL_SETTLE_S):
                 await live.done.wait()
         else:
             await ledger.update(job_id, status=CANCELLED, message=reason, error=reason, error_code="cancelled")
         return await ledger.get(job_id)  # type: ignore[return-value]
 
-    async def _settle_cancel(self, live: LiveJob) -> None:
-        """After a live job's task was cancelled on request: cancel it at fal if it got there meanwhile; record it."""
+    async def _ask_fal_to_cancel(self, record: JobRecord, live: LiveJob | None) -> None:
+        """Send fal the cancel of a job it has (once) and record it; the job stays followed."""
+        ledger = await self.ledger()
+        if (live is not None and live.cancelled_at_fal) or (live is None and record.details.get("cancel_asked_at")):
+            return
+        if live is not None:
+            live.cancelled_at_fal = True
+        started = bool(record.details.get("fal_started_at"))
+        await ledger.add_details(record.id, {"cancel_asked_at": time.time(), "cancel_while_running": started})
+        outcome = await self._cancel_at_fal(record)
+        await ledger.add_details(record.id, {"cancel_answer": outcome})
+        if outcome == "already_completed":
+            await ledger.note(record.id, "Cancel asked, but fal had already finished the job; its result is kept.")
+        elif started:
+            where = record.wanted_path
+            await ledger.note(
+                record.id,
+                "Cancel sent while fal was running the job. fal only signals a running job, so it may still finish "
+                f"and be billed; it is followed to its end and its file saved at {where}.",
+            )
+            log.warning(
+                "job %s: fal had already started it, so it may still finish and be billed (%s); it is not dropped: "
+                "if fal finishes it, its file is saved at %s (%s).",
+                record.id,
+                usd(record.cost_usd),
+                where,
+                self.services.words.wait_for(record.id),
+            )
+        else:
+            await ledger.note(record.id, "Cancel sent while the job was queued at fal; fal removes a queued job.")
+
+    async def _await_outcome(self, job_id: str, live: LiveJob | None) -> None:
+        """Wait a moment for fal's answer to a cancel (a queued job ends at once); a job nobody follows is followed
+        here (in the background when the manager runs; else it stays in the ledger for the next follower)."""
+        if live is not None:
+            with anyio.move_on_after(CANCEL_SETTLE_S):
+                await live.done.wait()
+            return
+        with anyio.move_on_after(CANCEL_SETTLE_S):
+            try:
+                await self.wait(job_id, CANCEL_SETTLE_S, None)
+            except AliceError as exc:
+                log.info("job %s after its cancel: %s", job_id, exc.message)
+
+    async def _settle_cancel(self, live: LiveJob) -> bool:
+        """After a live job's task was cancelled on request: if fal got it meanwhile, ask fal to cancel it and return
+        ``True`` (the job is followed on to fal's answer); else record it cancelled."""
         ledger = await self.ledger()
         record = await ledger.get(live.id)
         if record is None or not record.active:
-            return
-        if record.status == RUNNING and record.request_id and not live.cancelled_at_fal:
-            if await self._cancel_at_fal(record) == "already_completed":
-                await ledger.note(live.id, "Cancel asked, but fal had already finished the job; its result is kept.")
-                live.error = None
-                return
+            return False
+        if record.status == RUNNING and record.request_id:
+            await self._ask_fal_to_cancel(record, live)
+            return True
         if record.status == COMPLETED_AT_FAL:
+            await ledger.add_details(live.id, {"cancel_asked_at": time.time()})
             await ledger.note(live.id, "Cancel asked after fal finished the job; its result is kept.")
-            live.error = None
-            return
+            return True
         await ledger.update(
             live.id,
             status=CANCELLED,
@@ -503,6 +565,7 @@ class JobManager:
             error=str(live.error or "Cancelled."),
             error_code="cancelled",
         )
+        return False
 
     async def _cancel_at_fal(self, record: JobRecord) -> str:
         try:

@@ -57,6 +57,11 @@ class LiveJob:
     sinks: list[ProgressSink] = field(default_factory=list)
     cancel_requested: bool = False
     cancelled_at_fal: bool = False
+    settled: anyio.Event = field(default_factory=anyio.Event)  # its work ended, or it is followed on after a cancel
+
+
+#: The note a job gets when a cancel came after fal had started it and fal still delivered (and billed) the result.
+LATE_CANCEL_NOTE = "Cancel came too late; the result is kept (fal had already started the job, and billed it)."
 
 
 class PartRunner(Protocol):

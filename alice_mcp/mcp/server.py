@@ -376,8 +376,10 @@ def build_server() -> MCPServer:
         ),
     )
     async def cancel_generation(job_id: JobIdArg, ctx: Context) -> GenerationStatus:
-        """Cancel a running job at fal and record it as cancelled. A job fal already finished is kept (it is paid);
-        its file is still saved."""
+        """Cancel a job. A job still queued at fal (or not yet sent) is cancelled and not billed. A job fal has
+        already started may still finish and be billed (fal only signals it): it is never dropped, and if fal
+        finishes it, its file is saved (the result's `note` and `message` say so and where). A job fal already
+        finished is kept and saved."""
         with tool_errors("cancel_generation"):
             return await core_of(ctx).cancel_generation(job_id)
 

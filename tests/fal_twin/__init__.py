@@ -58,7 +58,9 @@ class FalTwin:
     non-empty key), ``forbidden_keys=None``, ``schema_overrides=None``,
     ``result_video="reencode"|"copy"``, ``validate_at="runner"|"submit"``,
     ``require_key_format=False`` (True: keys must look like ``id:secret``,
-    as real fal demands), ``cdn_token_ttl_seconds=3600``.
+    as real fal demands), ``cdn_token_ttl_seconds=3600``,
+    ``inprogress_cancel="honor"|"ignore"`` (whether a runner stops on a cancel
+    signal or finishes and bills the job).
     ``key`` sets ``FAL_KEY`` in ``env`` (default "twin-key").
     """
 

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uplink-bytes-per-second", type=float, default=None)
     parser.add_argument("--result-video", choices=["reencode", "copy"], default="reencode")
     parser.add_argument("--validate-at", choices=["runner", "submit"], default="runner")
+    parser.add_argument("--inprogress-cancel", choices=["honor", "ignore"], default="honor")
     parser.add_argument("--key", default="twin-key", help="FAL_KEY value to export")
     args = parser.parse_args(argv)
 
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         uplink_bytes_per_second=args.uplink_bytes_per_second,
         result_video=args.result_video,
         validate_at=args.validate_at,
+        inprogress_cancel=args.inprogress_cancel,
     ) as twin:
         for name, value in twin.env.items():
             print(f"export {name}={shlex.quote(value)}")

@@ -30,10 +30,13 @@ Choices for UNVERIFIED behaviour (documented here, asserted by tests):
   internal_error/runner_server_error, 502/503/504/499/400 per reference
   §3.3), else 422 with a one-entry detail list.
 * Cancel: 202 ``{"status": "CANCELLATION_REQUESTED"}`` while queued or in
-  progress; the job then is COMPLETED with ``error: "Request cancelled by
-  the client"``, ``error_type: "client_cancelled"``, result -> 499 with that
-  body. Done -> 400 ``{"status": "ALREADY_COMPLETED"}``; unknown -> 404
-  ``{"status": "NOT_FOUND"}``.
+  progress. A queued job is removed: it is COMPLETED with ``error: "Request
+  cancelled by the client"``, ``error_type: "client_cancelled"``, result ->
+  499 with that body. A job in progress gets the runner's signal: with
+  ``state.inprogress_cancel == "honor"`` (default) it ends the same way; with
+  ``"ignore"`` the runner carries on, and the job completes with its output
+  (and is billed) as if no cancel had come. Done -> 400 ``{"status":
+  "ALREADY_COMPLETED"}``; unknown -> 404 ``{"status": "NOT_FOUND"}``.
 * Result before completion -> 400 ``{"detail": "Request is still in
   progress"}``; unknown request id (status/result/stream) -> 404
   ``{"detail": "Request not found"}``.
@@ -99,6 +102,7 @@ class Job:
     detail_422: list | None = None  # runner-side validation failure
     failure: tuple[str, str] | None = None  # forced error (error, error_type)
     cancelled: bool = False
+    cancel_ignored: bool = False  # a cancel came while it ran and the runner ignored it
     done: threading.Event = field(default_factory=threading.Event)
     output: dict | None = None
     error: tuple[int, Any, str | None, str | None] | None = None  # (status, detail, status-error, error_type)
@@ -472,7 +476,11 @@ class QueueApi:
         elif job.is_completed():
             resp = json_response(400, {"status": "ALREADY_COMPLETED"})
         else:
-            job.cancelled = True
+            running = job.status_json(False)[1]["status"] == "IN_PROGRESS"
+            if not running or self.state.inprogress_cancel == "honor":
+                job.cancelled = True
+            else:  # the runner ignores the signal: the job finishes with its output
+                job.cancel_ignored = True
             with self.state.lock:
                 self.state.cancels.append(request_id)
             resp = json_response(202, {"status": "CANCELLATION_REQUESTED"})

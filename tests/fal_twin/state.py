@@ -10,9 +10,17 @@ Contract
   ``uplink_bytes_per_second``, ``valid_keys``, ``forbidden_keys``,
   ``schema_overrides``, ``result_video``, ``result_channels`` (1 = a mono AAC
   track, 2 = stereo), ``sync_clicks`` (click under every flash of the video,
-  see synth), ``validate_at``) are plain
+  see synth), ``validate_at``, ``inprogress_cancel``) are plain
   attributes read at the moment each request/job needs them, so tests may
   change them at any time; ``reset()`` restores the constructor values.
+* ``inprogress_cancel``: what the runner does with a cancel signal for a job
+  already IN_PROGRESS (reference §3.4/§3.5: fal only signals the runner, and a
+  hosted model may ignore it). ``"honor"`` (default): the job ends COMPLETED
+  with ``client_cancelled``. ``"ignore"``: it runs to its end, delivers its
+  output and is billed. Either way the cancel answers 202
+  ``CANCELLATION_REQUESTED``; a queued job is always removed.
+  :meth:`TwinState.billed_outputs` lists the jobs fal finished with output
+  (what fal bills: "you pay only for successful outputs").
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ from typing import Any, NamedTuple
 
 FAULT_KINDS = frozenset({"token", "upload", "submit", "status", "result", "download", "cancel", "stream"})
 FAULT_MODES = frozenset({400, 404, 410, 429, 500, 502, 503, 504, "reset", "timeout", "slow"})
+
+#: What a runner does with a cancel signal for a job in progress (see module docstring).
+INPROGRESS_CANCEL = ("honor", "ignore")
 
 #: Endpoints whose requested ``duration`` is billed per second ($0.001/s).
 MMAUDIO_ENDPOINTS = ("fal-ai/mmaudio-v2", "fal-ai/mmaudio-v2/text-to-audio")
@@ -127,6 +138,7 @@ class TwinState:
         validate_at: str = "runner",
         require_key_format: bool = False,
         cdn_token_ttl_seconds: float = 3600.0,
+        inprogress_cancel: str = "honor",
     ) -> None:
         self._ctor = dict(
             queue_seconds=queue_seconds,
@@ -142,6 +154,7 @@ class TwinState:
             validate_at=validate_at,
             require_key_format=require_key_format,
             cdn_token_ttl_seconds=cdn_token_ttl_seconds,
+            inprogress_cancel=inprogress_cancel,
         )
         self.lock = threading.RLock()
         self.generation = 0
@@ -158,11 +171,13 @@ class TwinState:
             raise ValueError("result_video must be 'reencode' or 'copy'")
         if self.validate_at not in ("runner", "submit"):
             raise ValueError("validate_at must be 'runner' or 'submit'")
+        if self.inprogress_cancel not in INPROGRESS_CANCEL:
+            raise ValueError(f"inprogress_cancel must be one of {INPROGRESS_CANCEL}")
         self.submits: list[SubmitRecord] = []  # billable (valid) submits only
         self.rejected_submits: list[SubmitRecord] = []  # enqueued, then 422 on the runner
         self.uploads: list[UploadRecord] = []
         self.requests: list[RequestRecord] = []
-        self.cancels: list[str] = []
+        self.cancels: list[str] = []  # every cancel answered CANCELLATION_REQUESTED (honored or not)
         self.jobs: dict[str, Any] = {}  # request_id -> queue.Job
         self.faults: list[Fault] = []
         self._uploaded_bytes = 0
@@ -281,6 +296,21 @@ class TwinState:
                 elif s.valid and s.request_id in self.jobs:
                     usd += getattr(self.jobs[s.request_id], "cost_usd", 0.0)  # foley endpoints: billed per output
             return usd
+
+    def billed_outputs(self) -> list[str]:
+        """Request ids of the billable jobs fal finished WITH output (not cancelled, no error): the results a
+        client paid for. A cancel removed from the queue, or honored while running, leaves no output."""
+        with self.lock:
+            records = list(self.submits)
+            jobs = dict(self.jobs)
+        return [
+            s.request_id
+            for s in records
+            if (job := jobs.get(s.request_id)) is not None
+            and job.is_completed()
+            and job.error_pair() is None
+            and job.output is not None
+        ]
 
     def job(self, request_id: str) -> Any:
         with self.lock:
