@@ -84,3 +84,8 @@ async def notify(
         await sink(Progress(stage, scrub(message), fraction, job_id))
     except Exception:  # noqa: BLE001 - a broken progress channel must not fail a paid job
         log.debug("progress sink failed", exc_info=True)
+
+
+def megabytes(size: int) -> str:
+    """A byte count for progress messages: ``1.5 MB`` or ``300 kB``."""
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size / 1000:.0f} kB"

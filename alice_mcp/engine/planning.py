@@ -23,7 +23,7 @@ from alice_mcp.data import params
 from alice_mcp.data.endpoints import Endpoint
 from alice_mcp.data.errors import AliceError, InputError
 from alice_mcp.data.presets import preset_finishing, preset_values
-from alice_mcp.data.progress import notify
+from alice_mcp.data.progress import megabytes, notify
 from alice_mcp.data.vocabulary import Vocabulary
 from alice_mcp.engine import reuse
 from alice_mcp.jobs.manager import JobManager
@@ -129,8 +129,3 @@ async def upload_file(path: Path, job: JobContext) -> str:
     )
     await notify(job.progress, "uploading", done, 1.0)
     return url
-
-
-def megabytes(size: int) -> str:
-    """A byte count for people: ``1.5 MB`` or ``300 kB``."""
-    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size / 1000:.0f} kB"

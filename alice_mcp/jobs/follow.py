@@ -19,7 +19,7 @@ import anyio
 
 from alice_mcp.adapters.output_policy import partial_file, publish
 from alice_mcp.data.errors import FalError, FalJobFailed
-from alice_mcp.data.progress import ProgressSink, notify
+from alice_mcp.data.progress import ProgressSink, megabytes, notify
 
 if TYPE_CHECKING:
     from alice_mcp.adapters.fal import JobStatus, Submission
@@ -115,7 +115,7 @@ async def download_result(
 
     async def on_bytes(done: int, total: int | None) -> None:
         fraction = done / total if total else None
-        await notify(progress, "downloading", f"Downloading the result ({_mb(done)})", fraction)
+        await notify(progress, "downloading", f"Downloading the result ({megabytes(done)})", fraction)
 
     with partial_file(wanted.parent, wanted.suffix) as temp:
         try:
@@ -130,7 +130,3 @@ async def download_result(
         with anyio.CancelScope(shield=True):  # a published file is always recorded by the caller
             published = await anyio.to_thread.run_sync(publish, temp, wanted)
     return published
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size / 1000:.0f} kB"
