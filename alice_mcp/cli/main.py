@@ -27,11 +27,9 @@ EXIT_INTERRUPTED = 130
 log = logging.getLogger("alice_mcp.cli.main")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from alice_mcp.cli.flags import add_model_flags
-    from alice_mcp.data.kling_params import KlingVideoSettings
-    from alice_mcp.data.params import AudioSettings, PipelineOptions, TimelineOptions
-    from alice_mcp.engine.models import JobStatusName
+def build_parser(*, serve_only: bool = False) -> argparse.ArgumentParser:
+    """The whole command line; ``serve_only``: just ``serve`` (what plain ``alice-mcp``, as hosts launch it, needs:
+    the other commands' flags are not built, so the server starts sooner)."""
     from alice_mcp.mcp.http import DEFAULT_HOST, DEFAULT_PATH, DEFAULT_PORT
 
     parser = argparse.ArgumentParser(
@@ -67,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         "list as arguments, e.g. an MCP Bundle's directory picker)",
     )
     serve.set_defaults(verbose=False)
+    if serve_only:
+        return parser
+
+    from alice_mcp.cli.flags import add_model_flags
+    from alice_mcp.data.kling_params import KlingVideoSettings
+    from alice_mcp.data.params import AudioSettings, PipelineOptions, TimelineOptions
+    from alice_mcp.engine.models import JobStatusName
 
     def paid(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
@@ -196,7 +201,8 @@ def exit_code_for(exc: BaseException) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(serve_only=not argv)
     args = parser.parse_args(argv)
     if args.command is None:  # plain `alice-mcp` is what MCP hosts launch: serve over stdio
         args = parser.parse_args(["serve"])

@@ -23,7 +23,6 @@ from alice_mcp.engine.recipes.foley import FoleyRecipe
 from alice_mcp.engine.recipes.registry import resolve_recipe, video_to_audio_recipe
 from alice_mcp.engine.recipes.video_to_audio import VideoToAudioRecipe
 from alice_mcp.engine.takes import min_samples
-from alice_mcp.media.pipeline import plan_media
 
 if TYPE_CHECKING:
     from alice_mcp.engine.spend import SpendGuard
@@ -88,6 +87,8 @@ async def billed_duration(
 ) -> tuple[float | None, list[str]]:
     """Seconds of audio a generation for a local ``video`` would bill: the same rule add_audio_to_video uses.
     A URL is not fetched here (estimates stay offline)."""
+    from alice_mcp.media.pipeline import plan_media  # media loads on first use, not at start-up
+
     source = resolve_video(video, planning.read_policy(services.settings, roots))
     if isinstance(source, RemoteVideo):
         return None, ["The length of a URL video is not probed for estimates; pass `duration` for an exact figure."]

@@ -34,7 +34,6 @@ from alice_mcp.engine.models import (
     VideoAudioResult,
     VideoResult,
 )
-from alice_mcp.media.windows import SoundtrackPlan
 
 if TYPE_CHECKING:
     from alice_mcp.jobs.manager import JobManager
@@ -211,6 +210,8 @@ def generation_summary(record: JobRecord) -> GenerationSummary:
 
 def soundtrack_report(record: JobRecord) -> Optional[SoundtrackReport]:
     """Where each window and cue of a soundtrack job sits, how its part went, and the seams (once measured)."""
+    from alice_mcp.media.windows import SoundtrackPlan  # the media layer loads on first use, not at start-up
+
     details = record.details
     if "soundtrack" not in details:
         return None

@@ -38,12 +38,11 @@ from alice_mcp.engine.takes import MAX_TAKES, TakeCall, plan_takes, total_cost
 from alice_mcp.jobs.follow import download_result
 from alice_mcp.jobs.lifecycle import submit_and_finish
 from alice_mcp.jobs.state import JobContext, submission_of
-from alice_mcp.media.pipeline import finish_media, plan_media, prepare_upload, workspace
-from alice_mcp.media.plan import MediaPlan
 
 if TYPE_CHECKING:
     from alice_mcp.engine.spend import ConfirmSpend
     from alice_mcp.jobs.services import Finish
+    from alice_mcp.media.plan import MediaPlan
 
 
 class TakeSettings(BaseModel):
@@ -70,6 +69,9 @@ class FoleyRecipe(VideoToAudioRecipe):
     async def finish_samples(self, job: JobContext, url: str) -> Path:
         """Every sample of fal's output put onto the original video (the first at the wanted path, the others next
         to it); their paths and fal URLs go to the job's details."""
+        from alice_mcp.media.pipeline import finish_media, workspace  # media loads on first use, not at start-up
+        from alice_mcp.media.plan import MediaPlan
+
         record = job.record
         if int(record.details.get("samples") or 1) <= 1:
             path = await self.finish(job, url)
@@ -134,6 +136,8 @@ async def run_takes(
     """Plan, price (one quote), approve once, run concurrently and report every take of ``request``. ``core`` is the
     :class:`~alice_mcp.engine.core.AliceCore` (its services, jobs and spend guard); ``others`` every known model
     (for the advice in errors)."""
+    from alice_mcp.media.pipeline import plan_media
+
     services, jobs = core.services, core.jobs
     settings_env = services.settings
     await notify(progress, "checking", "Checking the request")
@@ -207,6 +211,8 @@ async def _prepare_call(
     options: params.PipelineOptions,
     source: Any,
 ) -> PreparedJob:
+    from alice_mcp.media.pipeline import prepare_upload, workspace
+
     spec = recipe.spec
     own = call.settings.model_dump(exclude_none=True)
     prompt = own.get(spec.common.get("prompt", ""), "") or ""

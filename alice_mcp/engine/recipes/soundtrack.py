@@ -43,21 +43,14 @@ from alice_mcp.engine.recipes.base import Recipe
 from alice_mcp.engine.status import soundtrack_report, video_result
 from alice_mcp.jobs.lifecycle import submit_and_finish
 from alice_mcp.jobs.state import JobContext, JobPlan
-from alice_mcp.media.pipeline import workspace
-from alice_mcp.media.plan import MediaPlan
-from alice_mcp.media.soundtrack_pipeline import (
-    SoundtrackMedia,
-    finish_soundtrack,
-    plan_soundtrack_media,
-    prepare_part_upload,
-)
-from alice_mcp.media.windows import SoundtrackPlan
 
 if TYPE_CHECKING:
     from alice_mcp.adapters.ledger import JobRecord
     from alice_mcp.engine.recipes.video_to_audio import VideoToAudioRecipe
     from alice_mcp.jobs.manager import JobManager
     from alice_mcp.jobs.services import JobServices
+    from alice_mcp.media.soundtrack_pipeline import SoundtrackMedia
+    from alice_mcp.media.windows import SoundtrackPlan
 
 PART_KIND = "soundtrack_part"
 #: Attempts per part: a failed part is retried once.
@@ -142,6 +135,8 @@ class SoundtrackRecipe(Recipe):
         self, services: JobServices, request: VideoAudioRequest, progress: ProgressSink | None
     ) -> _Planned:
         """Check the request, probe and scan the clip, plan windows and cues and price every part (nothing paid)."""
+        from alice_mcp.media.soundtrack_pipeline import plan_soundtrack_media  # media loads on first use
+
         await notify(progress, "checking", "Checking the request")
         options = planning.pipeline_options(request.options)
         timeline = self.timeline_of(request)
@@ -301,6 +296,8 @@ class SoundtrackRecipe(Recipe):
     ) -> PreparedJob:
         """A new soundtrack job that redoes only the chosen windows (index, or a time like ``"12.5s"``) of finished
         soundtrack ``job_id`` and keeps every other part's audio: it costs those windows alone."""
+        from alice_mcp.media.windows import SoundtrackPlan
+
         old = await jobs.get(job_id)
         if old.kind != self.kind or "soundtrack" not in old.details:
             raise InputError(f"Job {job_id} is not a soundtrack of many windows; only those can regenerate windows.")
@@ -421,6 +418,10 @@ class SoundtrackRecipe(Recipe):
         )
 
     def _part_work(self, parent: JobContext, part: dict[str, Any]):  # type: ignore[no-untyped-def]
+        from alice_mcp.media.pipeline import workspace
+        from alice_mcp.media.plan import MediaPlan
+        from alice_mcp.media.soundtrack_pipeline import prepare_part_upload
+
         whole = MediaPlan(**parent.record.details["media_plan"])
         settings = params.AudioSettings(**part["settings"])
 
@@ -439,6 +440,11 @@ class SoundtrackRecipe(Recipe):
         return work
 
     async def _finish(self, job: JobContext, results: dict[str, Optional[Path]]) -> None:
+        from alice_mcp.media.pipeline import workspace
+        from alice_mcp.media.plan import MediaPlan
+        from alice_mcp.media.soundtrack_pipeline import finish_soundtrack
+        from alice_mcp.media.windows import SoundtrackPlan
+
         details = job.record.details
         plan = SoundtrackPlan(**details["soundtrack"])
         whole = MediaPlan(**details["media_plan"])

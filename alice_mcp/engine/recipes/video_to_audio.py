@@ -4,6 +4,9 @@ Planning checks the request, probes the clip and plans the segment and what is u
 cut or proxy) without paying anything. The work uploads that file (deduplicated), submits the model's payload once
 and follows the job; finishing puts fal's audio onto the original video with the media plan recorded in the
 ledger, so a job resumed after a restart finishes the same way.
+
+The media layer is imported where it is used, so that starting a server (which only lists the recipes) does not
+load it.
 """
 
 from __future__ import annotations
@@ -26,8 +29,6 @@ from alice_mcp.engine.status import video_result
 from alice_mcp.jobs.follow import download_result
 from alice_mcp.jobs.lifecycle import submit_and_finish
 from alice_mcp.jobs.state import JobContext
-from alice_mcp.media.pipeline import FinishedMedia, export_track, finish_media, plan_media, prepare_upload, workspace
-from alice_mcp.media.plan import MediaPlan
 
 if TYPE_CHECKING:
     from alice_mcp.adapters.ledger import JobRecord
@@ -58,6 +59,8 @@ class VideoToAudioRecipe(Recipe):
     ) -> PreparedJob:
         """Check a video request, probe the clip and plan its job (segment, upload method, cost, cache key) without
         paying anything; finds a cached result. A file that is not a usable video fails here, before any upload."""
+        from alice_mcp.media.pipeline import plan_media, prepare_upload, workspace
+
         settings_env = services.settings
         await notify(progress, "checking", "Checking the request")
         options = planning.pipeline_options(request.options, request.preset)
@@ -117,6 +120,9 @@ class VideoToAudioRecipe(Recipe):
     async def finish(self, job: JobContext, url: str) -> Path:
         """Fetch fal's output and publish the result: for a job with a media plan, the generated audio put onto the
         original video (and the track exported if asked); plan and options come from the ledger."""
+        from alice_mcp.media.pipeline import FinishedMedia, export_track, finish_media, workspace
+        from alice_mcp.media.plan import MediaPlan
+
         record = job.record
         wanted = Path(record.wanted_path)
         request_id = record.request_id or ""
