@@ -83,9 +83,17 @@ def duration_range(model: type[BaseModel]) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def window_limits(endpoint_id: str, model: type[BaseModel] = AudioSettings, overlap_s: float = 1.0) -> WindowLimits:
-    """The window limits of ``endpoint_id``, whose parameter table is ``model`` (its ``duration`` range)."""
-    low, high = duration_range(model)
+def window_limits(
+    endpoint_id: str,
+    model: type[BaseModel] = AudioSettings,
+    overlap_s: float = 1.0,
+    *,
+    seconds: tuple[float, float] | None = None,
+) -> WindowLimits:
+    """The window limits of ``endpoint_id``: the shortest and longest clip it takes per call are ``seconds`` when
+    given (a model's own clip limits, for models that read the whole clip sent and have no ``duration`` field), else
+    the ``duration`` range of its parameter table ``model``."""
+    low, high = seconds if seconds is not None else duration_range(model)
     hint = WINDOW_HINTS.get(endpoint_id)
     if hint is None:  # no known sweet spot: aim at the middle of the upper half of its range
         aim_max = high

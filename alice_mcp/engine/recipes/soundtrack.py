@@ -33,6 +33,7 @@ from alice_mcp.adapters.output_policy import output_name
 from alice_mcp.adapters.sources import LocalVideo, resolve_video
 from alice_mcp.data import params
 from alice_mcp.data.errors import InputError
+from alice_mcp.data.foley_spec import FoleyModel
 from alice_mcp.data.presets import preset_values
 from alice_mcp.data.progress import ProgressSink, notify
 from alice_mcp.data.timeline import WindowLimits, window_limits
@@ -40,6 +41,7 @@ from alice_mcp.engine import planning
 from alice_mcp.engine.models import VideoAudioRequest, VideoAudioResult
 from alice_mcp.engine.planning import PreparedJob
 from alice_mcp.engine.recipes.base import Recipe
+from alice_mcp.engine.recipes.foley import TakeSettings, common_values, own_options
 from alice_mcp.engine.status import soundtrack_report, video_result
 from alice_mcp.jobs.lifecycle import submit_and_finish
 from alice_mcp.jobs.state import JobContext, JobPlan
@@ -94,18 +96,26 @@ class _Planned:
 
 
 class SoundtrackRecipe(Recipe):
-    """Soundtracks of any length made of ``video_recipe``'s windows; window limits come from its parameter table."""
+    """Soundtracks of any length made of ``video_recipe``'s windows. ``spec`` is that model as data: its clip limits
+    size the windows, and its own parameter model makes each part's payload (under the model's own field names)."""
 
     kind = "soundtrack"
 
-    def __init__(self, video_recipe: VideoToAudioRecipe) -> None:
+    def __init__(self, video_recipe: VideoToAudioRecipe, spec: FoleyModel) -> None:
         super().__init__(video_recipe.endpoint)
         self.video = video_recipe
+        self.spec = spec
 
     # ---------------------------------------------------------------------------------------------- planning
     def limits(self) -> WindowLimits:
-        """The model's window limits (its ``duration`` range and the length it does best on)."""
-        return window_limits(self.endpoint.id, self.endpoint.input_model or params.AudioSettings)
+        """The model's window limits (its per-call clip limits and the length it does best on)."""
+        lim = self.spec.limits
+        return window_limits(self.endpoint.id, seconds=(lim.min_seconds, lim.max_seconds))
+
+    @property
+    def own_fields(self) -> bool:
+        """Whether the model's fal fields differ from MMAudio's table (its parts carry their own ``fal`` payload)."""
+        return self.spec.params is not params.AudioSettings
 
     @staticmethod
     def timeline_of(request: VideoAudioRequest) -> params.TimelineOptions:
@@ -143,7 +153,7 @@ class SoundtrackRecipe(Recipe):
     ) -> _Planned:
         """Check the request, probe and scan the clip, plan windows and cues and price every part (nothing paid)."""
         await notify(progress, "checking", "Checking the request")
-        options = planning.pipeline_options(request.options)
+        options = planning.pipeline_options(request.options, request.preset)
         timeline = self.timeline_of(request)
         segments, cues = timeline.segments or [], timeline.cues or []
         base = self._base_settings(request, options, segments, services)
@@ -166,6 +176,8 @@ class SoundtrackRecipe(Recipe):
             progress=progress,
         )
         parts = self._parts(sm.plan, base, segments, cues, request, services)
+        if self.own_fields:
+            parts = [self._with_model_fields(p, segments, request, options, services) for p in parts]
         return _Planned(options, base, source, sm, parts, round(sum(p["cost_usd"] for p in parts), 6))
 
     async def quote(self, services: JobServices, request: VideoAudioRequest) -> tuple[float, float]:
@@ -193,7 +205,15 @@ class SoundtrackRecipe(Recipe):
             planned.cost,
         )
         settings_env = services.settings
-        settings = base.model_copy(update={"duration": sm.plan.billed_seconds})
+        settings: params.AudioSettings | TakeSettings = base.model_copy(update={"duration": sm.plan.billed_seconds})
+        if self.own_fields:  # what the ledger and results show: the common view, under this model's name
+            settings = TakeSettings(
+                model=self.spec.alias,
+                prompt=base.prompt,
+                duration=sm.plan.billed_seconds,
+                seed=parts[0]["settings"]["seed"],
+                fal=parts[0]["fal"],
+            )
         default_name = output_name(
             source.path.stem or "video",
             request.preset or "soundtrack",
@@ -207,6 +227,7 @@ class SoundtrackRecipe(Recipe):
             f"{len(sm.plan.windows)} windows and {len(sm.plan.cues)} cues: {sm.plan.billed_seconds:g} s billed for "
             f"{sm.plan.end - sm.plan.start:g} s of video, of which {sm.plan.overlap_seconds:g} s is window overlap."
         )
+        notes += self._model_notes(parts)
         plan = await planning.plan_job(
             jobs,
             self.kind,
@@ -237,6 +258,8 @@ class SoundtrackRecipe(Recipe):
     ) -> params.AudioSettings:
         """The call's own settings (duration filled in per part); a prompt may be left out when segments say it."""
         values = {k: v for k, v in request.values.items() if k != "duration"}
+        if not self.own_fields:  # MMAudio's own controls are fields of its table (its model_options checked first)
+            values.update(own_options(self.spec, request) or {})
         try:
             return planning.resolve_settings(request.preset, values, options.quality, services.words)
         except InputError:
@@ -262,6 +285,8 @@ class SoundtrackRecipe(Recipe):
         """One entry per window and cue: its key, span, settings (prompt from its segment; the same seed for every
         window, a seed of its own per cue) and cost."""
         explicit = {k: v for k, v in request.values.items() if v is not None and k not in ("duration", "prompt")}
+        if not self.own_fields:
+            explicit.update(own_options(self.spec, request) or {})
         parts: list[dict[str, Any]] = []
         for window in plan.windows:
             settings = base
@@ -295,6 +320,82 @@ class SoundtrackRecipe(Recipe):
             "settings": settings.model_dump(mode="json"),
             "cost_usd": services.prices.cost(self.endpoint.id, settings.duration),
         }
+
+    def _with_model_fields(
+        self,
+        part: dict[str, Any],
+        segments: list[params.Segment],
+        request: VideoAudioRequest,
+        options: params.PipelineOptions,
+        services: JobServices,
+    ) -> dict[str, Any]:
+        """``part`` (planned with MMAudio's table) made a call of this model: its own fal fields (``fal``), the
+        common view of them (``settings``) and its price by the model's own rule. Everything the model cannot do
+        is an :class:`InputError` naming the part, raised before anything is paid."""
+        spec, view = self.spec, part["settings"]
+        name = f"{part['kind']} {part['index']} ({part['start']:g}-{part['end']:g} s)"
+        if spec.duration_field is None:  # the model reads the whole clip it is sent: the part's span
+            try:
+                spec.check_clip(part["end"] - part["start"])
+            except InputError as exc:
+                raise InputError(f"{name}: {exc.message}") from None
+        common = common_values(spec, request, options.quality)
+        common.pop("duration", None)
+        if "prompt" in spec.common:
+            common["prompt"] = view["prompt"]
+        segment = next((s for s in segments if s.start <= part["start"] + 1e-6 < s.end), None)
+        if part["kind"] == "window" and segment is not None and segment.negative_prompt is not None:
+            if "negative_prompt" not in spec.common:
+                raise InputError(
+                    f"`segments`: {spec.alias} has no `negative_prompt` control; leave it out of the segment "
+                    f"({segment.start:g}-{segment.end:g} s), or pick a model that takes one (see list_models)."
+                )
+            common["negative_prompt"] = segment.negative_prompt
+        if part["kind"] == "cue":
+            common.pop("negative_prompt", None)
+        if spec.seed_range is not None:
+            low, high = spec.seed_range
+            seed = int(view["seed"])
+            explicit = request.values.get("seed") is not None and part["kind"] == "window"
+            common["seed"] = seed if explicit else low + (seed - low) % (high - low + 1)  # a drawn seed, in range
+        own = own_options(spec, request)
+        if own and "segments" in own:
+            raise InputError(
+                f"model_options `segments` of {spec.alias} is relative to one call; a soundtrack lays out its spans "
+                "with the soundtrack's own `segments` (start, end, prompt)."
+            )
+        fal = spec.settings(common, own, seconds=view["duration"])
+        samples = spec.samples(fal)
+        return {
+            **part,
+            "settings": {
+                "model": spec.alias,
+                "prompt": str(getattr(fal, spec.common["prompt"], "") or "") if "prompt" in spec.common else "",
+                "seed": spec.seed_of(fal),
+                "duration": view["duration"],
+            },
+            "fal": fal.model_dump(mode="json", exclude_none=True),
+            "samples": samples,
+            "cost_usd": services.prices.cost(
+                self.endpoint.id, spec.billed_seconds(fal, view["duration"]), samples=samples
+            ),
+        }
+
+    def _model_notes(self, parts: list[dict[str, Any]]) -> list[str]:
+        """What a model's parts do that the user should know (the extra samples it pays for)."""
+        samples = max((int(p.get("samples") or 1) for p in parts), default=1)
+        if samples <= 1:
+            return []
+        return [
+            f"{self.spec.alias} returns {samples} samples per call, each priced; the soundtrack uses the first of "
+            "each part."
+        ]
+
+    def part_payload(self, part: dict[str, Any], video_url: str) -> dict[str, Any]:
+        """The fal payload of one part, sent with its uploaded span at ``video_url``: the model's own fields."""
+        if "fal" in part:
+            return self.spec.payload(self.spec.params(**part["fal"]), video_url)
+        return self.video.payload(params.AudioSettings(**part["settings"]), video_url)
 
     async def regenerate(
         self, services: JobServices, jobs: JobManager, job_id: str, selectors: list[int | float | str]
@@ -422,7 +523,6 @@ class SoundtrackRecipe(Recipe):
 
     def _part_work(self, parent: JobContext, part: dict[str, Any]):  # type: ignore[no-untyped-def]
         whole = MediaPlan(**parent.record.details["media_plan"])
-        settings = params.AudioSettings(**part["settings"])
 
         async def work(job: JobContext) -> None:
             async def send_clip() -> dict:
@@ -432,7 +532,7 @@ class SoundtrackRecipe(Recipe):
                             whole, part["start"], part["end"], folder, job.progress
                         )
                     await job.add_details(upload_method=part_media.upload_method)
-                    return self.video.payload(settings, await planning.upload_file(upload, job))
+                    return self.part_payload(part, await planning.upload_file(upload, job))
 
             await submit_and_finish(job.services, job, await send_clip(), reupload=send_clip)
 
