@@ -175,3 +175,111 @@ def test_the_cli_compares_two_models_on_a_long_clip(scenes, twin, alice_env, out
     assert any("mmaudio-v2: 1 take(s)" in n and "hunyuan-video-foley: 1 take(s)" in n for n in data["notes"])
     for take in data["takes"]:
         assert describe(Path(take["output_path"])).audio_duration == pytest.approx(20.0, abs=0.05)
+
+
+# ------------------------------------------------------------------------------------------ the finished mix
+BURSTS = ((8.0, 12.0), (24.0, 28.0))  # the clip's "speech": 440 Hz tone bursts over digital silence
+RATE = 48000
+
+
+def _with_bursts(picture: Path, dest: Path, seconds: float) -> Path:
+    """``picture`` (no sound) with a 0.3-amplitude tone during each of :data:`BURSTS`."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    with av.open(str(picture)) as src, av.open(str(dest), "w") as out:
+        video = src.streams.video[0]
+        video_out = out.add_stream_from_template(video)
+        audio = out.add_stream("aac", rate=RATE, layout="stereo")
+        for packet in src.demux(video):
+            if packet.dts is None:
+                continue
+            packet.stream = video_out
+            out.mux(packet)
+        t = np.arange(int(seconds * RATE)) / RATE
+        on = np.zeros_like(t, dtype=bool)
+        for a, b in BURSTS:
+            on |= (t >= a) & (t < b)
+        wave = np.where(on, 0.3 * np.sin(2 * np.pi * 440 * t), 0.0)
+        for start in range(0, len(wave), 1024):
+            chunk = wave[start : start + 1024].astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(np.vstack([chunk, chunk]), format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts, frame.time_base = RATE, start, Fraction(1, RATE)
+            for packet in audio.encode(frame):
+                out.mux(packet)
+        for packet in audio.encode(None):
+            out.mux(packet)
+    return dest
+
+
+async def test_duck_loudness_stems_and_timeline_apply_to_a_multi_window_soundtrack(
+    scenes, twin, inprocess_env, output_dir
+) -> None:
+    """The finished mix of issue 15 on a 36 s soundtrack of several windows, measured on the files written."""
+    import numpy as np
+    import opentimelineio as otio
+    import pyloudnorm
+
+    from alice_mcp.api import AliceOrchestrator, GenerationRequest
+    from tests.test_mixdown import decoded, level_db, true_peak_dbtp
+
+    seconds = 36.0
+    clip = _with_bursts(scenes(seconds, "picture.mp4"), Path(inprocess_env["HOME"]) / "clips" / "talk.mp4", seconds)
+    request = GenerationRequest(
+        prompt="soft pad",
+        parameters={
+            "seed": 5,
+            "original_audio": "duck",
+            "original_level": 1.0,
+            "duck_db": 12,
+            "loudness": "youtube",
+            "stems": True,
+            "timeline": "otio",
+        },
+        reference_assets=[clip],
+    )
+    async with AliceOrchestrator() as alice:
+        asset = await alice.generate_creative_asset(request)
+    result = asset.details
+    report = result.soundtrack
+    assert report is not None and len(report.windows) >= 2, report
+    out = asset.file_path
+    stems = {name: out.with_name(f"{out.stem}.{name}.wav") for name in ("bed", "original", "mix")}
+    assert all(path.exists() for path in stems.values()), files_in(output_dir)
+    assert result.stems == {name: str(path) for name, path in stems.items()}
+
+    # the bed dips at least duck_db - 2 dB under each burst, against the gap before it
+    bed, rate = decoded(stems["bed"])
+    dips = []
+    for a, b in BURSTS:
+        gap = level_db(bed, rate, a - 3.0, a - 0.5)
+        under = level_db(bed, rate, a + 0.25, b)
+        dips.append(gap - under)
+    assert min(dips) >= 12 - 2, dips
+
+    # the stems sum back to the pre-master mix
+    original, _ = decoded(stems["original"])
+    mix, _ = decoded(stems["mix"])
+    assert len(bed) == len(original) == len(mix)
+    residual = 10 * math.log10(np.mean((mix - (bed + original)) ** 2) / np.mean(mix**2) + 1e-30)
+    assert residual < -60
+
+    # youtube: -14 +-1 LUFS integrated, <= -1 dBTP, measured independently (pyloudnorm) on the decoded output
+    final, final_rate = decoded(out)
+    assert len(final) / final_rate == pytest.approx(seconds, abs=0.05)
+    integrated = pyloudnorm.Meter(final_rate).integrated_loudness(final)
+    peak = true_peak_dbtp(final)
+    assert integrated == pytest.approx(-14, abs=1.0) and peak <= -1.0
+    assert result.loudness is not None and result.loudness.integrated_lufs == pytest.approx(integrated, abs=0.3)
+
+    # the timeline: a marker at every seam on the original's clip
+    timeline = otio.adapters.read_from_file(str(result.timeline_path))
+    video_clip = next(c for c in timeline.find_clips() if c.name == clip.name)
+    seams = sorted(round(s.at, 3) for s in report.seams)
+    assert [round(m.marked_range.start_time.to_seconds(), 3) for m in video_clip.markers] == seams
+    print(
+        f"soundtrack of {len(report.windows)} windows: bed dips {', '.join(f'{d:.1f}' for d in dips)} dB under the "
+        f"bursts; stems residual {residual:.0f} dB; pyloudnorm {integrated:.2f} LUFS, true peak {peak:.2f} dBTP"
+    )

@@ -27,7 +27,7 @@ from alice_mcp.adapters.sources import LocalVideo
 from alice_mcp.data.params import PipelineOptions
 from alice_mcp.data.progress import ProgressSink, notify
 from alice_mcp.data.timeline import Cue, Segment, WindowLimits
-from alice_mcp.media.pipeline import export_track, in_thread, prepare_upload
+from alice_mcp.media.pipeline import FinishedMedia, export_track, finish_mixdown, in_thread, prepare_upload
 from alice_mcp.media.plan import MediaPlan, choose_output, choose_upload, proxy_geometry
 from alice_mcp.media.soundtrack import Assembly, CueAudio, WindowAudio
 from alice_mcp.media.windows import SoundtrackPlan, check_span, check_timeline, plan_windows
@@ -164,6 +164,7 @@ class FinishedSoundtrack:
     assembly: Assembly
     audio_path: Optional[Path] = None
     notes: list[str] = field(default_factory=list)
+    finishing: dict = field(default_factory=dict)  # the finished mix's facts (loudness, stems, timeline), if asked
 
 
 async def finish_soundtrack(
@@ -177,8 +178,13 @@ async def finish_soundtrack(
     progress: ProgressSink | None,
 ) -> FinishedSoundtrack:
     """Join the parts' audio (``None``: a part that failed; silence there) over the span, lay the cues, measure the
-    seams, and publish the original video with that track at ``wanted`` (suffix from the media plan)."""
+    seams, and publish the original video with that track at ``wanted`` (suffix from the media plan).
+
+    The finished mix applies to the joined track as to one generation's (:func:`alice_mcp.media.pipeline.finish_media`):
+    ``original_audio=duck``, a ``loudness`` target (two passes, measured again on the saved file), ``stems`` and a
+    ``timeline`` (with a marker at every seam and cue)."""
     from alice_mcp.media.finish import mux_generated_audio
+    from alice_mcp.media.mixdown import Mixdown
     from alice_mcp.media.soundtrack import assemble_soundtrack
 
     await notify(progress, "finishing", f"Joining {len(plan.windows)} windows and {len(plan.cues)} cues", 0.1)
@@ -194,8 +200,27 @@ async def finish_soundtrack(
     await notify(progress, "finishing", "Putting the soundtrack onto the original video", 0.6)
     target = wanted.with_suffix(whole.output_suffix)
     notes = list(assembly.notes)
+    mixdown = Mixdown(options, work / "mixdown") if Mixdown.wanted(options) else None
     with partial_file(target.parent, whole.output_suffix) as temp:
-        notes += await in_thread(mux_generated_audio, Path(whole.source), whole, track, temp, options)
+        notes += await in_thread(mux_generated_audio, Path(whole.source), whole, track, temp, options, mixdown=mixdown)
         final = publish(temp, target)
     audio_path = await export_track(track, final, options, plan.end - plan.start, notes)
-    return FinishedSoundtrack(final, assembly, audio_path, notes)
+    finished = FinishedMedia(final, audio_path, notes)
+    if mixdown is not None:
+        try:
+            await finish_mixdown(mixdown, whole, options, finished, progress, soundtrack_markers(whole, plan))
+        except Exception as exc:  # noqa: BLE001 - the video is saved and paid for: an extra that fails is a note
+            if isinstance(exc, (anyio.get_cancelled_exc_class(), KeyboardInterrupt)):
+                raise
+            log.exception("finishing extras failed after the soundtrack was saved")
+            notes.append(f"The video is saved, but its loudness report, stems or timeline failed ({exc}).")
+    return FinishedSoundtrack(final, assembly, audio_path, notes, finished.finishing())
+
+
+def soundtrack_markers(whole: MediaPlan, plan: SoundtrackPlan) -> list[tuple[float, str]]:
+    """A timeline marker at every seam and cue, in seconds on the result (whose time 0 is the span's start, or
+    the keyframe before it for containers without an edit list)."""
+    t0 = whole.start if whole.output_format in ("mp4", "mov") else whole.keyframe
+    marks = [(round(s.at - t0, 3), f"seam {s.index} ({s.kind})") for s in plan.seams]
+    marks += [(round(c.start - t0, 3), f"cue {c.index}") for c in plan.cues]
+    return sorted(marks)

@@ -578,6 +578,7 @@ class SoundtrackRecipe(Recipe):
             part_files={k: str(v) for k, v in results.items() if v is not None},
             notes=notes + finished.notes,
             audio_path=str(finished.audio_path) if finished.audio_path else None,
+            finishing=finished.finishing,
         )
         await job.update(status=COMPLETED, message=f"Saved {finished.path}", output_path=str(finished.path))
         await notify(job.progress, "done", f"Saved {finished.path}", 1.0)
