@@ -95,6 +95,16 @@ class _Planned:
     cost: float
 
 
+def part_outcome(record: JobRecord, path: Optional[Path]) -> dict[str, Any]:
+    """How a part ended, as the soundtrack's ``part_jobs`` records it: its last job, status, attempts and error."""
+    return {
+        "job_id": record.id,
+        "status": "done" if path else "failed",
+        "attempt": int(record.details.get("attempt") or 1),
+        "error": None if path else (record.error or f"the part's job is {record.status}"),
+    }
+
+
 class SoundtrackRecipe(Recipe):
     """Soundtracks of any length made of ``video_recipe``'s windows. ``spec`` is that model as data: its clip limits
     size the windows, and its own parameter model makes each part's payload (under the model's own field names)."""
@@ -460,11 +470,12 @@ class SoundtrackRecipe(Recipe):
         async def one(part: dict[str, Any]) -> None:
             nonlocal done
             async with limiter:  # at most ALICE_MAX_CONCURRENT_JOBS parts in flight, uploads included
+                await self._mark_part(job, part_jobs, part["key"], status="running")
                 record, path = await self._run_part(job, part)
             results[part["key"]] = path
             done += 1
             if record is not None:
-                part_jobs[part["key"]] = {"job_id": record.id, "status": "done" if path else "failed"}
+                part_jobs[part["key"]] = part_outcome(record, path)
             await job.add_details(parts_done=done, part_jobs=part_jobs)
             await notify(
                 job.progress,
@@ -486,6 +497,12 @@ class SoundtrackRecipe(Recipe):
             for part in todo:
                 tg.start_soon(one, part)
         await self._finish(job, results)
+
+    @staticmethod
+    async def _mark_part(job: JobContext, part_jobs: dict[str, dict[str, Any]], key: str, **state: Any) -> None:
+        """Record where part ``key`` is (``get_generation`` shows it while the soundtrack runs)."""
+        part_jobs[key] = {**part_jobs.get(key, {}), **state}
+        await job.add_details(part_jobs=part_jobs)
 
     async def _run_part(self, job: JobContext, part: dict[str, Any]) -> tuple[Optional[JobRecord], Optional[Path]]:
         """The part's last job and its audio file once it completed (a failed part is tried once more), or ``None``
@@ -554,10 +571,10 @@ class SoundtrackRecipe(Recipe):
         ]
         notes = [n for n in details.get("notes", []) if not n.startswith("Failed:")]
         if failed:
-            notes.append(
-                "Failed: " + ", ".join(failed) + " failed twice; silence is there (nothing else was lost). "
-                "Regenerate those windows to fill them."
-            )
+            notes.append("Failed: " + ", ".join(failed) + " failed twice; silence is there (nothing else was lost).")
+            lost = [w.index for w, path in zip(plan.windows, windows, strict=True) if path is None]
+            if lost:
+                notes[-1] += f" To fill them, {job.services.words.regenerate_windows(job.id, lost)}."
         wanted = Path(job.record.wanted_path)  # taken by an earlier version: published as stem-2, stem-3, ...
         with workspace(job.services.settings) as folder:
             finished = await finish_soundtrack(whole, options, plan, windows, cues, folder, wanted, job.progress)
