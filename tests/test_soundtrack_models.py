@@ -283,3 +283,36 @@ async def test_duck_loudness_stems_and_timeline_apply_to_a_multi_window_soundtra
         f"soundtrack of {len(report.windows)} windows: bed dips {', '.join(f'{d:.1f}' for d in dips)} dB under the "
         f"bursts; stems residual {residual:.0f} dB; pyloudnorm {integrated:.2f} LUFS, true peak {peak:.2f} dBTP"
     )
+
+
+async def test_takes_of_another_model_are_estimated_asked_once_and_billed_as_quoted(
+    connect, scenes, twin, monkeypatch
+) -> None:
+    """estimate_cost, the user's approval and the bill agree for 2 takes of a Hunyuan soundtrack (windows x takes)."""
+    from tests.test_spend_consent import User
+
+    clip = scenes(24.0)
+    monkeypatch.setenv("ALICE_CONFIRM_SPEND_ABOVE_USD", "0.01")
+    user = User(twin)
+    async with connect(elicitation_callback=user) as client:
+        estimate = await client.call_tool("estimate_cost", {"video": str(clip), "model": "hunyuan", "count": 2})
+        assert estimate.is_error is False, estimate.content[0].text
+        quoted = estimate.structured_content
+        assert "windows + 0 cues of hunyuan-video-foley" in quoted["formula"] and "x 2 takes" in quoted["formula"]
+        result = await client.call_tool(
+            "add_audio_to_video",
+            {"video": str(clip), "prompt": "gravel", "model": "hunyuan", "takes": 2, "seed": 4, "wait_seconds": 50},
+        )
+        assert result.is_error is False, result.content[0].text
+        data = result.structured_content
+        for take in data["takes"][1:]:  # the first take's job is followed below; the others are listed
+            assert take["model"] == "hunyuan-video-foley"
+        if data["status"] != "completed":
+            data = await until_done(client, data)
+    from alice_mcp.data.money import usd
+
+    (question,) = user.questions  # asked once, for the whole: both takes, every window, and how it multiplies
+    assert f"about {usd(quoted['usd'])}?" in question and "hunyuan-video-foley: 2 take(s) x (" in question, question
+    assert user.seen_at_question == [(0, 0)]  # asked before anything was uploaded or submitted
+    assert twin.state.billed_usd() == pytest.approx(quoted["usd"])
+    assert sorted({s.payload["seed"] for s in twin.state.submits}) == [4, 5]

@@ -195,6 +195,11 @@ class SoundtrackRecipe(Recipe):
         planned = await self._planned(services, request, None)
         return planned.media.plan.billed_seconds, planned.cost
 
+    async def estimate(self, services: JobServices, request: VideoAudioRequest) -> tuple[SoundtrackPlan, float]:
+        """The planned windows and cues of the whole soundtrack, and what it costs (nothing paid)."""
+        planned = await self._planned(services, request, None)
+        return planned.media.plan, planned.cost
+
     async def prepare(
         self,
         services: JobServices,

@@ -71,21 +71,28 @@ def _take_request(
     return request.model_copy(update={"values": values, "output_path": output, "takes": 1})
 
 
-def cost_sentence(planned: list[tuple[SoundtrackRecipe, PreparedJob]], takes: int) -> str:
+#: One model's share of a whole: ``(model alias, takes, windows, cues, USD of all its takes)``.
+ModelShare = tuple[str, int, int, int, float]
+
+
+def whole_formula(shares: list[ModelShare]) -> str:
     """How the whole's cost multiplies, per model: takes x (windows + cues) = calls, and the sum."""
-    lines = []
+    lines = [
+        f"{alias}: {takes} take(s) x ({windows} windows + {cues} cues) = {takes * (windows + cues)} calls, {usd(cost)}"
+        for alias, takes, windows, cues, cost in shares
+    ]
+    return "; ".join(lines) + f"; in all {usd(round(sum(s[4] for s in shares), 6))}"
+
+
+def model_shares(planned: list[tuple[SoundtrackRecipe, PreparedJob]], takes: int) -> list[ModelShare]:
+    """Each model's share of the planned takes."""
+    shares: list[ModelShare] = []
     for recipe in dict.fromkeys(r for r, _ in planned):
         mine = [p for r, p in planned if r is recipe]
-        details = mine[0].plan.details
-        windows = len(details["soundtrack"]["windows"])
-        cues = len(details["soundtrack"]["cues"])
-        total = round(sum(p.plan.cost_usd for p in mine), 6)
-        lines.append(
-            f"{recipe.spec.alias}: {takes} take(s) x ({windows} windows + {cues} cues) = {takes * (windows + cues)} "
-            f"calls, {usd(total)}"
-        )
-    whole = round(sum(p.plan.cost_usd for _, p in planned), 6)
-    return "Each take is a whole soundtrack. " + "; ".join(lines) + f". In all {usd(whole)}."
+        layout = mine[0].plan.details["soundtrack"]
+        cost = round(sum(p.plan.cost_usd for p in mine), 6)
+        shares.append((recipe.spec.alias, takes, len(layout["windows"]), len(layout["cues"]), cost))
+    return shares
 
 
 async def plan_soundtrack_takes(
@@ -134,11 +141,13 @@ async def run_soundtrack_takes(
     report them: the first take's result, with ``takes`` listing all of them. ``core`` is the
     :class:`~alice_mcp.engine.core.AliceCore`."""
     planned = await plan_soundtrack_takes(core, recipes, request, progress, force=force)
-    sentence = cost_sentence(planned, request.takes)
+    formula = whole_formula(model_shares(planned, request.takes))
+    sentence = f"Each take is a whole soundtrack. {formula}."
     to_pay = [p for _, p in planned if p.cached is None]
     if to_pay:
         total = round(sum(p.plan.cost_usd for p in to_pay), 6)
-        await core.spend.authorize(to_pay[0].plan.endpoint.id, total, confirm, None)
+        paid = formula if len(to_pay) == len(planned) else f"{len(to_pay)} takes not made before = {usd(total)}"
+        await core.spend.authorize(to_pay[0].plan.endpoint.id, total, confirm, None, paid)
     records = await start_all(core, [(None, p) for _, p in planned], progress, wait_seconds, started)
     cached = [p.cached is not None for _, p in planned]
     first = recipes[0]
