@@ -100,3 +100,54 @@ def test_the_cli_lists_parts_and_regenerates_a_window_by_time(clip36, twin, alic
     bad = _cli(alice_env, "regenerate", first["job_id"], "99")
     assert bad.returncode == 3 and "window 99 does not exist" in bad.stderr, bad.stderr
     assert twin.state.submit_count() == len(windows) + 1
+
+
+@pytest.fixture
+def full_output_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """An output folder on a small tmpfs that is already full (needs root to mount; skipped otherwise)."""
+    import os
+
+    from tests.test_hardening_diskfull import _fill
+
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs as the output folder")
+    mount = tmp_path / "full-out"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        _fill(mount / "filler")
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+async def test_a_soundtrack_that_cannot_be_saved_keeps_every_paid_part_reachable(
+    clip36, twin, inprocess_env, full_output_disk
+) -> None:
+    from alice_mcp.adapters.ledger import Ledger
+    from alice_mcp.api import AliceOrchestrator, GenerationRequest
+    from alice_mcp.data.errors import OutputError
+
+    before = sorted(p.name for p in full_output_disk.iterdir())
+    request = GenerationRequest(prompt="rain", parameters={"seed": 2}, reference_assets=[clip36])
+    async with AliceOrchestrator(output_dir=full_output_disk) as alice:
+        with pytest.raises(OutputError) as caught:
+            await alice.generate_creative_asset(request)
+    message = caught.value.message
+    assert "The soundtrack could not be saved" in message and "no partial file was left" in message, message
+    # no partial (hidden) file left in the output folder
+    assert sorted(p.name for p in full_output_disk.iterdir()) == before
+    # every paid part's audio is named in the error and still there, and the joined track too
+    ledger = Ledger(Path(inprocess_env["ALICE_DATA_DIR"]) / "ledger.sqlite3")
+    parent = next(r for r in ledger.recent(5) if r.kind == "soundtrack")
+    assert parent.status == "failed" and parent.error == message
+    parts = ledger.parts_of(parent.id)
+    assert parts and all(p.status == "completed" for p in parts)
+    for part in parts:
+        assert part.output_path is not None and Path(part.output_path).is_file()
+        assert part.output_path in message
+    joined = Path(inprocess_env["ALICE_DATA_DIR"]) / "soundtracks" / parent.id / "joined-soundtrack.m4a"
+    assert str(joined) in message and describe(joined).audio_duration == pytest.approx(36.0, abs=0.05)
+    assert twin.state.billed_usd() == pytest.approx(sum(p.cost_usd for p in parts))

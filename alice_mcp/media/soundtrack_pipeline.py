@@ -176,13 +176,18 @@ async def finish_soundtrack(
     work: Path,
     wanted: Path,
     progress: ProgressSink | None,
+    keep: Optional[Path] = None,
 ) -> FinishedSoundtrack:
     """Join the parts' audio (``None``: a part that failed; silence there) over the span, lay the cues, measure the
     seams, and publish the original video with that track at ``wanted`` (suffix from the media plan).
 
     The finished mix applies to the joined track as to one generation's (:func:`alice_mcp.media.pipeline.finish_media`):
     ``original_audio=duck``, a ``loudness`` target (two passes, measured again on the saved file), ``stems`` and a
-    ``timeline`` (with a marker at every seam and cue)."""
+    ``timeline`` (with a marker at every seam and cue).
+
+    If the joined track cannot be put onto the video and saved (a full disk, an unreadable original), no partial
+    file is left in the output folder, the joined track is copied into ``keep`` (when given) and
+    :class:`SoundtrackNotSaved` is raised naming it."""
     from alice_mcp.media.finish import mux_generated_audio
     from alice_mcp.media.mixdown import Mixdown
     from alice_mcp.media.soundtrack import assemble_soundtrack
@@ -201,9 +206,16 @@ async def finish_soundtrack(
     target = wanted.with_suffix(whole.output_suffix)
     notes = list(assembly.notes)
     mixdown = Mixdown(options, work / "mixdown") if Mixdown.wanted(options) else None
-    with partial_file(target.parent, whole.output_suffix) as temp:
-        notes += await in_thread(mux_generated_audio, Path(whole.source), whole, track, temp, options, mixdown=mixdown)
-        final = publish(temp, target)
+    try:
+        with partial_file(target.parent, whole.output_suffix) as temp:
+            notes += await in_thread(
+                mux_generated_audio, Path(whole.source), whole, track, temp, options, mixdown=mixdown
+            )
+            final = publish(temp, target)
+    except Exception as exc:
+        if isinstance(exc, (anyio.get_cancelled_exc_class(), KeyboardInterrupt)):
+            raise
+        raise SoundtrackNotSaved(exc, _kept_copy(track, keep)) from exc
     audio_path = await export_track(track, final, options, plan.end - plan.start, notes)
     finished = FinishedMedia(final, audio_path, notes)
     if mixdown is not None:
@@ -215,6 +227,39 @@ async def finish_soundtrack(
             log.exception("finishing extras failed after the soundtrack was saved")
             notes.append(f"The video is saved, but its loudness report, stems or timeline failed ({exc}).")
     return FinishedSoundtrack(final, assembly, audio_path, notes, finished.finishing())
+
+
+class SoundtrackNotSaved(Exception):
+    """The joined soundtrack could not be put onto the video and saved: ``cause``, and where the joined track was
+    kept (``None`` if it could not be)."""
+
+    def __init__(self, cause: BaseException, kept: Optional[Path]) -> None:
+        super().__init__(str(cause))
+        self.cause, self.kept = cause, kept
+
+    @property
+    def reason(self) -> str:
+        cause = self.cause
+        message = getattr(cause, "message", None)
+        if isinstance(message, str):
+            return message
+        if isinstance(cause, OSError):
+            return cause.strerror or str(cause)
+        return f"{type(cause).__name__}: {cause}"
+
+
+def _kept_copy(track: Path, keep: Optional[Path]) -> Optional[Path]:
+    """``track`` copied into the folder ``keep`` (``None`` when not asked, or when that fails too)."""
+    import shutil
+
+    if keep is None or not track.is_file():
+        return None
+    try:
+        keep.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copyfile(track, keep / "joined-soundtrack.m4a"))
+    except OSError:
+        log.warning("could not keep the joined soundtrack in %s", keep)
+        return None
 
 
 def soundtrack_markers(whole: MediaPlan, plan: SoundtrackPlan) -> list[tuple[float, str]]:

@@ -32,7 +32,7 @@ from alice_mcp.adapters.ledger import COMPLETED, FAILED
 from alice_mcp.adapters.output_policy import output_name
 from alice_mcp.adapters.sources import LocalVideo, resolve_video
 from alice_mcp.data import params
-from alice_mcp.data.errors import InputError
+from alice_mcp.data.errors import InputError, OutputError
 from alice_mcp.data.foley_spec import FoleyModel
 from alice_mcp.data.presets import preset_values
 from alice_mcp.data.progress import ProgressSink, notify
@@ -49,6 +49,7 @@ from alice_mcp.media.pipeline import workspace
 from alice_mcp.media.plan import MediaPlan
 from alice_mcp.media.soundtrack_pipeline import (
     SoundtrackMedia,
+    SoundtrackNotSaved,
     finish_soundtrack,
     plan_soundtrack_media,
     prepare_part_upload,
@@ -528,8 +529,33 @@ class SoundtrackRecipe(Recipe):
                 return record, None
         return record, None
 
+    @staticmethod
+    def _parts_folder(job: JobContext) -> Path:
+        """Where this soundtrack's parts' audio is kept (the data folder's ``soundtracks/<job id>``)."""
+        return job.services.settings.resolved_data_dir() / "soundtracks" / job.id
+
+    @staticmethod
+    def _not_saved(exc: Exception, plan: SoundtrackPlan, part_files: dict[str, str]) -> OutputError:
+        """The error of a soundtrack whose parts are paid for but whose joined result could not be saved: why, and
+        where every paid part's audio (and the joined track, if it was made) is kept."""
+        kept = exc.kept if isinstance(exc, SoundtrackNotSaved) else None
+        reason = exc.reason if isinstance(exc, SoundtrackNotSaved) else f"{type(exc).__name__}: {exc}"
+        spans = {f"w{w.index}": (w.start, w.end) for w in plan.windows} | {
+            f"c{c.index}": (c.start, c.end) for c in plan.cues
+        }
+        listed = "; ".join(
+            f"{key} ({spans[key][0]:g}-{spans[key][1]:g} s): {path}" for key, path in part_files.items() if key in spans
+        )
+        joined = f" The joined soundtrack (audio only) is at {kept}." if kept else ""
+        return OutputError(
+            f"The soundtrack could not be saved ({reason}); no partial file was left in the output folder. Nothing "
+            f"paid is lost: every part's audio is kept: {listed}.{joined} Fix the cause (e.g. free disk space) and "
+            "use those files, or run the request again (which pays again).",
+            code="soundtrack_not_saved",
+        )
+
     def _part_plan(self, job: JobContext, part: dict[str, Any], attempt: int) -> JobPlan:
-        folder = job.services.settings.resolved_data_dir() / "soundtracks" / job.id
+        folder = self._parts_folder(job)
         folder.mkdir(parents=True, exist_ok=True)
         return JobPlan(
             PART_KIND,
@@ -581,8 +607,17 @@ class SoundtrackRecipe(Recipe):
             if lost:
                 notes[-1] += f" To fill them, {job.services.words.regenerate_windows(job.id, lost)}."
         wanted = Path(job.record.wanted_path)  # taken by an earlier version: published as stem-2, stem-3, ...
-        with workspace(job.services.settings) as folder:
-            finished = await finish_soundtrack(whole, options, plan, windows, cues, folder, wanted, job.progress)
+        part_files = {k: str(v) for k, v in results.items() if v is not None}
+        try:
+            with workspace(job.services.settings) as folder:
+                finished = await finish_soundtrack(
+                    whole, options, plan, windows, cues, folder, wanted, job.progress, keep=self._parts_folder(job)
+                )
+        except Exception as exc:
+            if isinstance(exc, (anyio.get_cancelled_exc_class(), KeyboardInterrupt)):
+                raise
+            await job.add_details(failed_spans=failed, part_files=part_files, notes=notes)
+            raise self._not_saved(exc, plan, part_files) from exc
         seams = [
             {
                 "index": seam.index,
