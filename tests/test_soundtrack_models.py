@@ -316,3 +316,57 @@ async def test_takes_of_another_model_are_estimated_asked_once_and_billed_as_quo
     assert user.seen_at_question == [(0, 0)]  # asked before anything was uploaded or submitted
     assert twin.state.billed_usd() == pytest.approx(quoted["usd"])
     assert sorted({s.payload["seed"] for s in twin.state.submits}) == [4, 5]
+
+
+@pytest.mark.parametrize(
+    "model,window",
+    [
+        ("mmaudio-v2", 30),
+        ("hunyuan-video-foley", 15),
+        ("thinksound", 30),
+        ("mirelo-sfx-v1.5", 10),
+        ("mirelo-sfx-1.6", 60),
+        ("kling-video-to-audio", 20),
+        ("pixverse-sound-effects", 30),
+        ("sonilo-sfx", 180),
+    ],
+)
+async def test_every_model_sizes_a_long_clip_s_windows_by_its_own_limits(
+    connect, scenes, twin, model: str, window: float
+) -> None:
+    """Just over one window of each model: estimate_cost plans it as a soundtrack of windows of that model."""
+    if connect.mode != "legacy":
+        pytest.skip("one protocol era is enough")
+    clip = scenes(window + 4.0)
+    async with connect() as client:
+        result = await client.call_tool("estimate_cost", {"video": str(clip), "model": model})
+    assert result.is_error is False, result.content[0].text
+    data = result.structured_content
+    windows = int(data["formula"].split(" windows + 0 cues of ")[0])
+    assert 2 <= windows <= 4, data["formula"]  # more than one window; windows of the length the model does best on
+    assert f"longer than one {model} window ({window:g} s)" in " ".join(data["notes"]), data["notes"]
+    assert twin.state.uploads == [] and twin.state.submit_count() == 0
+
+
+@pytest.mark.parametrize("model,seconds", [("mirelo-sfx-v1.5", 14.0), ("thinksound", 34.0), ("pixverse", 34.0)])
+def test_more_models_make_whole_soundtracks_the_twin_accepts(
+    scenes, twin, alice_env, model: str, seconds: float
+) -> None:
+    """Each part's payload passes the twin's schema for that model (a wrong field fails the part), and the result
+    covers the whole clip; the CLI prints the cost that the twin billed."""
+    clip = scenes(seconds)
+    done = subprocess.run(
+        [str(ALICE_BIN), "add-audio", str(clip), "--prompt", "wind", "--model", model, "--json", "--yes"],
+        env=alice_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = json.loads(done.stdout)
+    report = data["soundtrack"]
+    assert len(report["windows"]) == 2 and all(w["status"] == "done" for w in report["windows"])
+    assert twin.state.submit_count() == 2 and twin.state.submit_count(include_rejected=True) == 2
+    assert describe(Path(data["output_path"])).audio_duration == pytest.approx(seconds, abs=0.05)
+    if model != "thinksound":  # ThinkSound bills GPU seconds; alice-mcp quotes a ceiling per call
+        assert data["cost_usd"] == pytest.approx(twin.state.billed_usd())
