@@ -370,3 +370,22 @@ def test_more_models_make_whole_soundtracks_the_twin_accepts(
     assert describe(Path(data["output_path"])).audio_duration == pytest.approx(seconds, abs=0.05)
     if model != "thinksound":  # ThinkSound bills GPU seconds; alice-mcp quotes a ceiling per call
         assert data["cost_usd"] == pytest.approx(twin.state.billed_usd())
+
+
+def test_a_clip_longer_than_30_s_is_whole_with_a_model_of_a_longer_window(scenes, twin, alice_env) -> None:
+    """Mirelo 1.6 takes 60 s per call: a 36 s clip is one window of 36 s, not the first 30 s."""
+    clip = scenes(36.0)
+    done = subprocess.run(
+        [str(ALICE_BIN), "add-audio", str(clip), "--prompt", "wind", "--model", "mirelo-sfx-1.6", "--json", "--yes"],
+        env=alice_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = json.loads(done.stdout)
+    assert [(w["start"], w["end"]) for w in data["soundtrack"]["windows"]] == [(0.0, 36.0)]
+    (submit,) = twin.state.submits
+    assert submit.payload["duration"] == pytest.approx(36.0) and submit.payload["num_samples"] == 1
+    assert describe(Path(data["output_path"])).audio_duration == pytest.approx(36.0, abs=0.05)
+    assert data["cost_usd"] == pytest.approx(0.36) == pytest.approx(twin.state.billed_usd())

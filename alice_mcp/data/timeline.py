@@ -66,6 +66,9 @@ MMAUDIO_HINT = WindowHint(aim_min=8.0, aim_max=15.0, target=10.0)
 WINDOW_HINTS: dict[str, WindowHint] = {
     "fal-ai/mmaudio-v2": MMAUDIO_HINT,
     "fal-ai/mmaudio-v2/text-to-audio": MMAUDIO_HINT,
+    # billed per started 10 s (unverified snapshot of fal's pricing): windows up to 10 s cost one block each, where
+    # 12-15 s windows would cost two
+    "fal-ai/hunyuan-video-foley": WindowHint(aim_min=7.0, aim_max=10.0, target=10.0),
 }
 
 

@@ -138,7 +138,7 @@ class SoundtrackRecipe(Recipe):
 
     async def wanted_for(self, services: JobServices, request: VideoAudioRequest) -> bool:
         """Whether ``request`` is a soundtrack of many windows: no ``duration``, and a timeline (``end_time``,
-        ``segments``, ``cues``) or a local clip longer than one window from ``start_time``."""
+        ``segments``, ``cues``) or a local clip longer than one window (or than 30 s) from ``start_time``."""
         timeline = self.timeline_of(request)
         laid_out = timeline.end_time is not None or bool(timeline.segments) or bool(timeline.cues)
         if request.values.get("duration") is not None:
@@ -157,7 +157,9 @@ class SoundtrackRecipe(Recipe):
 
         info = await anyio.to_thread.run_sync(probe_video, source.path)
         start = float(request.options.get("start_time") or 0.0)
-        return info.duration - start > self.limits().max_s + 0.01
+        # one call without `duration` covers at most MAX_DURATION_S (the table's range): a longer clip is a
+        # soundtrack even for a model whose window is longer (it may be one window of that model)
+        return info.duration - start > min(self.limits().max_s, params.MAX_DURATION_S) + 0.01
 
     async def _planned(
         self, services: JobServices, request: VideoAudioRequest, progress: ProgressSink | None
