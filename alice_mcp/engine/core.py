@@ -382,7 +382,8 @@ class AliceCore:
         """Check a prepared job's spend (operator limits, the user's approval through ``confirm``), then start it.
         Every paid job starts here; its submit re-checks the limits (:func:`alice_mcp.jobs.lifecycle`)."""
         plan = prepared.plan
-        await self.spend.authorize(plan.endpoint.id, plan.cost_usd, confirm, _seconds_of(plan.settings))
+        formula = plan.details.get("cost_formula")  # a whole of many calls says how it adds up
+        await self.spend.authorize(plan.endpoint.id, plan.cost_usd, confirm, _seconds_of(plan.settings), formula)
         return await self.jobs.start(
             plan, prepared.work, progress, wait_seconds=wait_seconds, idempotency_key=idempotency_key
         )

@@ -62,7 +62,7 @@ async def quote_request(
         soundtracks = [soundtrack_recipe(name) for name in names]
         wanted = [await s.wanted_for(services, request) for s in soundtracks]
         if any(wanted):  # many windows: the whole is quoted, every part of every take priced
-            from alice_mcp.engine.recipes.soundtrack_takes import ModelShare, whole_formula
+            from alice_mcp.engine.takes import ModelShare, whole_formula
 
             shares: list[ModelShare] = []
             whole_seconds = 0.0
@@ -72,7 +72,7 @@ async def quote_request(
                 cost = round(takes * one_usd, 6)
                 shares.append((soundtrack.spec.alias, takes, len(layout.windows), len(layout.cues), cost))
             whole_usd = round(sum(share[4] for share in shares), 6)
-            many = takes != 1 or len(soundtracks) > 1
+            many = takes != 1 or len(soundtracks) > 1 or soundtracks[0].own_fields
             quote = await spend.quote(
                 soundtracks[0].endpoint.id,
                 whole_usd,

@@ -43,6 +43,7 @@ from alice_mcp.engine.planning import PreparedJob
 from alice_mcp.engine.recipes.base import Recipe
 from alice_mcp.engine.recipes.foley import TakeSettings, common_values, own_options
 from alice_mcp.engine.status import soundtrack_report, video_result
+from alice_mcp.engine.takes import whole_formula
 from alice_mcp.jobs.lifecycle import submit_and_finish
 from alice_mcp.jobs.state import JobContext, JobPlan
 from alice_mcp.media.pipeline import workspace
@@ -195,8 +196,8 @@ class SoundtrackRecipe(Recipe):
 
     async def quote(self, services: JobServices, request: VideoAudioRequest) -> tuple[float, float]:
         """``(seconds billed, USD)`` of the whole soundtrack, every window and cue: exactly what its job will cost."""
-        planned = await self._planned(services, request, None)
-        return planned.media.plan.billed_seconds, planned.cost
+        layout, cost = await self.estimate(services, request)
+        return layout.billed_seconds, cost
 
     async def estimate(self, services: JobServices, request: VideoAudioRequest) -> tuple[SoundtrackPlan, float]:
         """The planned windows and cues of the whole soundtrack, and what it costs (nothing paid)."""
@@ -232,10 +233,12 @@ class SoundtrackRecipe(Recipe):
                 seed=parts[0]["settings"]["seed"],
                 fal=parts[0]["fal"],
             )
+        seed = settings.seed
         default_name = output_name(
             source.path.stem or "video",
             request.preset or "soundtrack",
-            f"seed{base.seed}",
+            self.spec.alias if self.own_fields else "",
+            f"seed{seed}" if seed is not None else "",
             suffix=sm.media.output_suffix,
         )
         wanted = planning.output_target(settings_env, request.output_path, default_name)
@@ -246,6 +249,9 @@ class SoundtrackRecipe(Recipe):
             f"{sm.plan.end - sm.plan.start:g} s of video, of which {sm.plan.overlap_seconds:g} s is window overlap."
         )
         notes += self._model_notes(parts)
+        formula = None  # how the whole adds up, when the model's price rule is not per second of the whole
+        if self.own_fields:
+            formula = whole_formula([(self.spec.alias, 1, len(sm.plan.windows), len(sm.plan.cues), cost)])
         plan = await planning.plan_job(
             jobs,
             self.kind,
@@ -262,6 +268,7 @@ class SoundtrackRecipe(Recipe):
                 "parts": parts,
                 "scene_cuts": sm.scene_cuts,
                 "notes": notes,
+                "cost_formula": formula,
             },
         )
         cached = None if force else await jobs.cached(plan, planning.output_root(settings_env))

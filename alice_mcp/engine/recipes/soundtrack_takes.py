@@ -26,7 +26,7 @@ from alice_mcp.data.progress import ProgressSink, notify
 from alice_mcp.engine.models import TakeInfo, VideoAudioRequest, VideoAudioResult
 from alice_mcp.engine.planning import PreparedJob
 from alice_mcp.engine.recipes.foley import start_all
-from alice_mcp.engine.takes import MAX_TAKES
+from alice_mcp.engine.takes import MAX_TAKES, ModelShare, whole_formula
 
 if TYPE_CHECKING:
     from alice_mcp.adapters.ledger import JobRecord
@@ -69,19 +69,6 @@ def _take_request(
         given = Path(output)
         output = str(given.with_name(f"{given.stem}-take{number}{given.suffix}"))
     return request.model_copy(update={"values": values, "output_path": output, "takes": 1})
-
-
-#: One model's share of a whole: ``(model alias, takes, windows, cues, USD of all its takes)``.
-ModelShare = tuple[str, int, int, int, float]
-
-
-def whole_formula(shares: list[ModelShare]) -> str:
-    """How the whole's cost multiplies, per model: takes x (windows + cues) = calls, and the sum."""
-    lines = [
-        f"{alias}: {takes} take(s) x ({windows} windows + {cues} cues) = {takes * (windows + cues)} calls, {usd(cost)}"
-        for alias, takes, windows, cues, cost in shares
-    ]
-    return "; ".join(lines) + f"; in all {usd(round(sum(s[4] for s in shares), 6))}"
 
 
 def model_shares(planned: list[tuple[SoundtrackRecipe, PreparedJob]], takes: int) -> list[ModelShare]:
