@@ -241,6 +241,7 @@ async def test_duck_loudness_stems_and_timeline_apply_to_a_multi_window_soundtra
             "loudness": "youtube",
             "stems": True,
             "timeline": "otio",
+            "cues": [{"at": 16.0, "duration": 2.0, "prompt": "door slam"}],
         },
         reference_assets=[clip],
     )
@@ -250,7 +251,7 @@ async def test_duck_loudness_stems_and_timeline_apply_to_a_multi_window_soundtra
     report = result.soundtrack
     assert report is not None and len(report.windows) >= 2, report
     out = asset.file_path
-    stems = {name: out.with_name(f"{out.stem}.{name}.wav") for name in ("bed", "original", "mix")}
+    stems = {name: out.with_name(f"{out.stem}.{name}.wav") for name in ("bed", "cues", "original", "mix")}
     assert all(path.exists() for path in stems.values()), files_in(output_dir)
     assert result.stems == {name: str(path) for name, path in stems.items()}
 
@@ -263,11 +264,16 @@ async def test_duck_loudness_stems_and_timeline_apply_to_a_multi_window_soundtra
         dips.append(gap - under)
     assert min(dips) >= 12 - 2, dips
 
+    # the cues are a stem of their own: sound where the cue is, silence elsewhere
+    cues, _ = decoded(stems["cues"])
+    assert level_db(cues, rate, 16.2, 17.8) > -40 and level_db(cues, rate, 0, 15.9) < -100
+    assert level_db(cues, rate, 18.1, seconds) < -100
+
     # the stems sum back to the pre-master mix
     original, _ = decoded(stems["original"])
     mix, _ = decoded(stems["mix"])
-    assert len(bed) == len(original) == len(mix)
-    residual = 10 * math.log10(np.mean((mix - (bed + original)) ** 2) / np.mean(mix**2) + 1e-30)
+    assert len(bed) == len(cues) == len(original) == len(mix)
+    residual = 10 * math.log10(np.mean((mix - (bed + cues + original)) ** 2) / np.mean(mix**2) + 1e-30)
     assert residual < -60
 
     # youtube: -14 +-1 LUFS integrated, <= -1 dBTP, measured independently (pyloudnorm) on the decoded output
@@ -278,11 +284,12 @@ async def test_duck_loudness_stems_and_timeline_apply_to_a_multi_window_soundtra
     assert integrated == pytest.approx(-14, abs=1.0) and peak <= -1.0
     assert result.loudness is not None and result.loudness.integrated_lufs == pytest.approx(integrated, abs=0.3)
 
-    # the timeline: a marker at every seam on the original's clip
+    # the timeline: a marker at every seam and cue on the original's clip, and the cues stem on a track
     timeline = otio.adapters.read_from_file(str(result.timeline_path))
     video_clip = next(c for c in timeline.find_clips() if c.name == clip.name)
-    seams = sorted(round(s.at, 3) for s in report.seams)
-    assert [round(m.marked_range.start_time.to_seconds(), 3) for m in video_clip.markers] == seams
+    marks = sorted([round(s.at, 3) for s in report.seams] + [16.0])
+    assert [round(m.marked_range.start_time.to_seconds(), 3) for m in video_clip.markers] == marks
+    assert "Cues" in {track.name for track in timeline.tracks}
     print(
         f"soundtrack of {len(report.windows)} windows: bed dips {', '.join(f'{d:.1f}' for d in dips)} dB under the "
         f"bursts; stems residual {residual:.0f} dB; pyloudnorm {integrated:.2f} LUFS, true peak {peak:.2f} dBTP"

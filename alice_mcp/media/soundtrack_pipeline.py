@@ -199,13 +199,22 @@ async def finish_soundtrack(
     ]
     cues = [CueAudio(path, c.start, c.end, c.gain_db) for c, path in zip(plan.cues, cue_files, strict=True)]
     track = work / "soundtrack.m4a"  # AAC: copied onto the video as it is, in sync
+    mixdown = Mixdown(options, work / "mixdown") if Mixdown.wanted(options) else None
+    if mixdown is not None and cues:  # a finished mix keeps the cues as a stem of their own
+        mixdown.cues = work / "cues-layer.wav"
     assembly = await in_thread(
-        assemble_soundtrack, windows, cues, plan.start, plan.end, track, [s.at for s in plan.seams]
+        assemble_soundtrack,
+        windows,
+        cues,
+        plan.start,
+        plan.end,
+        track,
+        [s.at for s in plan.seams],
+        cues_dest=mixdown.cues if mixdown is not None else None,
     )
     await notify(progress, "finishing", "Putting the soundtrack onto the original video", 0.6)
     target = wanted.with_suffix(whole.output_suffix)
     notes = list(assembly.notes)
-    mixdown = Mixdown(options, work / "mixdown") if Mixdown.wanted(options) else None
     try:
         with partial_file(target.parent, whole.output_suffix) as temp:
             notes += await in_thread(
@@ -215,8 +224,16 @@ async def finish_soundtrack(
     except Exception as exc:
         if isinstance(exc, (anyio.get_cancelled_exc_class(), KeyboardInterrupt)):
             raise
-        raise SoundtrackNotSaved(exc, _kept_copy(track, keep)) from exc
-    audio_path = await export_track(track, final, options, plan.end - plan.start, notes)
+        layers = [track] + ([mixdown.cues] if mixdown is not None and mixdown.cues is not None else [])
+        raise SoundtrackNotSaved(exc, _kept_copies(layers, keep)) from exc
+    generated = track
+    if mixdown is not None and mixdown.cues is not None and options.audio_format != "none":
+        from alice_mcp.media.mixdown import sum_to_wav  # the exported track is the bed with its cues
+
+        generated = await anyio.to_thread.run_sync(
+            sum_to_wav, [track, mixdown.cues], work / "generated.wav", plan.end - plan.start
+        )
+    audio_path = await export_track(generated, final, options, plan.end - plan.start, notes)
     finished = FinishedMedia(final, audio_path, notes)
     if mixdown is not None:
         try:
@@ -230,10 +247,10 @@ async def finish_soundtrack(
 
 
 class SoundtrackNotSaved(Exception):
-    """The joined soundtrack could not be put onto the video and saved: ``cause``, and where the joined track was
-    kept (``None`` if it could not be)."""
+    """The joined soundtrack could not be put onto the video and saved: ``cause``, and where the joined track (and
+    its cues layer, when the cues were kept apart for a finished mix) were kept (empty if they could not be)."""
 
-    def __init__(self, cause: BaseException, kept: Optional[Path]) -> None:
+    def __init__(self, cause: BaseException, kept: list[Path]) -> None:
         super().__init__(str(cause))
         self.cause, self.kept = cause, kept
 
@@ -248,18 +265,21 @@ class SoundtrackNotSaved(Exception):
         return f"{type(cause).__name__}: {cause}"
 
 
-def _kept_copy(track: Path, keep: Optional[Path]) -> Optional[Path]:
-    """``track`` copied into the folder ``keep`` (``None`` when not asked, or when that fails too)."""
+def _kept_copies(layers: list[Path], keep: Optional[Path]) -> list[Path]:
+    """``layers`` (the joined track, maybe its cues layer) copied into the folder ``keep`` as
+    ``joined-soundtrack.m4a``, ``joined-cues.wav`` (none when not asked, or when that fails too)."""
     import shutil
 
-    if keep is None or not track.is_file():
-        return None
-    try:
-        keep.mkdir(parents=True, exist_ok=True)
-        return Path(shutil.copyfile(track, keep / "joined-soundtrack.m4a"))
-    except OSError:
-        log.warning("could not keep the joined soundtrack in %s", keep)
-        return None
+    kept: list[Path] = []
+    if keep is None:
+        return kept
+    for layer, name in zip(layers, ("joined-soundtrack", "joined-cues"), strict=False):
+        try:
+            keep.mkdir(parents=True, exist_ok=True)
+            kept.append(Path(shutil.copyfile(layer, keep / f"{name}{layer.suffix}")))
+        except OSError:
+            log.warning("could not keep %s in %s", layer.name, keep)
+    return kept
 
 
 def soundtrack_markers(whole: MediaPlan, plan: SoundtrackPlan) -> list[tuple[float, str]]:

@@ -547,7 +547,7 @@ class SoundtrackRecipe(Recipe):
     def _not_saved(exc: Exception, plan: SoundtrackPlan, part_files: dict[str, str]) -> OutputError:
         """The error of a soundtrack whose parts are paid for but whose joined result could not be saved: why, and
         where every paid part's audio (and the joined track, if it was made) is kept."""
-        kept = exc.kept if isinstance(exc, SoundtrackNotSaved) else None
+        kept = exc.kept if isinstance(exc, SoundtrackNotSaved) else []
         reason = exc.reason if isinstance(exc, SoundtrackNotSaved) else f"{type(exc).__name__}: {exc}"
         spans = {f"w{w.index}": (w.start, w.end) for w in plan.windows} | {
             f"c{c.index}": (c.start, c.end) for c in plan.cues
@@ -555,7 +555,7 @@ class SoundtrackRecipe(Recipe):
         listed = "; ".join(
             f"{key} ({spans[key][0]:g}-{spans[key][1]:g} s): {path}" for key, path in part_files.items() if key in spans
         )
-        joined = f" The joined soundtrack (audio only) is at {kept}." if kept else ""
+        joined = f" The joined soundtrack (audio only) is at {' and '.join(map(str, kept))}." if kept else ""
         return OutputError(
             f"The soundtrack could not be saved ({reason}); no partial file was left in the output folder. Nothing "
             f"paid is lost: every part's audio is kept: {listed}.{joined} Fix the cause (e.g. free disk space) and "
