@@ -214,6 +214,37 @@ class AliceOrchestrator:
             details=result,
         )
 
+    async def regenerate_soundtrack_windows(
+        self,
+        job_id: str,
+        windows: list[Union[int, float, str]],
+        progress: ProgressCallback | None = None,
+        *,
+        confirm_spend: ConfirmSpend = approved_by_caller,
+    ) -> AssetResult:
+        """Redo only ``windows`` (each an index, as in ``details.soundtrack.windows``, or a time inside it such as
+        ``"12.5s"``) of the finished soundtrack ``job_id``: a new job that pays for those windows alone, keeps every
+        other window and cue, joins them again and saves a new file. Raises :class:`~alice_mcp.data.errors.AliceError`
+        (e.g. :class:`InputError` for a window that does not exist, before anything is paid).
+
+        ``confirm_spend`` approves a cost above ``ALICE_CONFIRM_SPEND_ABOVE_USD``, as for
+        :meth:`generate_creative_asset`."""
+        result = await self._core_for_this_loop().regenerate_soundtrack_windows(
+            job_id, list(windows), _sink(progress), confirm=confirm_spend
+        )
+        return AssetResult(
+            file_path=Path(result.output_path or ""),
+            url=result.video_url,
+            cost_usd=result.cost_usd,
+            job_id=result.job_id,
+            parameters={"regenerate": list(windows), "regenerated_from": job_id},
+            generation_type=GenerationType.AUDIO,
+            model=result.endpoint,
+            request_id=result.request_id or "",
+            elapsed_s=result.elapsed_s,
+            details=result,
+        )
+
     async def estimate_cost(self, request: GenerationRequest, count: int = 1) -> CostEstimate:
         """What ``request`` would cost (``count`` times), without uploading or submitting anything."""
         plan = _plan(request)

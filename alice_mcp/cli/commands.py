@@ -146,6 +146,22 @@ def add_audio(args: argparse.Namespace) -> int:
     return 0
 
 
+def regenerate(args: argparse.Namespace) -> int:
+    """Redo some windows of a finished soundtrack: a new job paying for those windows alone."""
+    windows = [window_selector(text) for text in args.windows]
+    result = _run_with_core(
+        args,
+        lambda core, sink: core.regenerate_soundtrack_windows(args.job_id, windows, sink, confirm=confirm_spend(args)),
+    )
+    _report_generation(args, result)  # type: ignore[arg-type]
+    return 0
+
+
+def window_selector(text: str) -> int | str:
+    """A WINDOW argument: an index (``3``) as a number, a time (``12.5s``) as it is (the core checks both)."""
+    return int(text) if text.strip().isdigit() else text.strip()
+
+
 def model_options(pairs: list[str]) -> dict[str, Any]:
     """``KEY=VALUE`` flags as a dict; VALUE is read as JSON when it parses, else kept as text."""
     import json
@@ -262,6 +278,8 @@ def job(args: argparse.Namespace) -> int:
         return core.generation_status(args.job_id)
 
     status: GenerationStatus = _run_with_core(args, call)  # type: ignore[assignment]
+    for line in soundtrack_lines(status):
+        note(args, line)
     if status.status != "completed":
         note(args, f"alice-mcp: job {status.job_id} is {status.status}: {status.message}")
     emit(
@@ -270,6 +288,22 @@ def job(args: argparse.Namespace) -> int:
         (status.output_path or "") if status.status == "completed" else f"{status.status}: {status.message}",
     )
     return JOB_EXIT_CODES.get(status.status, 0)
+
+
+def soundtrack_lines(status: GenerationStatus) -> list[str]:
+    """A soundtrack's parts for the person at the terminal: each window and cue, its span, status and cost."""
+    report = status.soundtrack
+    if report is None:
+        return []
+    lines = [f"soundtrack: {report.parts_done} of {report.parts_total} parts done, {report.start:g}-{report.end:g} s"]
+    for kind, parts in (("window", report.windows), ("cue", report.cues)):
+        for part in parts:
+            tail = f"  ({part.error})" if part.error else ""
+            lines.append(
+                f"  {kind} {part.index:<3} {part.start:7.2f}-{part.end:<7.2f} s  {part.status:<8} "
+                f"{usd(part.cost_usd):<9} {part.job_id or ''}{tail}"
+            )
+    return lines
 
 
 JOB_EXIT_CODES = {"failed": 5, "submit_unknown": 5, "cancelled": 7}
@@ -318,6 +352,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "add-audio": add_audio,
     "text-to-audio": text_to_audio,
     "generate-video": generate_video,
+    "regenerate": regenerate,
     "presets": presets,
     "estimate": estimate,
     "doctor": doctor,

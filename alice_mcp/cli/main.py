@@ -1,7 +1,7 @@
 """The ``alice-mcp`` command line. ``alice-mcp`` (or ``alice-mcp serve``) runs the MCP server over stdio.
 
 Subcommands: ``serve`` (stdio, or ``--transport http``), ``add-audio VIDEO``, ``text-to-audio``, ``generate-video``,
-``presets``, ``estimate``, ``jobs``, ``job ID``, ``doctor``. Generation parameters become flags derived from the parameter models
+``regenerate ID WINDOW...``, ``presets``, ``estimate``, ``jobs``, ``job ID``, ``doctor``. Generation parameters become flags derived from the parameter models
 (:mod:`alice_mcp.cli.flags`). Progress goes to stderr, the result (a path, or JSON with ``--json``) to stdout.
 
 Exit codes: 0 done · 1 bug in alice-mcp · 2 usage (bad flags) · 3 input refused (bad value, missing file, unknown
@@ -137,6 +137,29 @@ def build_parser(*, serve_only: bool = False) -> argparse.ArgumentParser:
 
     video = paid("generate-video", "generate a silent video from text with Kling v2.1 (paid: $1.40 per 5 s)")
     video.set_defaults(table_fields=add_model_flags(video, KlingVideoSettings, title="video parameters"))
+
+    regenerate = commands.add_parser(
+        "regenerate",
+        help="redo some windows of a finished soundtrack (paid for those windows alone; saved as a new file)",
+        description="Redo only some windows of a finished soundtrack (an add-audio job of many windows), e.g. the "
+        "windows on either side of a seam whose step_db is large, or a window that failed. Every other window and "
+        "cue is kept (not paid again); the soundtrack is joined again and saved as a new file (a new job).",
+    )
+    regenerate.add_argument("job_id", metavar="ID", help="the soundtrack's job id (see `alice-mcp jobs`)")
+    regenerate.add_argument(
+        "windows",
+        metavar="WINDOW",
+        nargs="+",
+        help="a window by its index (0, 1, ... as in `alice-mcp job ID --json`: soundtrack.windows) or by a time "
+        "inside it, e.g. 12.5s",
+    )
+    regenerate.add_argument(
+        "--yes",
+        action="store_true",
+        help="approve a cost above ALICE_CONFIRM_SPEND_ABOVE_USD without asking (otherwise you are asked on a "
+        "terminal, and it is refused without one)",
+    )
+    _common(regenerate)
 
     _common(commands.add_parser("presets", help="list the audio style presets"))
 

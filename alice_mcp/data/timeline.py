@@ -66,6 +66,9 @@ MMAUDIO_HINT = WindowHint(aim_min=8.0, aim_max=15.0, target=10.0)
 WINDOW_HINTS: dict[str, WindowHint] = {
     "fal-ai/mmaudio-v2": MMAUDIO_HINT,
     "fal-ai/mmaudio-v2/text-to-audio": MMAUDIO_HINT,
+    # billed per started 10 s (unverified snapshot of fal's pricing): windows up to 10 s cost one block each, where
+    # 12-15 s windows would cost two
+    "fal-ai/hunyuan-video-foley": WindowHint(aim_min=7.0, aim_max=10.0, target=10.0),
 }
 
 
@@ -83,9 +86,17 @@ def duration_range(model: type[BaseModel]) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def window_limits(endpoint_id: str, model: type[BaseModel] = AudioSettings, overlap_s: float = 1.0) -> WindowLimits:
-    """The window limits of ``endpoint_id``, whose parameter table is ``model`` (its ``duration`` range)."""
-    low, high = duration_range(model)
+def window_limits(
+    endpoint_id: str,
+    model: type[BaseModel] = AudioSettings,
+    overlap_s: float = 1.0,
+    *,
+    seconds: tuple[float, float] | None = None,
+) -> WindowLimits:
+    """The window limits of ``endpoint_id``: the shortest and longest clip it takes per call are ``seconds`` when
+    given (a model's own clip limits, for models that read the whole clip sent and have no ``duration`` field), else
+    the ``duration`` range of its parameter table ``model``."""
+    low, high = seconds if seconds is not None else duration_range(model)
     hint = WINDOW_HINTS.get(endpoint_id)
     if hint is None:  # no known sweet spot: aim at the middle of the upper half of its range
         aim_max = high

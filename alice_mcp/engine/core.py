@@ -62,6 +62,7 @@ from alice_mcp.jobs.services import JobServices
 if TYPE_CHECKING:  # fal_client loads on the first paid call, not at start-up
     from alice_mcp.adapters.fal import FalGateway
     from alice_mcp.adapters.ledger import JobRecord
+    from alice_mcp.engine.recipes.soundtrack import SoundtrackRecipe
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,26 @@ class AliceCore:
         (:mod:`alice_mcp.engine.idempotency`)."""
         started = time.monotonic()
         recipes = foley_recipes(model)
+        soundtracks = [soundtrack_recipe(r.endpoint.id) for r in recipes]
+        if (request.takes != 1 or len(soundtracks) > 1) and await self._wants_soundtrack(soundtracks, request):
+            from alice_mcp.engine.recipes.soundtrack_takes import run_soundtrack_takes
+
+            result = await run_soundtrack_takes(
+                self,
+                soundtracks,
+                request,
+                progress,
+                started=started,
+                wait_seconds=wait_seconds,
+                force=force,
+                confirm=confirm,
+            )
+            return await self._with_spend(result)
+        soundtrack = soundtracks[0]
+        if len(soundtracks) == 1 and request.takes == 1 and await soundtrack.wanted_for(self.services, request):
+            # no duration, and longer than one window of this model (or a timeline): one job of many parts
+            prepared = await soundtrack.prepare(self.services, self.jobs, request, progress, force=force)
+            return await self._run(soundtrack, prepared, progress, started, wait_seconds, confirm)
         if request.takes != 1 or request.model_options or recipes != [FOLEY_RECIPES[0]]:
             from alice_mcp.engine.recipes.foley import run_takes
 
@@ -170,10 +191,6 @@ class AliceCore:
                 others=foley_models(),
             )
             return await self._with_spend(result)
-        soundtrack = soundtrack_recipe(None)
-        if await soundtrack.wanted_for(self.services, request):  # no duration, and longer than one window
-            prepared = await soundtrack.prepare(self.services, self.jobs, request, progress, force=force)
-            return await self._run(soundtrack, prepared, progress, started, wait_seconds, confirm)
         recipe = video_to_audio_recipe(None)
 
         async def run(key: str | None):  # type: ignore[no-untyped-def]
@@ -181,6 +198,13 @@ class AliceCore:
             return await self._run(recipe, prepared, progress, started, wait_seconds, confirm, key)
 
         return await self._once(idempotency, recipe, progress, started, wait_seconds, run)
+
+    async def _wants_soundtrack(self, soundtracks: list[SoundtrackRecipe], request: VideoAudioRequest) -> bool:
+        """Whether ``request`` is a soundtrack of many windows for any of the models (each by its own limits)."""
+        for soundtrack in soundtracks:
+            if await soundtrack.wanted_for(self.services, request):
+                return True
+        return False
 
     async def regenerate_soundtrack_windows(
         self,
@@ -358,7 +382,8 @@ class AliceCore:
         """Check a prepared job's spend (operator limits, the user's approval through ``confirm``), then start it.
         Every paid job starts here; its submit re-checks the limits (:func:`alice_mcp.jobs.lifecycle`)."""
         plan = prepared.plan
-        await self.spend.authorize(plan.endpoint.id, plan.cost_usd, confirm, _seconds_of(plan.settings))
+        formula = plan.details.get("cost_formula")  # a whole of many calls says how it adds up
+        await self.spend.authorize(plan.endpoint.id, plan.cost_usd, confirm, _seconds_of(plan.settings), formula)
         return await self.jobs.start(
             plan, prepared.work, progress, wait_seconds=wait_seconds, idempotency_key=idempotency_key
         )

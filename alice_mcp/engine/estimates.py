@@ -50,6 +50,10 @@ async def estimate_cost(
     takes_video = isinstance(recipe, VideoToAudioRecipe)
     notes: list[str] = []
     if duration is None and video and takes_video:
+        whole = await _soundtrack_estimate(services, spend, endpoint.id, video, count, start_time, roots)
+        if whole is not None:
+            return whole
+    if duration is None and video and takes_video:
         duration, more = await billed_duration(services, video, start_time, roots)
         notes += more
     elif video and not takes_video:
@@ -75,6 +79,64 @@ async def estimate_cost(
         usd=total,
         endpoint=endpoint.id,
         duration=duration,
+        count=count,
+        formula=formula,
+        price_source=rule.source,
+        notes=notes,
+    )
+
+
+async def _soundtrack_estimate(
+    services: JobServices,
+    spend: SpendGuard,
+    endpoint_id: str,
+    video: str,
+    count: int,
+    start_time: float,
+    roots: list[str] | None,
+) -> CostEstimate | None:
+    """The estimate of a local clip longer than one window of the model: ``count`` whole soundtracks (takes), each
+    every window and cue priced by the model's own rule, exactly as its job will bill. ``None`` when the clip fits
+    one window (or is a URL)."""
+    from alice_mcp.engine.models import VideoAudioRequest
+    from alice_mcp.engine.recipes.registry import soundtrack_recipe
+
+    soundtrack = soundtrack_recipe(endpoint_id)
+    # the prompt does not change the price; a model that needs one gets a placeholder
+    request = VideoAudioRequest(
+        video=video, values={"prompt": "estimate"}, options={"start_time": start_time}, roots=roots
+    )
+    if not await soundtrack.wanted_for(services, request):
+        return None
+    plan, one = await soundtrack.estimate(services, request)
+    total = round(one * count, 6)
+    rule = services.prices.rule(endpoint_id)
+    calls = len(plan.windows) + len(plan.cues)
+    formula = (
+        f"{len(plan.windows)} windows + {len(plan.cues)} cues of {soundtrack.spec.alias} ({plan.billed_seconds:g} s "
+        f"billed for {plan.end - plan.start:g} s of video, {plan.overlap_seconds:g} s of it overlap) = {usd(one)} per "
+        "soundtrack"
+        + (f" x {count} takes (each a whole soundtrack: {count * calls} calls)" if count != 1 else "")
+        + f" = {usd(total)}"
+    )
+    notes = [
+        f"The clip from {plan.start:g} s to {plan.end:g} s is longer than one {soundtrack.spec.alias} window "
+        f"({soundtrack.limits().max_s:g} s): it is made as a soundtrack of {len(plan.windows)} windows."
+    ]
+    if not rule.verified:
+        notes.append(f"The price rule of {endpoint_id} is not published by fal (unverified): {rule.source}.")
+    quote = await spend.quote(endpoint_id, total, plan.billed_seconds * count)
+    if spend.max_per_call is not None and total > spend.max_per_call + 1e-12:
+        notes.append(
+            f"The whole ({usd(total)}) is over this server's per-call limit of {usd(spend.max_per_call)} "
+            "(ALICE_MAX_COST_PER_CALL_USD) and would be refused."
+        )
+    elif spend.needs_approval(quote):
+        notes.append(f"The whole ({usd(total)}) needs the user's approval, asked once (ALICE_CONFIRM_SPEND_ABOVE_USD).")
+    return CostEstimate(
+        usd=total,
+        endpoint=endpoint_id,
+        duration=plan.billed_seconds,
         count=count,
         formula=formula,
         price_source=rule.source,

@@ -173,9 +173,16 @@ class SoundtrackPart(BaseModel):
     prompt: str
     segment: Optional[int] = Field(default=None, description="The caller's segment this window belongs to.")
     gain_db: Optional[float] = Field(default=None, description="A cue's level over the bed (dB).")
-    status: Literal["done", "running", "failed"]
+    status: Literal["queued", "running", "done", "failed"] = Field(
+        description="queued: waiting for a slot (ALICE_MAX_CONCURRENT_JOBS); running: its job is being made or at "
+        "fal; done: its audio is in the soundtrack; failed: it failed twice (silence there: regenerate it)."
+    )
     job_id: Optional[str] = Field(default=None, description="The part's own job (its latest attempt).")
-    cost_usd: float
+    cost_usd: float = Field(description="What the part costs (its quote; 0 for a part kept from an earlier job).")
+    attempts: Optional[int] = Field(
+        default=None, description="How many times it was tried (a failure is retried once)."
+    )
+    error: Optional[str] = Field(default=None, description="Why a failed part failed (its last attempt's error).")
 
 
 class SoundtrackSeam(BaseModel):

@@ -35,13 +35,18 @@ async def quote_request(
     roots: list[str] | None = None,
     start_time: float | None = None,
     timeline: dict | None = None,
+    model: str | list[str] | None = None,
+    takes: int = 1,
+    model_options: dict | None = None,
 ) -> SpendQuote:
     """The spend a request will ask for, never below what its job will cost: a local clip's billed length follows
     the same rule as ``add_audio_to_video`` (the clip is probed; a soundtrack of many windows is planned and every
-    window and cue priced, exactly as its job will bill); a URL without ``duration`` counts the table's maximum. Raises :class:`AliceError` when the request would fail (bad settings, refused path, over a limit)."""
+    window and cue priced, exactly as its job will bill; ``takes`` whole soundtracks of each ``model``); a URL
+    without ``duration`` counts the table's maximum. Raises :class:`AliceError` when the request would fail (bad
+    settings, refused path, over a limit)."""
     if video is not None and values.get("duration") is None:
         from alice_mcp.engine.models import VideoAudioRequest
-        from alice_mcp.engine.recipes.registry import soundtrack_recipe
+        from alice_mcp.engine.recipes.registry import foley_recipes, soundtrack_recipe
 
         request = VideoAudioRequest(
             video=video,
@@ -50,11 +55,30 @@ async def quote_request(
             options={"start_time": start_time or 0.0},
             timeline=timeline or {},
             roots=roots,
+            model_options=model_options,
+            takes=takes,
         )
-        soundtrack = soundtrack_recipe(endpoint.id)
-        if await soundtrack.wanted_for(services, request):  # many windows: the whole is quoted, every part priced
-            seconds, usd = await soundtrack.quote(services, request)
-            quote = await spend.quote(endpoint.id, usd, seconds)
+        names = [r.endpoint.id for r in foley_recipes(model)] if model is not None else [endpoint.id]
+        soundtracks = [soundtrack_recipe(name) for name in names]
+        wanted = [await s.wanted_for(services, request) for s in soundtracks]
+        if any(wanted):  # many windows: the whole is quoted, every part of every take priced
+            from alice_mcp.engine.takes import ModelShare, whole_formula
+
+            shares: list[ModelShare] = []
+            whole_seconds = 0.0
+            for soundtrack in soundtracks:
+                layout, one_usd = await soundtrack.estimate(services, request)
+                whole_seconds += takes * layout.billed_seconds
+                cost = round(takes * one_usd, 6)
+                shares.append((soundtrack.spec.alias, takes, len(layout.windows), len(layout.cues), cost))
+            whole_usd = round(sum(share[4] for share in shares), 6)
+            many = takes != 1 or len(soundtracks) > 1 or soundtracks[0].own_fields
+            quote = await spend.quote(
+                soundtracks[0].endpoint.id,
+                whole_usd,
+                round(whole_seconds, 3),
+                whole_formula(shares) if many else None,
+            )
             spend.check_limits(quote)
             return quote
     settings = planning.resolve_settings(preset, values, None, services.words)
@@ -66,9 +90,39 @@ async def quote_request(
             seconds = billed if billed is not None else seconds
         elif values.get("duration") is None:
             seconds = longest_generation()
-    quote = await spend.quote(endpoint.id, services.prices.cost(endpoint.id, seconds), seconds)
+    usd = services.prices.cost(endpoint.id, seconds)
+    if video is not None and (model is not None or takes != 1 or model_options):
+        usd = _takes_cost(services, model, takes, model_options, preset, values, seconds)
+    quote = await spend.quote(endpoint.id, usd, seconds)
     spend.check_limits(quote)
     return quote
+
+
+def _takes_cost(
+    services: JobServices,
+    model: str | list[str] | None,
+    takes: int,
+    model_options: dict | None,
+    preset: str | None,
+    values: dict,
+    seconds: float,
+) -> float:
+    """The one quote of a takes request of one window (``takes`` variants of each ``model``), by each model's own
+    price rule, as :func:`alice_mcp.engine.recipes.foley.run_takes` plans it."""
+    from alice_mcp.engine.models import VideoAudioRequest
+    from alice_mcp.engine.recipes.foley import common_values, own_options
+    from alice_mcp.engine.recipes.registry import foley_recipes
+    from alice_mcp.engine.takes import plan_takes, total_cost
+
+    request = VideoAudioRequest(video="", preset=preset, values=values, model_options=model_options, takes=takes)
+    recipes = foley_recipes(model)
+    calls = []
+    for recipe in recipes:
+        common = {k: v for k, v in common_values(recipe.spec, request, None).items() if k != "duration"}
+        if len(recipes) > 1 and recipe.spec.seed_range is None:
+            common.pop("seed", None)
+        calls += plan_takes([recipe.spec], takes, common, own_options(recipe.spec, request), seconds, services.prices)
+    return total_cost(calls)
 
 
 async def quote_video_generation(services: JobServices, spend: SpendGuard, values: dict) -> SpendQuote:

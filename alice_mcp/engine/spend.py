@@ -93,9 +93,15 @@ class SpendGuard:
             return None
         return round(float(await self._spent_today()), 6)
 
-    async def quote(self, endpoint: str, usd: float, seconds: Optional[float] = None) -> SpendQuote:
-        """The quote of one job of ``usd`` (``seconds`` long, when known) with today's spend so far (no checks)."""
-        formula = f"{self.prices.rule(endpoint).formula(seconds)} = {money(usd)}" if seconds is not None else money(usd)
+    async def quote(
+        self, endpoint: str, usd: float, seconds: Optional[float] = None, formula: Optional[str] = None
+    ) -> SpendQuote:
+        """The quote of one job of ``usd`` (``seconds`` long, when known) with today's spend so far (no checks);
+        ``formula`` says how a whole of many calls adds up (default: the price rule for ``seconds``)."""
+        if formula is None:
+            formula = (
+                f"{self.prices.rule(endpoint).formula(seconds)} = {money(usd)}" if seconds is not None else money(usd)
+            )
         today = await self.spent_today()
         return SpendQuote(endpoint, seconds if seconds is not None else 0.0, usd, formula, today or 0.0)
 
@@ -152,11 +158,17 @@ class SpendGuard:
         return notes
 
     async def authorize(
-        self, endpoint: str, usd: float, confirm: Optional[ConfirmSpend], seconds: Optional[float] = None
+        self,
+        endpoint: str,
+        usd: float,
+        confirm: Optional[ConfirmSpend],
+        seconds: Optional[float] = None,
+        formula: Optional[str] = None,
     ) -> SpendQuote:
         """Check a job of ``usd`` against the limits and get the user's approval when it costs more than the
-        threshold. Returns the quote; raises :class:`SpendLimitError` or :class:`SpendNotApproved` (nothing done)."""
-        quote = await self.quote(endpoint, usd, seconds)
+        threshold (``formula``: see :meth:`quote`). Returns the quote; raises :class:`SpendLimitError` or
+        :class:`SpendNotApproved` (nothing done)."""
+        quote = await self.quote(endpoint, usd, seconds, formula)
         self.check_limits(quote)
         if self.needs_approval(quote):
             if confirm is None:

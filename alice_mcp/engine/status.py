@@ -223,7 +223,9 @@ def soundtrack_report(record: JobRecord) -> Optional[SoundtrackReport]:
     def entry(key: str, index: int, start: float, end: float, **extra: Any) -> SoundtrackPart:
         part = entries.get(key, {})
         ran = part_jobs.get(key) or {}
-        status = ran.get("status") or ("done" if key in reused else "running" if record.active else "failed")
+        status = ran.get("status") or ("done" if key in reused else "queued" if record.active else "failed")
+        if status == "running" and not record.active:  # the soundtrack ended (or stopped) while this part ran
+            status = "failed"
         return SoundtrackPart(
             index=index,
             start=start,
@@ -232,6 +234,8 @@ def soundtrack_report(record: JobRecord) -> Optional[SoundtrackReport]:
             status=status,
             job_id=ran.get("job_id"),
             cost_usd=0.0 if key in reused else float(part.get("cost_usd", 0.0)),
+            attempts=ran.get("attempt"),
+            error=ran.get("error"),
             **extra,
         )
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from alice_mcp.data.errors import InputError
 from alice_mcp.data.foley_spec import FoleyModel
+from alice_mcp.data.money import usd
 from alice_mcp.data.prices import PriceTable
 
 MAX_TAKES = 4
@@ -145,3 +146,17 @@ def total_cost(calls: list[TakeCall]) -> float:
 
 def take_count(calls: list[TakeCall]) -> int:
     return sum(c.samples for c in calls)
+
+
+#: One model's share of a whole made of many calls (a soundtrack's windows and cues, maybe several takes):
+#: ``(model alias, takes, windows, cues, USD of all its takes)``.
+ModelShare = tuple[str, int, int, int, float]
+
+
+def whole_formula(shares: list[ModelShare]) -> str:
+    """How a whole's cost multiplies, per model: takes x (windows + cues) = calls, and the sum (for quotes)."""
+    lines = [
+        f"{alias}: {takes} take(s) x ({windows} windows + {cues} cues) = {takes * (windows + cues)} calls, {usd(cost)}"
+        for alias, takes, windows, cues, cost in shares
+    ]
+    return "; ".join(lines) + f"; in all {usd(round(sum(s[4] for s in shares), 6))}"

@@ -103,13 +103,19 @@ async def video_quote(
     end_time: Optional[float] = None,
     segments: Optional[list[Any]] = None,
     cues: Optional[list[Any]] = None,
+    model: Optional[Any] = None,
+    takes: Optional[int] = 1,
+    model_options: Optional[dict[str, Any]] = None,
 ) -> Quote:
     """The spend ``add_audio_to_video`` will ask for (or why nobody will be asked). Without ``duration`` the call
-    may be a soundtrack of many windows: up to ALICE_MAX_SOUNDTRACK_SECONDS plus overlaps and cues."""
+    may be a soundtrack of many windows: up to ALICE_MAX_SOUNDTRACK_SECONDS plus overlaps and cues; with another
+    ``model`` or ``takes``, whole soundtracks of each model are quoted."""
     longest = None
     if duration is None:
         settings = _core(ctx).settings
         longest = soundtrack_longest(settings.max_soundtrack_seconds, len(cues or ()))
+        if model is not None or (takes or 1) != 1:
+            longest = 1e6  # another model's price rule or several takes: always quote the request itself
     return await _quote(
         ctx,
         MMAUDIO_VIDEO,
@@ -120,6 +126,9 @@ async def video_quote(
         roots=root_uris(roots),
         start_time=start_time,
         timeline={"end_time": end_time, "segments": _plain(segments), "cues": _plain(cues)},
+        model=model,
+        takes=takes or 1,
+        model_options=model_options,
     )
 
 

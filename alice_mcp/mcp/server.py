@@ -428,8 +428,9 @@ def build_server() -> MCPServer:
         model: ModelArg = None,
     ) -> CostEstimate:
         """Estimate the USD cost of generating audio, from `duration` (seconds) or a local `video`'s length (from
-        `start_time`, up to 30 s), times `count`. `model` "kling" prices generate_video instead. Free: nothing is
-        uploaded or submitted."""
+        `start_time`), times `count`. A clip longer than one window of the model is priced as a whole soundtrack
+        (every window and cue; `count` = takes, each a whole soundtrack). `model` "kling" prices generate_video
+        instead. Free: nothing is uploaded or submitted."""
         with tool_errors("estimate_cost"):
             return await core_of(ctx).estimate_cost(
                 duration=duration,

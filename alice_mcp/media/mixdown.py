@@ -9,7 +9,8 @@ Contract of :class:`Mixdown` (one per finished video; blocking, run in a worker 
 * :meth:`Mixdown.render` is called by :func:`alice_mcp.media.finish.mux_generated_audio` instead of the plain mix.
   It writes the PRE-MASTER layers into ``work`` as float WAV at the output's rate, each exactly as long as the
   result's audio and starting at the result's time 0: ``bed`` (the generated audio at ``generated_level``, ducked
-  when ``original_audio=duck``), ``cues`` (a hook for a cues layer on the output clock; nothing makes one yet),
+  when ``original_audio=duck``), ``cues`` (a soundtrack's cues layer, on the generated audio's clock like the bed,
+  at ``generated_level``, not ducked),
   ``original`` (the clip's own sound at ``original_level``, when it is in the mix) and ``mix`` (their sum). So the
   stems sum back to ``mix``. It measures ``mix`` (pass 1) and yields the result track: ``mix``, or with a
   ``loudness`` target, ``mix`` through ``loudnorm`` given the pass-1 measurements (pass 2).
@@ -77,7 +78,7 @@ class Mixdown:
 
     options: PipelineOptions
     work: Path
-    cues: Optional[Path] = None  # hook: a cues layer on the output clock (long-form), summed in and kept as a stem
+    cues: Optional[Path] = None  # a soundtrack's cues layer (clocked like ``generated``), summed in and kept as a stem
     stems: dict[str, Path] = field(default_factory=dict)
     premaster: Optional[Loudness] = None
     notes: list[str] = field(default_factory=list)
@@ -130,7 +131,9 @@ class Mixdown:
                 self.notes.append("The clip's own sound is silent in this segment, so the bed was not ducked.")
             self.stems["bed"], _ = _write_wav(bed, self.work / "bed.wav", rate)
         if self.cues is not None:
-            self.stems["cues"] = self.cues
+            layer = AudioMix(rate, "flt")
+            layer.add_input(self.cues, trim_from=0.0, shift=0.0, pad=pad, length=length, gain=options.generated_level)
+            self.stems["cues"], _ = _write_wav(layer, self.work / "cues.wav", rate)
         mix = AudioMix(rate, "flt")
         for name in STEM_ORDER[:-1]:
             if name in self.stems:
@@ -153,6 +156,15 @@ class Mixdown:
             return
         _name, lufs, peak = target
         yield from final.frames(combine=_normaliser(self.premaster, lufs, peak - ENCODER_HEADROOM_DB, rate))
+
+
+def sum_to_wav(layers: list[Path], dest: Path, length: float, rate: int = 48000) -> Path:
+    """The sum of ``layers`` (each from its time 0, unscaled) over ``length`` seconds, as float WAV at ``dest``
+    (e.g. a soundtrack's bed and cues as one generated track, for export). Blocking; raises :class:`MediaError`."""
+    mix = AudioMix(rate, "flt")
+    for layer in layers:
+        mix.add_input(layer, trim_from=0.0, shift=0.0, pad=0.0, length=length, gain=1.0)
+    return _write_wav(mix, dest, rate)[0]
 
 
 # ------------------------------------------------------------------------------------------------------ measuring

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, TypeVar
 
 import anyio
 
@@ -324,11 +324,17 @@ async def finish_media(
 
 
 async def finish_mixdown(
-    mixdown: Mixdown, plan: MediaPlan, options: PipelineOptions, finished: FinishedMedia, progress: ProgressSink | None
+    mixdown: Mixdown,
+    plan: MediaPlan,
+    options: PipelineOptions,
+    finished: FinishedMedia,
+    progress: ProgressSink | None,
+    markers: Sequence[tuple[float, str]] = (),
 ) -> None:
     """After the result is saved: measure its loudness (on the saved file), publish the stems and the timeline next
-    to it, and put what was done into ``finished`` (its notes say it in words). Nothing here can lose the video:
-    a stem or timeline that cannot be written becomes a note."""
+    to it (with ``markers``: ``(seconds on the result, name)``, e.g. a soundtrack's seams and cues), and put what was
+    done into ``finished`` (its notes say it in words). Nothing here can lose the video: a stem or timeline that
+    cannot be written becomes a note."""
     from alice_mcp.data.params import loudness_target
     from alice_mcp.media.mixdown import STEM_ORDER, measure_loudness
     from alice_mcp.media.prepare import MediaError
@@ -371,11 +377,16 @@ async def finish_mixdown(
         if "original" not in published and options.original_audio == "replace":
             notes.append("original_audio=replace: the clip's own sound is not in the mix, so it has no stem.")
     if options.timeline != "none":
-        finished.timeline_path = await _write_timeline(final, plan, options, published, notes)
+        finished.timeline_path = await _write_timeline(final, plan, options, published, notes, markers)
 
 
 async def _write_timeline(
-    final: Path, plan: MediaPlan, options: PipelineOptions, stems: dict[str, Path], notes: list[str]
+    final: Path,
+    plan: MediaPlan,
+    options: PipelineOptions,
+    stems: dict[str, Path],
+    notes: list[str],
+    markers: Sequence[tuple[float, str]] = (),
 ) -> Optional[Path]:
     """Publish the editing timeline next to ``final``; a failure is a note (the video and stems are kept)."""
     from alice_mcp.media.prepare import MediaError
@@ -397,6 +408,7 @@ async def _write_timeline(
                     length=plan.end - source_start,
                     fps=plan.fps or 25.0,
                     stems=stems,
+                    markers=markers,
                     relative=options.timeline_paths == "relative",
                     reference_dir=final.parent,
                     video_duration=plan.clip_duration,

@@ -6,7 +6,9 @@ priming signalled) covers exactly
 video from its first frame) is placed at its start, faded in over ``fade_in`` and out over ``fade_out`` with
 equal-power curves (sin/cos: the two sides' gains squared sum to 1, so uncorrelated sound keeps its power through
 the seam and correlated sound never dips), and summed. A window without audio (a part that failed) leaves silence
-there. Cues are then added at their place and gain, with ``CUE_FADE_S`` fades so they never click.
+there. Cues are then added at their place and gain, with ``CUE_FADE_S`` fades so they never click; with
+``cues_dest`` they go to that file instead (float WAV, the same span and clock: the cues stem of a finished mix), and
+``dest`` holds the bed alone.
 
 The seam report measures the bed (before cues) with FFmpeg's EBU R128 meter: per seam, the short-term loudness
 (3 s) just before and just after it, and the step between them in dB; where a side has less than 3 s, the
@@ -91,8 +93,12 @@ def assemble_soundtrack(
     dest: Path,
     seam_times: Sequence[float] = (),
     stop: Optional[threading.Event] = None,
+    cues_dest: Optional[Path] = None,
 ) -> Assembly:
-    """Write the joined, cue-laden track for ``[start, end)`` to ``dest``; measure the bed at ``seam_times``."""
+    """Write the joined, cue-laden track for ``[start, end)`` to ``dest`` (the cues to ``cues_dest`` instead, when
+    given); measure the bed at ``seam_times``."""
+    import contextlib
+
     import av
     import numpy as np
 
@@ -105,11 +111,14 @@ def assemble_soundtrack(
     buffer_at = 0  # sample index (span timeline) of buffer[:, 0]
     try:
         muxer, codec, sample_format = _TRACK_FORMATS[dest.suffix.lower()]
-        with av.open(str(dest), "w", format=muxer) as out:
+        with contextlib.ExitStack() as files:
+            out = files.enter_context(av.open(str(dest), "w", format=muxer))
             stream = out.add_stream(codec, rate=RATE, layout="stereo")
             if codec == "aac":
                 stream.bit_rate = 192_000
                 stream.options = dict(FAST_AAC)
+            cue_out = files.enter_context(av.open(str(cues_dest), "w", format="wav")) if cues_dest else None
+            cue_stream = cue_out.add_stream("pcm_f32le", rate=RATE, layout="stereo") if cue_out else None
             written = 0
 
             def emit(upto: int) -> None:
@@ -128,12 +137,15 @@ def assemble_soundtrack(
                     audio = _cue_samples(cue, notes)
                     if audio is not None:
                         loaded_cues.append((_samples(cue.start - start), audio))
+                layer = chunk if cue_out is None else np.zeros_like(chunk)
                 for at, audio in loaded_cues:
                     lo, hi = max(at, written), min(at + audio.shape[1], upto)
                     if lo < hi:
-                        chunk[:, lo - written : hi - written] += audio[:, lo - at : hi - at]
+                        layer[:, lo - written : hi - written] += audio[:, lo - at : hi - at]
                 loaded_cues[:] = [(at, a) for at, a in loaded_cues if at + a.shape[1] > upto]
                 _write(out, stream, chunk, written, sample_format)
+                if cue_out is not None:
+                    _write(cue_out, cue_stream, layer, written, "flt")
                 buffer = buffer[:, upto - buffer_at :]
                 buffer_at = upto
                 written = upto
@@ -153,6 +165,9 @@ def assemble_soundtrack(
             emit(total)
             for packet in stream.encode(None):
                 out.mux(packet)
+            if cue_out is not None and cue_stream is not None:
+                for packet in cue_stream.encode(None):
+                    cue_out.mux(packet)
     except av.error.FFmpegError as exc:
         raise MediaError(f"Could not join the soundtrack's windows ({exc}).") from exc
     report = [meter.seam(at - start) for at in seam_times]

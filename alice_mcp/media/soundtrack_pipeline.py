@@ -27,7 +27,7 @@ from alice_mcp.adapters.sources import LocalVideo
 from alice_mcp.data.params import PipelineOptions
 from alice_mcp.data.progress import ProgressSink, notify
 from alice_mcp.data.timeline import Cue, Segment, WindowLimits
-from alice_mcp.media.pipeline import export_track, in_thread, prepare_upload
+from alice_mcp.media.pipeline import FinishedMedia, export_track, finish_mixdown, in_thread, prepare_upload
 from alice_mcp.media.plan import MediaPlan, choose_output, choose_upload, proxy_geometry
 from alice_mcp.media.soundtrack import Assembly, CueAudio, WindowAudio
 from alice_mcp.media.windows import SoundtrackPlan, check_span, check_timeline, plan_windows
@@ -164,6 +164,7 @@ class FinishedSoundtrack:
     assembly: Assembly
     audio_path: Optional[Path] = None
     notes: list[str] = field(default_factory=list)
+    finishing: dict = field(default_factory=dict)  # the finished mix's facts (loudness, stems, timeline), if asked
 
 
 async def finish_soundtrack(
@@ -175,10 +176,20 @@ async def finish_soundtrack(
     work: Path,
     wanted: Path,
     progress: ProgressSink | None,
+    keep: Optional[Path] = None,
 ) -> FinishedSoundtrack:
     """Join the parts' audio (``None``: a part that failed; silence there) over the span, lay the cues, measure the
-    seams, and publish the original video with that track at ``wanted`` (suffix from the media plan)."""
+    seams, and publish the original video with that track at ``wanted`` (suffix from the media plan).
+
+    The finished mix applies to the joined track as to one generation's (:func:`alice_mcp.media.pipeline.finish_media`):
+    ``original_audio=duck``, a ``loudness`` target (two passes, measured again on the saved file), ``stems`` and a
+    ``timeline`` (with a marker at every seam and cue).
+
+    If the joined track cannot be put onto the video and saved (a full disk, an unreadable original), no partial
+    file is left in the output folder, the joined track is copied into ``keep`` (when given) and
+    :class:`SoundtrackNotSaved` is raised naming it."""
     from alice_mcp.media.finish import mux_generated_audio
+    from alice_mcp.media.mixdown import Mixdown
     from alice_mcp.media.soundtrack import assemble_soundtrack
 
     await notify(progress, "finishing", f"Joining {len(plan.windows)} windows and {len(plan.cues)} cues", 0.1)
@@ -188,14 +199,93 @@ async def finish_soundtrack(
     ]
     cues = [CueAudio(path, c.start, c.end, c.gain_db) for c, path in zip(plan.cues, cue_files, strict=True)]
     track = work / "soundtrack.m4a"  # AAC: copied onto the video as it is, in sync
+    mixdown = Mixdown(options, work / "mixdown") if Mixdown.wanted(options) else None
+    if mixdown is not None and cues:  # a finished mix keeps the cues as a stem of their own
+        mixdown.cues = work / "cues-layer.wav"
     assembly = await in_thread(
-        assemble_soundtrack, windows, cues, plan.start, plan.end, track, [s.at for s in plan.seams]
+        assemble_soundtrack,
+        windows,
+        cues,
+        plan.start,
+        plan.end,
+        track,
+        [s.at for s in plan.seams],
+        cues_dest=mixdown.cues if mixdown is not None else None,
     )
     await notify(progress, "finishing", "Putting the soundtrack onto the original video", 0.6)
     target = wanted.with_suffix(whole.output_suffix)
     notes = list(assembly.notes)
-    with partial_file(target.parent, whole.output_suffix) as temp:
-        notes += await in_thread(mux_generated_audio, Path(whole.source), whole, track, temp, options)
-        final = publish(temp, target)
-    audio_path = await export_track(track, final, options, plan.end - plan.start, notes)
-    return FinishedSoundtrack(final, assembly, audio_path, notes)
+    try:
+        with partial_file(target.parent, whole.output_suffix) as temp:
+            notes += await in_thread(
+                mux_generated_audio, Path(whole.source), whole, track, temp, options, mixdown=mixdown
+            )
+            final = publish(temp, target)
+    except Exception as exc:
+        if isinstance(exc, (anyio.get_cancelled_exc_class(), KeyboardInterrupt)):
+            raise
+        layers = [track] + ([mixdown.cues] if mixdown is not None and mixdown.cues is not None else [])
+        raise SoundtrackNotSaved(exc, _kept_copies(layers, keep)) from exc
+    generated = track
+    if mixdown is not None and mixdown.cues is not None and options.audio_format != "none":
+        from alice_mcp.media.mixdown import sum_to_wav  # the exported track is the bed with its cues
+
+        generated = await anyio.to_thread.run_sync(
+            sum_to_wav, [track, mixdown.cues], work / "generated.wav", plan.end - plan.start
+        )
+    audio_path = await export_track(generated, final, options, plan.end - plan.start, notes)
+    finished = FinishedMedia(final, audio_path, notes)
+    if mixdown is not None:
+        try:
+            await finish_mixdown(mixdown, whole, options, finished, progress, soundtrack_markers(whole, plan))
+        except Exception as exc:  # noqa: BLE001 - the video is saved and paid for: an extra that fails is a note
+            if isinstance(exc, (anyio.get_cancelled_exc_class(), KeyboardInterrupt)):
+                raise
+            log.exception("finishing extras failed after the soundtrack was saved")
+            notes.append(f"The video is saved, but its loudness report, stems or timeline failed ({exc}).")
+    return FinishedSoundtrack(final, assembly, audio_path, notes, finished.finishing())
+
+
+class SoundtrackNotSaved(Exception):
+    """The joined soundtrack could not be put onto the video and saved: ``cause``, and where the joined track (and
+    its cues layer, when the cues were kept apart for a finished mix) were kept (empty if they could not be)."""
+
+    def __init__(self, cause: BaseException, kept: list[Path]) -> None:
+        super().__init__(str(cause))
+        self.cause, self.kept = cause, kept
+
+    @property
+    def reason(self) -> str:
+        cause = self.cause
+        message = getattr(cause, "message", None)
+        if isinstance(message, str):
+            return message
+        if isinstance(cause, OSError):
+            return cause.strerror or str(cause)
+        return f"{type(cause).__name__}: {cause}"
+
+
+def _kept_copies(layers: list[Path], keep: Optional[Path]) -> list[Path]:
+    """``layers`` (the joined track, maybe its cues layer) copied into the folder ``keep`` as
+    ``joined-soundtrack.m4a``, ``joined-cues.wav`` (none when not asked, or when that fails too)."""
+    import shutil
+
+    kept: list[Path] = []
+    if keep is None:
+        return kept
+    for layer, name in zip(layers, ("joined-soundtrack", "joined-cues"), strict=False):
+        try:
+            keep.mkdir(parents=True, exist_ok=True)
+            kept.append(Path(shutil.copyfile(layer, keep / f"{name}{layer.suffix}")))
+        except OSError:
+            log.warning("could not keep %s in %s", layer.name, keep)
+    return kept
+
+
+def soundtrack_markers(whole: MediaPlan, plan: SoundtrackPlan) -> list[tuple[float, str]]:
+    """A timeline marker at every seam and cue, in seconds on the result (whose time 0 is the span's start, or
+    the keyframe before it for containers without an edit list)."""
+    t0 = whole.start if whole.output_format in ("mp4", "mov") else whole.keyframe
+    marks = [(round(s.at - t0, 3), f"seam {s.index} ({s.kind})") for s in plan.seams]
+    marks += [(round(c.start - t0, 3), f"cue {c.index}") for c in plan.cues]
+    return sorted(marks)

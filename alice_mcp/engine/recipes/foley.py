@@ -191,7 +191,7 @@ async def run_takes(
     if to_pay:
         total = total_cost([c for c, _ in to_pay])
         await core.spend.authorize(to_pay[0][1].plan.endpoint.id, total, confirm, None)
-    records = await _start_all(core, prepared, progress, wait_seconds, started)
+    records = await start_all(core, prepared, progress, wait_seconds, started)
     first_recipe = by_id[records[0].endpoint]
     result = first_recipe.result(records[0], jobs, started, cached=prepared[0][1].cached is not None)
     result.model = first_recipe.spec.alias
@@ -277,9 +277,9 @@ def _upload_lock(core: Any) -> anyio.Lock:
     return _LOCKS.setdefault(id(core), anyio.Lock())
 
 
-async def _start_all(
+async def start_all(
     core: Any,
-    prepared: list[tuple[TakeCall, PreparedJob]],
+    prepared: list[tuple[Any, PreparedJob]],
     progress: ProgressSink | None,
     wait_seconds: float | None,
     started: float,

@@ -195,10 +195,12 @@ _SOUNDTRACKS: dict[str, SoundtrackRecipe] = {}
 
 
 def soundtrack_recipe(model: str | None) -> SoundtrackRecipe:
-    """Soundtracks of any length made of the windows of the video-to-audio model called ``model`` (default MMAudio)."""
+    """Soundtracks of any length made of the windows of the video-to-audio model called ``model`` (default MMAudio):
+    its windows follow that model's own clip limits and its parts are paid calls of that model."""
     video = video_to_audio_recipe(model)
     if video.endpoint.id not in _SOUNDTRACKS:
-        _SOUNDTRACKS[video.endpoint.id] = SoundtrackRecipe(video)
+        spec = _FOLEY_BY_NAME[video.endpoint.id.lower()].spec
+        _SOUNDTRACKS[video.endpoint.id] = SoundtrackRecipe(video, spec)
     return _SOUNDTRACKS[video.endpoint.id]
 
 

@@ -32,7 +32,8 @@ from alice_mcp.adapters.ledger import COMPLETED, FAILED
 from alice_mcp.adapters.output_policy import output_name
 from alice_mcp.adapters.sources import LocalVideo, resolve_video
 from alice_mcp.data import params
-from alice_mcp.data.errors import InputError
+from alice_mcp.data.errors import InputError, OutputError
+from alice_mcp.data.foley_spec import FoleyModel
 from alice_mcp.data.presets import preset_values
 from alice_mcp.data.progress import ProgressSink, notify
 from alice_mcp.data.timeline import WindowLimits, window_limits
@@ -40,7 +41,9 @@ from alice_mcp.engine import planning
 from alice_mcp.engine.models import VideoAudioRequest, VideoAudioResult
 from alice_mcp.engine.planning import PreparedJob
 from alice_mcp.engine.recipes.base import Recipe
+from alice_mcp.engine.recipes.foley import TakeSettings, common_values, own_options
 from alice_mcp.engine.status import soundtrack_report, video_result
+from alice_mcp.engine.takes import whole_formula
 from alice_mcp.jobs.lifecycle import submit_and_finish
 from alice_mcp.jobs.state import JobContext, JobPlan
 
@@ -86,19 +89,37 @@ class _Planned:
     cost: float
 
 
+def part_outcome(record: JobRecord, path: Optional[Path]) -> dict[str, Any]:
+    """How a part ended, as the soundtrack's ``part_jobs`` records it: its last job, status, attempts and error."""
+    return {
+        "job_id": record.id,
+        "status": "done" if path else "failed",
+        "attempt": int(record.details.get("attempt") or 1),
+        "error": None if path else (record.error or f"the part's job is {record.status}"),
+    }
+
+
 class SoundtrackRecipe(Recipe):
-    """Soundtracks of any length made of ``video_recipe``'s windows; window limits come from its parameter table."""
+    """Soundtracks of any length made of ``video_recipe``'s windows. ``spec`` is that model as data: its clip limits
+    size the windows, and its own parameter model makes each part's payload (under the model's own field names)."""
 
     kind = "soundtrack"
 
-    def __init__(self, video_recipe: VideoToAudioRecipe) -> None:
+    def __init__(self, video_recipe: VideoToAudioRecipe, spec: FoleyModel) -> None:
         super().__init__(video_recipe.endpoint)
         self.video = video_recipe
+        self.spec = spec
 
     # ---------------------------------------------------------------------------------------------- planning
     def limits(self) -> WindowLimits:
-        """The model's window limits (its ``duration`` range and the length it does best on)."""
-        return window_limits(self.endpoint.id, self.endpoint.input_model or params.AudioSettings)
+        """The model's window limits (its per-call clip limits and the length it does best on)."""
+        lim = self.spec.limits
+        return window_limits(self.endpoint.id, seconds=(lim.min_seconds, lim.max_seconds))
+
+    @property
+    def own_fields(self) -> bool:
+        """Whether the model's fal fields differ from MMAudio's table (its parts carry their own ``fal`` payload)."""
+        return self.spec.params is not params.AudioSettings
 
     @staticmethod
     def timeline_of(request: VideoAudioRequest) -> params.TimelineOptions:
@@ -110,7 +131,7 @@ class SoundtrackRecipe(Recipe):
 
     async def wanted_for(self, services: JobServices, request: VideoAudioRequest) -> bool:
         """Whether ``request`` is a soundtrack of many windows: no ``duration``, and a timeline (``end_time``,
-        ``segments``, ``cues``) or a local clip longer than one window from ``start_time``."""
+        ``segments``, ``cues``) or a local clip longer than one window (or than 30 s) from ``start_time``."""
         timeline = self.timeline_of(request)
         laid_out = timeline.end_time is not None or bool(timeline.segments) or bool(timeline.cues)
         if request.values.get("duration") is not None:
@@ -129,7 +150,9 @@ class SoundtrackRecipe(Recipe):
 
         info = await anyio.to_thread.run_sync(probe_video, source.path)
         start = float(request.options.get("start_time") or 0.0)
-        return info.duration - start > self.limits().max_s + 0.01
+        # one call without `duration` covers at most MAX_DURATION_S (the table's range): a longer clip is a
+        # soundtrack even for a model whose window is longer (it may be one window of that model)
+        return info.duration - start > min(self.limits().max_s, params.MAX_DURATION_S) + 0.01
 
     async def _planned(
         self, services: JobServices, request: VideoAudioRequest, progress: ProgressSink | None
@@ -138,7 +161,7 @@ class SoundtrackRecipe(Recipe):
         from alice_mcp.media.soundtrack_pipeline import plan_soundtrack_media  # media loads on first use
 
         await notify(progress, "checking", "Checking the request")
-        options = planning.pipeline_options(request.options)
+        options = planning.pipeline_options(request.options, request.preset)
         timeline = self.timeline_of(request)
         segments, cues = timeline.segments or [], timeline.cues or []
         base = self._base_settings(request, options, segments, services)
@@ -161,12 +184,19 @@ class SoundtrackRecipe(Recipe):
             progress=progress,
         )
         parts = self._parts(sm.plan, base, segments, cues, request, services)
+        if self.own_fields:
+            parts = [self._with_model_fields(p, segments, request, options, services) for p in parts]
         return _Planned(options, base, source, sm, parts, round(sum(p["cost_usd"] for p in parts), 6))
 
     async def quote(self, services: JobServices, request: VideoAudioRequest) -> tuple[float, float]:
         """``(seconds billed, USD)`` of the whole soundtrack, every window and cue: exactly what its job will cost."""
+        layout, cost = await self.estimate(services, request)
+        return layout.billed_seconds, cost
+
+    async def estimate(self, services: JobServices, request: VideoAudioRequest) -> tuple[SoundtrackPlan, float]:
+        """The planned windows and cues of the whole soundtrack, and what it costs (nothing paid)."""
         planned = await self._planned(services, request, None)
-        return planned.media.plan.billed_seconds, planned.cost
+        return planned.media.plan, planned.cost
 
     async def prepare(
         self,
@@ -188,11 +218,21 @@ class SoundtrackRecipe(Recipe):
             planned.cost,
         )
         settings_env = services.settings
-        settings = base.model_copy(update={"duration": sm.plan.billed_seconds})
+        settings: params.AudioSettings | TakeSettings = base.model_copy(update={"duration": sm.plan.billed_seconds})
+        if self.own_fields:  # what the ledger and results show: the common view, under this model's name
+            settings = TakeSettings(
+                model=self.spec.alias,
+                prompt=base.prompt,
+                duration=sm.plan.billed_seconds,
+                seed=parts[0]["settings"]["seed"],
+                fal=parts[0]["fal"],
+            )
+        seed = settings.seed
         default_name = output_name(
             source.path.stem or "video",
             request.preset or "soundtrack",
-            f"seed{base.seed}",
+            self.spec.alias if self.own_fields else "",
+            f"seed{seed}" if seed is not None else "",
             suffix=sm.media.output_suffix,
         )
         wanted = planning.output_target(settings_env, request.output_path, default_name)
@@ -202,6 +242,10 @@ class SoundtrackRecipe(Recipe):
             f"{len(sm.plan.windows)} windows and {len(sm.plan.cues)} cues: {sm.plan.billed_seconds:g} s billed for "
             f"{sm.plan.end - sm.plan.start:g} s of video, of which {sm.plan.overlap_seconds:g} s is window overlap."
         )
+        notes += self._model_notes(parts)
+        formula = None  # how the whole adds up, when the model's price rule is not per second of the whole
+        if self.own_fields:
+            formula = whole_formula([(self.spec.alias, 1, len(sm.plan.windows), len(sm.plan.cues), cost)])
         plan = await planning.plan_job(
             jobs,
             self.kind,
@@ -218,6 +262,7 @@ class SoundtrackRecipe(Recipe):
                 "parts": parts,
                 "scene_cuts": sm.scene_cuts,
                 "notes": notes,
+                "cost_formula": formula,
             },
         )
         cached = None if force else await jobs.cached(plan, planning.output_root(settings_env))
@@ -232,6 +277,8 @@ class SoundtrackRecipe(Recipe):
     ) -> params.AudioSettings:
         """The call's own settings (duration filled in per part); a prompt may be left out when segments say it."""
         values = {k: v for k, v in request.values.items() if k != "duration"}
+        if not self.own_fields:  # MMAudio's own controls are fields of its table (its model_options checked first)
+            values.update(own_options(self.spec, request) or {})
         try:
             return planning.resolve_settings(request.preset, values, options.quality, services.words)
         except InputError:
@@ -257,6 +304,8 @@ class SoundtrackRecipe(Recipe):
         """One entry per window and cue: its key, span, settings (prompt from its segment; the same seed for every
         window, a seed of its own per cue) and cost."""
         explicit = {k: v for k, v in request.values.items() if v is not None and k not in ("duration", "prompt")}
+        if not self.own_fields:
+            explicit.update(own_options(self.spec, request) or {})
         parts: list[dict[str, Any]] = []
         for window in plan.windows:
             settings = base
@@ -290,6 +339,82 @@ class SoundtrackRecipe(Recipe):
             "settings": settings.model_dump(mode="json"),
             "cost_usd": services.prices.cost(self.endpoint.id, settings.duration),
         }
+
+    def _with_model_fields(
+        self,
+        part: dict[str, Any],
+        segments: list[params.Segment],
+        request: VideoAudioRequest,
+        options: params.PipelineOptions,
+        services: JobServices,
+    ) -> dict[str, Any]:
+        """``part`` (planned with MMAudio's table) made a call of this model: its own fal fields (``fal``), the
+        common view of them (``settings``) and its price by the model's own rule. Everything the model cannot do
+        is an :class:`InputError` naming the part, raised before anything is paid."""
+        spec, view = self.spec, part["settings"]
+        name = f"{part['kind']} {part['index']} ({part['start']:g}-{part['end']:g} s)"
+        if spec.duration_field is None:  # the model reads the whole clip it is sent: the part's span
+            try:
+                spec.check_clip(part["end"] - part["start"])
+            except InputError as exc:
+                raise InputError(f"{name}: {exc.message}") from None
+        common = common_values(spec, request, options.quality)
+        common.pop("duration", None)
+        if "prompt" in spec.common:
+            common["prompt"] = view["prompt"]
+        segment = next((s for s in segments if s.start <= part["start"] + 1e-6 < s.end), None)
+        if part["kind"] == "window" and segment is not None and segment.negative_prompt is not None:
+            if "negative_prompt" not in spec.common:
+                raise InputError(
+                    f"`segments`: {spec.alias} has no `negative_prompt` control; leave it out of the segment "
+                    f"({segment.start:g}-{segment.end:g} s), or pick a model that takes one (see list_models)."
+                )
+            common["negative_prompt"] = segment.negative_prompt
+        if part["kind"] == "cue":
+            common.pop("negative_prompt", None)
+        if spec.seed_range is not None:
+            low, high = spec.seed_range
+            seed = int(view["seed"])
+            explicit = request.values.get("seed") is not None and part["kind"] == "window"
+            common["seed"] = seed if explicit else low + (seed - low) % (high - low + 1)  # a drawn seed, in range
+        own = own_options(spec, request)
+        if own and "segments" in own:
+            raise InputError(
+                f"model_options `segments` of {spec.alias} is relative to one call; a soundtrack lays out its spans "
+                "with the soundtrack's own `segments` (start, end, prompt)."
+            )
+        fal = spec.settings(common, own, seconds=view["duration"])
+        samples = spec.samples(fal)
+        return {
+            **part,
+            "settings": {
+                "model": spec.alias,
+                "prompt": str(getattr(fal, spec.common["prompt"], "") or "") if "prompt" in spec.common else "",
+                "seed": spec.seed_of(fal),
+                "duration": view["duration"],
+            },
+            "fal": fal.model_dump(mode="json", exclude_none=True),
+            "samples": samples,
+            "cost_usd": services.prices.cost(
+                self.endpoint.id, spec.billed_seconds(fal, view["duration"]), samples=samples
+            ),
+        }
+
+    def _model_notes(self, parts: list[dict[str, Any]]) -> list[str]:
+        """What a model's parts do that the user should know (the extra samples it pays for)."""
+        samples = max((int(p.get("samples") or 1) for p in parts), default=1)
+        if samples <= 1:
+            return []
+        return [
+            f"{self.spec.alias} returns {samples} samples per call, each priced; the soundtrack uses the first of "
+            "each part."
+        ]
+
+    def part_payload(self, part: dict[str, Any], video_url: str) -> dict[str, Any]:
+        """The fal payload of one part, sent with its uploaded span at ``video_url``: the model's own fields."""
+        if "fal" in part:
+            return self.spec.payload(self.spec.params(**part["fal"]), video_url)
+        return self.video.payload(params.AudioSettings(**part["settings"]), video_url)
 
     async def regenerate(
         self, services: JobServices, jobs: JobManager, job_id: str, selectors: list[int | float | str]
@@ -356,11 +481,12 @@ class SoundtrackRecipe(Recipe):
         async def one(part: dict[str, Any]) -> None:
             nonlocal done
             async with limiter:  # at most ALICE_MAX_CONCURRENT_JOBS parts in flight, uploads included
+                await self._mark_part(job, part_jobs, part["key"], status="running")
                 record, path = await self._run_part(job, part)
             results[part["key"]] = path
             done += 1
             if record is not None:
-                part_jobs[part["key"]] = {"job_id": record.id, "status": "done" if path else "failed"}
+                part_jobs[part["key"]] = part_outcome(record, path)
             await job.add_details(parts_done=done, part_jobs=part_jobs)
             await notify(
                 job.progress,
@@ -383,6 +509,12 @@ class SoundtrackRecipe(Recipe):
                 tg.start_soon(one, part)
         await self._finish(job, results)
 
+    @staticmethod
+    async def _mark_part(job: JobContext, part_jobs: dict[str, dict[str, Any]], key: str, **state: Any) -> None:
+        """Record where part ``key`` is (``get_generation`` shows it while the soundtrack runs)."""
+        part_jobs[key] = {**part_jobs.get(key, {}), **state}
+        await job.add_details(part_jobs=part_jobs)
+
     async def _run_part(self, job: JobContext, part: dict[str, Any]) -> tuple[Optional[JobRecord], Optional[Path]]:
         """The part's last job and its audio file once it completed (a failed part is tried once more), or ``None``
         for the file if it failed twice (or its submit may have reached fal: it is never sent again)."""
@@ -402,8 +534,35 @@ class SoundtrackRecipe(Recipe):
                 return record, None
         return record, None
 
+    @staticmethod
+    def _parts_folder(job: JobContext) -> Path:
+        """Where this soundtrack's parts' audio is kept (the data folder's ``soundtracks/<job id>``)."""
+        return job.services.settings.resolved_data_dir() / "soundtracks" / job.id
+
+    @staticmethod
+    def _not_saved(exc: Exception, plan: SoundtrackPlan, part_files: dict[str, str]) -> OutputError:
+        """The error of a soundtrack whose parts are paid for but whose joined result could not be saved: why, and
+        where every paid part's audio (and the joined track, if it was made) is kept."""
+        from alice_mcp.media.soundtrack_pipeline import SoundtrackNotSaved
+
+        kept = exc.kept if isinstance(exc, SoundtrackNotSaved) else []
+        reason = exc.reason if isinstance(exc, SoundtrackNotSaved) else f"{type(exc).__name__}: {exc}"
+        spans = {f"w{w.index}": (w.start, w.end) for w in plan.windows} | {
+            f"c{c.index}": (c.start, c.end) for c in plan.cues
+        }
+        listed = "; ".join(
+            f"{key} ({spans[key][0]:g}-{spans[key][1]:g} s): {path}" for key, path in part_files.items() if key in spans
+        )
+        joined = f" The joined soundtrack (audio only) is at {' and '.join(map(str, kept))}." if kept else ""
+        return OutputError(
+            f"The soundtrack could not be saved ({reason}); no partial file was left in the output folder. Nothing "
+            f"paid is lost: every part's audio is kept: {listed}.{joined} Fix the cause (e.g. free disk space) and "
+            "use those files, or run the request again (which pays again).",
+            code="soundtrack_not_saved",
+        )
+
     def _part_plan(self, job: JobContext, part: dict[str, Any], attempt: int) -> JobPlan:
-        folder = job.services.settings.resolved_data_dir() / "soundtracks" / job.id
+        folder = self._parts_folder(job)
         folder.mkdir(parents=True, exist_ok=True)
         return JobPlan(
             PART_KIND,
@@ -423,7 +582,6 @@ class SoundtrackRecipe(Recipe):
         from alice_mcp.media.soundtrack_pipeline import prepare_part_upload
 
         whole = MediaPlan(**parent.record.details["media_plan"])
-        settings = params.AudioSettings(**part["settings"])
 
         async def work(job: JobContext) -> None:
             async def send_clip() -> dict:
@@ -433,7 +591,7 @@ class SoundtrackRecipe(Recipe):
                             whole, part["start"], part["end"], folder, job.progress
                         )
                     await job.add_details(upload_method=part_media.upload_method)
-                    return self.video.payload(settings, await planning.upload_file(upload, job))
+                    return self.part_payload(part, await planning.upload_file(upload, job))
 
             await submit_and_finish(job.services, job, await send_clip(), reupload=send_clip)
 
@@ -460,13 +618,22 @@ class SoundtrackRecipe(Recipe):
         ]
         notes = [n for n in details.get("notes", []) if not n.startswith("Failed:")]
         if failed:
-            notes.append(
-                "Failed: " + ", ".join(failed) + " failed twice; silence is there (nothing else was lost). "
-                "Regenerate those windows to fill them."
-            )
+            notes.append("Failed: " + ", ".join(failed) + " failed twice; silence is there (nothing else was lost).")
+            lost = [w.index for w, path in zip(plan.windows, windows, strict=True) if path is None]
+            if lost:
+                notes[-1] += f" To fill them, {job.services.words.regenerate_windows(job.id, lost)}."
         wanted = Path(job.record.wanted_path)  # taken by an earlier version: published as stem-2, stem-3, ...
-        with workspace(job.services.settings) as folder:
-            finished = await finish_soundtrack(whole, options, plan, windows, cues, folder, wanted, job.progress)
+        part_files = {k: str(v) for k, v in results.items() if v is not None}
+        try:
+            with workspace(job.services.settings) as folder:
+                finished = await finish_soundtrack(
+                    whole, options, plan, windows, cues, folder, wanted, job.progress, keep=self._parts_folder(job)
+                )
+        except Exception as exc:
+            if isinstance(exc, (anyio.get_cancelled_exc_class(), KeyboardInterrupt)):
+                raise
+            await job.add_details(failed_spans=failed, part_files=part_files, notes=notes)
+            raise self._not_saved(exc, plan, part_files) from exc
         seams = [
             {
                 "index": seam.index,
@@ -484,6 +651,7 @@ class SoundtrackRecipe(Recipe):
             part_files={k: str(v) for k, v in results.items() if v is not None},
             notes=notes + finished.notes,
             audio_path=str(finished.audio_path) if finished.audio_path else None,
+            finishing=finished.finishing,
         )
         await job.update(status=COMPLETED, message=f"Saved {finished.path}", output_path=str(finished.path))
         await notify(job.progress, "done", f"Saved {finished.path}", 1.0)
