@@ -6,6 +6,9 @@
   named, what was given, and what its published schema allows -- never pydantic's raw dump. An argument the tool
   does not take is refused by name instead of being silently dropped (a misspelt ``num_step`` would otherwise
   cost money for a default the caller did not ask for).
+* Tools are built (argument model and schemas) when first needed: ``tools/list`` is answered from the list stored
+  for this build of the package (:mod:`alice_mcp.mcp.tool_list_cache`) when there is one, and the first
+  ``tools/call`` builds them. Without a stored list, ``tools/list`` builds them and stores what it publishes.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, InputRequiredResult
+from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
+
+from alice_mcp.mcp import tool_list_cache
 
 #: A given value longer than this is described by its length, not echoed back.
 ECHO_MAX_CHARS = 60
@@ -38,6 +44,7 @@ class AliceServer(MCPServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._input_schemas: dict[str, dict[str, Any]] = {}
+        self._unbuilt: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
 
     def add_tool(
         self,
@@ -48,13 +55,34 @@ class AliceServer(MCPServer):
         *args: Any,
         **kwargs: Any,
     ) -> None:
-        """Register ``fn`` like the SDK does, with its description as :func:`prose`."""
-        super().add_tool(fn, name, title, prose(description or fn.__doc__ or ""), *args, **kwargs)
+        """Register ``fn`` like the SDK does, with its description as :func:`prose`; it is built when first needed
+        (module doc)."""
+        self._unbuilt.append((fn, (name, title, prose(description or fn.__doc__ or ""), *args), kwargs))
+
+    def build_tools(self) -> None:
+        """Build every tool registered so far (the SDK's own registration). Idempotent."""
+        unbuilt, self._unbuilt = self._unbuilt, []
+        for fn, args, kwargs in unbuilt:
+            super().add_tool(fn, *args, **kwargs)
+
+    async def list_tools(self) -> list[MCPTool]:
+        """What ``tools/list`` publishes: the stored list of this build, else the tools built and the list stored."""
+        if self._unbuilt:
+            key = tool_list_cache.fingerprint()
+            stored = tool_list_cache.load_tools(key)
+            if stored is not None:
+                return stored
+            self.build_tools()
+            tools = await super().list_tools()
+            tool_list_cache.save_tools(key, tools)
+            return tools
+        return await super().list_tools()
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         """Refuse unknown arguments by name, then run the tool; its schema errors come back as plain words."""
+        self.build_tools()
         schema = await self._input_schema(name)
         if schema is not None:
             unknown = sorted(set(arguments) - set(schema.get("properties", {})))
