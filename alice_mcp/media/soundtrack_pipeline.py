@@ -140,19 +140,27 @@ def part_media_plan(whole: MediaPlan, start: float, end: float, keyframe: float,
     )
 
 
-async def prepare_part_upload(
-    whole: MediaPlan, start: float, end: float, work: Path, progress: ProgressSink | None
-) -> tuple[Path, MediaPlan]:
-    """The file fal looks at for the part ``[start, end)`` (made in ``work``), and the part's media plan."""
+def part_upload_plan(whole: MediaPlan, start: float, end: float) -> MediaPlan:
+    """The media plan of the part ``[start, end)``: how its upload is made (a stream-copied cut when it starts on a
+    keyframe and is small, else a proxy; never the whole original). Blocking (finds the keyframe before ``start``)."""
     from alice_mcp.media.prepare import keyframe_at_or_before
 
     original = Path(whole.source)
-    keyframe = await anyio.to_thread.run_sync(keyframe_at_or_before, original, start, whole.origin) if start else 0.0
+    keyframe = keyframe_at_or_before(original, start, whole.origin) if start else 0.0
     plan = part_media_plan(whole, start, end, keyframe, original.stat().st_size)
     if plan.upload_method == "as_is" and (start > 1e-3 or (whole.clip_duration or end) > end + 0.05):
         plan = plan.model_copy(update={"upload_method": "proxy"})  # fal must see only the part's span
         size, fps = proxy_geometry(plan.width or 2, plan.height or 2, plan.fps)
         plan.proxy_size, plan.proxy_fps = size, fps
+    return plan
+
+
+async def prepare_part_upload(
+    whole: MediaPlan, start: float, end: float, work: Path, progress: ProgressSink | None
+) -> tuple[Path, MediaPlan]:
+    """The file fal looks at for the part ``[start, end)`` alone (made in ``work``), and the part's media plan.
+    A soundtrack makes its parts' proxies in one pass instead (:mod:`alice_mcp.media.part_uploads`)."""
+    plan = await anyio.to_thread.run_sync(part_upload_plan, whole, start, end)
     return await prepare_upload(plan, work, progress), plan
 
 

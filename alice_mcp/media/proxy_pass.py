@@ -1,0 +1,147 @@
+"""Many proxies of one clip in ONE decoding pass (PyAV, blocking): the uploads of a soundtrack's parts.
+
+A soundtrack's windows overlap and its cues lie inside them, and each part needs its own file that starts at its
+own first frame (MMAudio reads a video from its first frame and takes no offset). Decoding the original once per
+part decodes every overlap twice and, for a big original, keeps the cores decoding while the parts wait. Here the
+original is decoded ONCE over the union of the spans, in time order: each decoded frame is scaled once per proxy
+size and given to the encoder of every part whose span it falls in (:class:`~alice_mcp.media.prepare.ProxyEncoder`,
+the same encoder and frame grid as a single generation's proxy), so each part's proxy is exactly what
+:func:`~alice_mcp.media.prepare.write_proxy` would make of its span.
+
+Streaming: a part's encoder is opened when the pass reaches its start and closed as soon as its last slot is
+written; ``on_written(key, path)`` is then called at once (from this thread), so that part can be uploaded and
+submitted while the pass goes on. Memory is bounded whatever the length: one decoder, the frames on screen for the
+open encoders, and only as many encoders as there are parts overlapping at that moment (two windows at a seam, plus
+the cues there).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from alice_mcp.media.open_input import open_media
+from alice_mcp.media.prepare import (
+    KEYFRAME_SLACK_S,
+    PROXY_MAXRATE_KBPS,
+    Cancelled,
+    FrameScaler,
+    MediaError,
+    ProxyEncoder,
+    open_for_proxy,
+    seek_to_keyframe,
+)
+
+
+@dataclass(frozen=True)
+class ProxyJob:
+    """One proxy to write: ``[start, end)`` on the clip's clock (0 = its first frame) at ``size`` and ``fps``."""
+
+    key: str
+    start: float
+    end: float
+    dest: Path
+    size: tuple[int, int]
+    fps: float
+    maxrate_kbps: int = PROXY_MAXRATE_KBPS
+
+
+@dataclass
+class PassReport:
+    """What one pass did: the span it decoded (clip clock), how many frames it decoded, the proxies it wrote
+    (key -> frames written), in the order they were finished."""
+
+    start: float
+    end: float
+    frames_decoded: int = 0
+    written: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for a job's record."""
+        return {
+            "span": [round(self.start, 3), round(self.end, 3)],
+            "frames_decoded": self.frames_decoded,
+            "frames_written": dict(self.written),
+        }
+
+
+def write_proxies(
+    path: Path,
+    jobs: Sequence[ProxyJob],
+    on_written: Callable[[str, Path], None],
+    *,
+    origin: float = 0.0,
+    stop: Optional[threading.Event] = None,
+) -> PassReport:
+    """Write every job's proxy in one decoding pass over ``path`` (see the module docstring); ``on_written`` is
+    called for each as soon as its file is complete and closed. Raises :class:`MediaError` when the clip cannot be
+    decoded or a span has no picture, and :class:`Cancelled` when ``stop`` is set (files not reported are
+    incomplete: the caller removes them)."""
+    import av
+
+    if not jobs:
+        return PassReport(0.0, 0.0)
+    pending = sorted(jobs, key=lambda j: (j.start, j.end))
+    report = PassReport(pending[0].start, max(j.end for j in pending))
+    scaler = FrameScaler()
+    active: list[tuple[ProxyJob, ProxyEncoder]] = []
+    eps = KEYFRAME_SLACK_S
+
+    def encoder(job: ProxyJob) -> ProxyEncoder:
+        rate = Fraction(job.fps).limit_denominator(1001)
+        start, end = origin + job.start, origin + job.end
+        return ProxyEncoder(job.dest, job.size, rate, start, end, maxrate_kbps=job.maxrate_kbps, scaled=scaler)
+
+    def done(job: ProxyJob, proxy: ProxyEncoder) -> None:
+        try:
+            report.written[job.key] = proxy.finish()
+        except MediaError:
+            raise MediaError(f"{path.name} has no picture between {job.start:g} s and {job.end:g} s.") from None
+        on_written(job.key, job.dest)
+
+    try:
+        with open_media(path) as source:
+            video = open_for_proxy(source)
+            tb = video.time_base
+            seek_to_keyframe(source, video, origin + pending[0].start)
+            previous: Any = None  # the last frame decoded: the one on screen at a span starting before the next
+            previous_t = 0.0  # its time (its pts may be rewritten once an encoder took it as it is)
+            for frame in source.decode(video):
+                if stop is not None and stop.is_set():
+                    raise Cancelled()
+                if frame.pts is None:
+                    continue
+                report.frames_decoded += 1
+                t = float(frame.pts * tb)
+                # a part starts once a frame is shown after its start: the frame before is on screen at its start
+                while pending and origin + pending[0].start < t - eps:
+                    job = pending.pop(0)
+                    proxy = encoder(job)
+                    if previous is not None:
+                        proxy.offer(previous, previous_t)
+                    active.append((job, proxy))
+                for job, proxy in list(active):
+                    if proxy.offer(frame, t):
+                        active.remove((job, proxy))
+                        done(job, proxy)
+                previous, previous_t = frame, t
+                if not pending and not active:
+                    break
+            # the clip ended: what is on screen stays there to the end of each span still open
+            for job in pending:
+                proxy = encoder(job)
+                if previous is not None:
+                    proxy.offer(previous, previous_t)
+                active.append((job, proxy))
+            while active:
+                job, proxy = active.pop(0)
+                done(job, proxy)
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"Could not make the small copies of {path.name} for upload ({exc}).") from exc
+    finally:
+        for _, proxy in active:
+            proxy.close()
+    return report
