@@ -138,11 +138,13 @@ class PartUploads:
         return {key: part_upload_plan(self.whole, p.start, p.end) for key, p in self.parts.items()}
 
     def _job(self, key: str, plan: MediaPlan) -> ProxyJob:
+        from alice_mcp.media.prepare import PROXY_MAXRATE_KBPS
         from alice_mcp.media.proxy_pass import ProxyJob
 
         assert plan.proxy_size is not None and plan.proxy_fps
         dest = self.folder / f"{Path(self.whole.source).stem[:40]}-{key}.mp4"
-        return ProxyJob(key, plan.start, plan.end, dest, plan.proxy_size, plan.proxy_fps)
+        kbps = plan.proxy_kbps or PROXY_MAXRATE_KBPS
+        return ProxyJob(key, plan.start, plan.end, dest, plan.proxy_size, plan.proxy_fps, kbps)
 
     def _written(self, key: str, path: Path) -> None:
         self._files[key] = path

@@ -317,14 +317,14 @@ def open_for_proxy(source: Any) -> Any:
 
 
 def write_proxy(path: Path, plan: MediaPlan, dest: Path, stop: Optional[threading.Event] = None) -> None:
-    """Re-encode ``[plan.start, plan.end)`` small: ``plan.proxy_size`` at ``plan.proxy_fps``, H.264 in MP4, no audio
-    (a :class:`ProxyEncoder` fed from the keyframe at or before the start)."""
+    """Re-encode ``[plan.start, plan.end)`` small: ``plan.proxy_size`` at ``plan.proxy_fps`` (capped at
+    ``plan.proxy_kbps``), H.264 in MP4, no audio (a :class:`ProxyEncoder` fed from the keyframe before the start)."""
     import av
 
     assert plan.proxy_size is not None and plan.proxy_fps
     rate = Fraction(plan.proxy_fps).limit_denominator(1001)
     start, end = plan.origin + plan.start, plan.origin + plan.end
-    proxy = ProxyEncoder(dest, plan.proxy_size, rate, start, end)
+    proxy = ProxyEncoder(dest, plan.proxy_size, rate, start, end, maxrate_kbps=plan.proxy_kbps or PROXY_MAXRATE_KBPS)
     try:
         with open_media(path) as source:
             video = open_for_proxy(source)

@@ -17,11 +17,12 @@ the cues there).
 
 from __future__ import annotations
 
+import queue
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from alice_mcp.media.open_input import open_media
 from alice_mcp.media.prepare import (
@@ -34,6 +35,9 @@ from alice_mcp.media.prepare import (
     open_for_proxy,
     seek_to_keyframe,
 )
+
+#: Frames decoded ahead of the encoders (each a full-size picture: ~3 MB at 1080p, ~12 MB at 4K).
+AHEAD_FRAMES = 4
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,6 @@ def write_proxies(
     report = PassReport(pending[0].start, max(j.end for j in pending))
     scaler = FrameScaler()
     active: list[tuple[ProxyJob, ProxyEncoder]] = []
-    eps = KEYFRAME_SLACK_S
 
     def encoder(job: ProxyJob) -> ProxyEncoder:
         rate = Fraction(job.fps).limit_denominator(1001)
@@ -100,48 +103,121 @@ def write_proxies(
             report.written[job.key] = proxy.finish()
         except MediaError:
             raise MediaError(f"{path.name} has no picture between {job.start:g} s and {job.end:g} s.") from None
+        finally:
+            proxy.close()
         on_written(job.key, job.dest)
 
     try:
         with open_media(path) as source:
             video = open_for_proxy(source)
-            tb = video.time_base
             seek_to_keyframe(source, video, origin + pending[0].start)
-            previous: Any = None  # the last frame decoded: the one on screen at a span starting before the next
-            previous_t = 0.0  # its time (its pts may be rewritten once an encoder took it as it is)
-            for frame in source.decode(video):
-                if stop is not None and stop.is_set():
-                    raise Cancelled()
-                if frame.pts is None:
-                    continue
-                report.frames_decoded += 1
-                t = float(frame.pts * tb)
-                # a part starts once a frame is shown after its start: the frame before is on screen at its start
-                while pending and origin + pending[0].start < t - eps:
-                    job = pending.pop(0)
-                    proxy = encoder(job)
-                    if previous is not None:
-                        proxy.offer(previous, previous_t)
-                    active.append((job, proxy))
-                for job, proxy in list(active):
-                    if proxy.offer(frame, t):
-                        active.remove((job, proxy))
-                        done(job, proxy)
-                previous, previous_t = frame, t
-                if not pending and not active:
-                    break
-            # the clip ended: what is on screen stays there to the end of each span still open
-            for job in pending:
-                proxy = encoder(job)
-                if previous is not None:
-                    proxy.offer(previous, previous_t)
-                active.append((job, proxy))
-            while active:
-                job, proxy = active.pop(0)
-                done(job, proxy)
+            frames = DecodedAhead(source, video, stop)
+            try:
+                _feed(frames, video.time_base, origin, pending, active, encoder, done, report)
+            finally:
+                frames.close()  # before the container closes: its thread reads from it
     except av.error.FFmpegError as exc:
         raise MediaError(f"Could not make the small copies of {path.name} for upload ({exc}).") from exc
     finally:
         for _, proxy in active:
             proxy.close()
     return report
+
+
+def _feed(  # type: ignore[no-untyped-def]
+    frames: DecodedAhead, tb, origin: float, pending: list[ProxyJob], active: list, encoder, done, report: PassReport
+) -> None:
+    """Give each decoded frame to the encoders of the spans it is in, opening each at its start and finishing it
+    at its end (``done``); at the end of the clip, finish every span still open with what is on screen."""
+    eps = KEYFRAME_SLACK_S
+    previous: Any = None  # the last frame decoded: the one on screen at a span starting before the next
+    previous_t = 0.0  # its time (its pts may be rewritten once an encoder took it as it is)
+    for frame in frames:
+        if frame.pts is None:
+            continue
+        report.frames_decoded += 1
+        t = float(frame.pts * tb)
+        # a part starts once a frame is shown after its start: the frame before is on screen at its start
+        while pending and origin + pending[0].start < t - eps:
+            job = pending.pop(0)
+            proxy = encoder(job)
+            if previous is not None:
+                proxy.offer(previous, previous_t)
+            active.append((job, proxy))
+        for job, proxy in list(active):
+            if proxy.offer(frame, t):
+                active.remove((job, proxy))
+                done(job, proxy)
+        previous, previous_t = frame, t
+        if not pending and not active:
+            return
+    # the clip ended: what is on screen stays there to the end of each span still open
+    for job in pending:
+        proxy = encoder(job)
+        if previous is not None:
+            proxy.offer(previous, previous_t)
+        active.append((job, proxy))
+    pending.clear()
+    while active:
+        job, proxy = active.pop(0)
+        done(job, proxy)
+
+
+_END = object()
+
+
+class DecodedAhead:
+    """The decoded frames of ``video`` (an opened, seeked input), decoded in a thread of their own up to
+    ``AHEAD_FRAMES`` ahead of the consumer, so decoding runs while the consumer scales and encodes (PyAV lets go of
+    the GIL in FFmpeg). Iterate it once; :meth:`close` stops the thread (call it before closing the container).
+    Raises what decoding raised, and :class:`Cancelled` once ``stop`` is set."""
+
+    def __init__(self, container: Any, video: Any, stop: Optional[threading.Event]) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=AHEAD_FRAMES)
+        self._quit = threading.Event()
+        self._stop = stop
+        self._thread = threading.Thread(
+            target=self._decode, args=(container, video), name="proxy-pass-decode", daemon=True
+        )
+        self._thread.start()
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            if self._stop is not None and self._stop.is_set():
+                raise Cancelled()
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._quit.set()
+        while self._thread.is_alive():
+            try:  # make room so a blocked put sees the quit flag
+                self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            self._thread.join(0.05)
+
+    def _decode(self, container: Any, video: Any) -> None:
+        try:
+            for frame in container.decode(video):
+                if not self._put(frame):
+                    return
+            self._put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            self._put(exc)
+
+    def _put(self, item: Any) -> bool:
+        while not self._quit.is_set():
+            if self._stop is not None and self._stop.is_set():
+                self._quit.set()
+                break
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
