@@ -78,6 +78,7 @@ class PartUploads:
         if not jobs:
             return
         span = max(j.end for j in jobs) - min(j.start for j in jobs)
+        log.info("making the uploads of %d parts in one pass over %.1f s of %s", len(jobs), span, self.whole.source)
         await notify(progress, "uploading", f"Making small copies of {len(jobs)} parts in one pass over {span:.0f} s")
 
         def written(key: str, path: Path) -> None:  # in the pass's thread
