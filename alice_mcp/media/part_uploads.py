@@ -109,7 +109,8 @@ class PartUploads:
     ) -> tuple[Path, MediaPlan]:
         """The upload file of part ``key`` (``[start, end)``) and its media plan: the pass's file once it is closed,
         else one made for this part alone."""
-        if key in self._ready:
+        if key in self._ready and not self._ready[key].is_set():
+            await notify(progress, "uploading", f"Waiting for the small copy of {start:g}-{end:g} s (one pass)", 0.0)
             await self._planned.wait()
             await self._ready[key].wait()
         made = self._files.get(key)
