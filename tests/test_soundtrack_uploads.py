@@ -99,6 +99,22 @@ def test_one_pass_writes_what_the_single_generation_proxy_writes(name: str, tmp_
         assert _packets(job.dest) == _packets(tmp_path / f"alone-{job.key}.mp4"), job.key
 
 
+def test_spans_far_apart_get_a_pass_each_and_the_gap_is_not_decoded(tmp_path: Path) -> None:
+    """Regenerating two windows far apart (or resuming) decodes their spans, not the video between them."""
+    from alice_mcp.media.proxy_pass import ProxyJob, write_proxies
+
+    clip = build("h264_mp4", tmp_path)  # 3 s at 24 fps, a keyframe every 0.5 s
+    jobs = [
+        ProxyJob("a", 0.0, 0.6, tmp_path / "a.mp4", (96, 72), 24.0),
+        ProxyJob("b", 2.0, 2.9, tmp_path / "b.mp4", (96, 72), 24.0),
+    ]
+    together = write_proxies(clip, jobs, lambda key, path: None)
+    apart = write_proxies(clip, jobs, lambda key, path: None, max_gap_s=0.5)
+    assert together.frames_decoded >= 2.9 * 24 - 1
+    assert apart.frames_decoded <= (0.6 + 0.9 + 2 * 0.5) * 24  # each span from the keyframe before it
+    assert apart.written == together.written == {"a": 15, "b": 22}
+
+
 def _packets(path: Path) -> list[bytes]:
     with av.open(str(path)) as container:
         return [bytes(p) for p in container.demux(container.streams.video[0]) if p.size]

@@ -38,6 +38,8 @@ from alice_mcp.media.prepare import (
 
 #: Frames decoded ahead of the encoders (each a full-size picture: ~3 MB at 1080p, ~12 MB at 4K).
 AHEAD_FRAMES = 4
+#: Spans further apart than this (s) are passed over separately: seeking costs less than decoding the gap.
+MAX_GAP_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -79,17 +81,39 @@ def write_proxies(
     *,
     origin: float = 0.0,
     stop: Optional[threading.Event] = None,
+    max_gap_s: float = MAX_GAP_S,
 ) -> PassReport:
     """Write every job's proxy in one decoding pass over ``path`` (see the module docstring); ``on_written`` is
-    called for each as soon as its file is complete and closed. Raises :class:`MediaError` when the clip cannot be
-    decoded or a span has no picture, and :class:`Cancelled` when ``stop`` is set (files not reported are
-    incomplete: the caller removes them)."""
-    import av
-
+    called for each as soon as its file is complete and closed. Spans more than ``max_gap_s`` apart (regenerating
+    a few windows, resuming) get a pass each, in time order: the gaps between them are not decoded. Raises
+    :class:`MediaError` when the clip cannot be decoded or a span has no picture, and :class:`Cancelled` when
+    ``stop`` is set (files not reported are incomplete: the caller removes them)."""
     if not jobs:
         return PassReport(0.0, 0.0)
-    pending = sorted(jobs, key=lambda j: (j.start, j.end))
-    report = PassReport(pending[0].start, max(j.end for j in pending))
+    ordered = sorted(jobs, key=lambda j: (j.start, j.end))
+    report = PassReport(ordered[0].start, max(j.end for j in ordered))
+    stretch: list[ProxyJob] = []
+    for job in ordered:
+        if stretch and job.start > max(j.end for j in stretch) + max_gap_s:
+            _pass_over(path, stretch, on_written, origin, stop, report)
+            stretch = []
+        stretch.append(job)
+    _pass_over(path, stretch, on_written, origin, stop, report)
+    return report
+
+
+def _pass_over(
+    path: Path,
+    pending: list[ProxyJob],
+    on_written: Callable[[str, Path], None],
+    origin: float,
+    stop: Optional[threading.Event],
+    report: PassReport,
+) -> None:
+    """One decoding pass from the keyframe before the first of ``pending`` (sorted by start) to the end of the
+    last, writing each one's proxy (see :func:`write_proxies`); adds to ``report``."""
+    import av
+
     scaler = FrameScaler()
     active: list[tuple[ProxyJob, ProxyEncoder]] = []
 
@@ -121,7 +145,6 @@ def write_proxies(
     finally:
         for _, proxy in active:
             proxy.close()
-    return report
 
 
 def _feed(  # type: ignore[no-untyped-def]
