@@ -53,3 +53,39 @@ def make_scenes(
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+FLASH_S = 0.1  # each flash of make_flashes lasts this long
+
+
+def make_flashes(path: Path, seconds: float, fps: int = 24, gop: int = 24, size=(96, 64), origin: float = 0.0) -> Path:
+    """A clip with a white flash starting at every whole second (lasting ``FLASH_S``) over a moving grey pattern, in
+    the container ``path``'s suffix names (``.ts``: MPEG-TS, whose clock starts at ``origin``). The fal twin puts
+    a click under every flash it sees in an upload (``sync_clicks``)."""
+    width, height = size
+    fmt = "mpegts" if path.suffix == ".ts" else None
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "30"}
+        stream.codec_context.gop_size = gop
+        offset = round(origin * fps)
+        for i in range(round(seconds * fps)):
+            t = i / fps
+            image = np.empty((height, width, 3), np.uint8)
+            if t - np.floor(t + 1e-9) < FLASH_S - 1e-9:
+                image[:] = 235
+            else:
+                image[:] = ((np.arange(width) + i * 3) % 64 + 16).astype(np.uint8)[None, :, None]
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+            frame.pts, frame.time_base = i + offset, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def flash_onsets(seconds: float, fps: int = 24) -> list[float]:
+    """Where make_flashes' flashes start (s, clip clock)."""
+    return [float(k) for k in range(int(seconds) + 1) if k * fps < round(seconds * fps)]

@@ -81,6 +81,9 @@ class MediaPlan(BaseModel):
     origin: float = 0.0
     proxy_size: Optional[tuple[int, int]] = None
     proxy_fps: Optional[float] = None
+    proxy_kbps: Optional[int] = Field(
+        default=None, description="The proxy's bitrate cap (kbit/s); None: the single-generation proxy's."
+    )
     output_format: str = "mp4"
     output_suffix: str = ".mp4"
     notes: list[str] = Field(default_factory=list)
@@ -169,11 +172,13 @@ def estimate_bytes(info: VideoInfo, seconds: float) -> int:
     return MAX_COPY_BYTES + 1  # unknown: assume large, so a proxy bounds it
 
 
-def proxy_geometry(width: int, height: int, fps: Optional[float]) -> tuple[tuple[int, int], float]:
-    """``((w, h), fps)`` of the proxy: short side ≤ 480 px (even sizes, aspect kept), ≤ 30 fps by whole-number
-    decimation (60 → 30, 50 → 25, 24 stays 24)."""
+def proxy_geometry(
+    width: int, height: int, fps: Optional[float], short_side: int = PROXY_SHORT_SIDE
+) -> tuple[tuple[int, int], float]:
+    """``((w, h), fps)`` of the proxy: short side ≤ ``short_side`` px (480; even sizes, aspect kept), ≤ 30 fps by
+    whole-number decimation (60 → 30, 50 → 25, 24 stays 24)."""
     short = min(width, height)
-    scale = min(1.0, PROXY_SHORT_SIDE / short) if short else 1.0
+    scale = min(1.0, short_side / short) if short else 1.0
     w = max(2, int(round(width * scale / 2)) * 2)
     h = max(2, int(round(height * scale / 2)) * 2)
     rate = fps or 25.0

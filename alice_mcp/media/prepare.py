@@ -12,7 +12,7 @@ import math
 import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from alice_mcp.data.errors import AliceError
 from alice_mcp.media.open_input import open_media
@@ -21,7 +21,13 @@ from alice_mcp.media.streams import copy_stream
 
 # The proxy only feeds MMAudio's 384 px / 224 px feature extractors: speed and size matter, not fidelity.
 # ultrafast + a bitrate cap: ~1 Mbit/s at most (≤ ~4 MB for 30 s) whatever the source, and the least memory.
-PROXY_X264 = {"preset": "ultrafast", "crf": "30", "maxrate": "1000k", "bufsize": "2000k"}
+PROXY_MAXRATE_KBPS = 1000
+PROXY_X264 = {
+    "preset": "ultrafast",
+    "crf": "30",
+    "maxrate": f"{PROXY_MAXRATE_KBPS}k",
+    "bufsize": f"{2 * PROXY_MAXRATE_KBPS}k",
+}
 DECODE_THREADS = 2
 # Decoding uses frame threads (and slice threads where the codec has them) at every size: at 4K each frame thread
 # holds a ~12 MB picture, ~40 MB in all with 2 threads, inside the 200 MB memory bound; slice threads alone left
@@ -175,62 +181,168 @@ def write_cut(path: Path, plan: MediaPlan, dest: Path, muxer: str, stop: Optiona
         raise MediaError(f"Could not cut {path.name} without re-encoding ({exc}).") from exc
 
 
+def proxy_options(maxrate_kbps: int = PROXY_MAXRATE_KBPS) -> dict[str, str]:
+    """libx264 options of a proxy: :data:`PROXY_X264` with its bitrate cap at ``maxrate_kbps`` (buffer: 2 s of it)."""
+    return {**PROXY_X264, "maxrate": f"{maxrate_kbps}k", "bufsize": f"{2 * maxrate_kbps}k"}
+
+
+class ProxyEncoder:
+    """One proxy being written: ``[start, end)`` of a source (seconds on the source file's clock) re-encoded as H.264
+    in MP4 at ``size`` and ``rate``, no audio, at ``dest``.
+
+    Feed it the source's decoded frames in display order (:meth:`offer`) from at least the last frame shown at or
+    before ``start``; :meth:`finish` fills the rest of the span and closes the file. The proxy is a constant grid of
+    ``rate`` slots from ``start``; each slot shows the source frame on screen at that moment (the latest one at or
+    before it), so frames are repeated or dropped but never moved: an event at source time t reaches the model at
+    t - start (at most one slot later), whatever the source's own frame rate does (VFR phone clips). Its first frame
+    is the picture on screen at ``start``. The output file is opened on the first frame written (few encoders open).
+
+    ``scaled`` shrinks a source frame to ``size`` (a :class:`FrameScaler` shared by encoders fed the same frames, so
+    each frame is scaled once); by default each encoder has its own."""
+
+    def __init__(
+        self,
+        dest: Path,
+        size: tuple[int, int],
+        rate: Fraction,
+        start: float,
+        end: float,
+        *,
+        maxrate_kbps: int = PROXY_MAXRATE_KBPS,
+        scaled: Optional[Callable[[Any, int, int], Any]] = None,
+    ) -> None:
+        self.dest = dest
+        self.width, self.height = size
+        self.rate = rate
+        self.start, self.end = start, end
+        self.slots = max(1, math.ceil((end - start) * rate - 1e-6))
+        self.written = 0
+        self._options = proxy_options(maxrate_kbps)
+        self._scaled = scaled or FrameScaler()
+        self._shown: Any = None  # the source frame on screen at the next slot's time
+        self._out: Any = None
+        self._encoder: Any = None
+
+    @property
+    def full(self) -> bool:
+        """Whether every slot is written (no more frames are needed)."""
+        return self.written >= self.slots
+
+    def offer(self, frame: Any, t: float) -> bool:
+        """Take the next source frame (shown at ``t``, source clock); True when no later frame is needed (the span
+        is over): call :meth:`finish` then."""
+        eps = KEYFRAME_SLACK_S  # a frame within rounding of a slot is on it (millisecond time bases)
+        while self._shown is not None and self.written < self.slots and self._slot_time(self.written) < t - eps:
+            self._emit(self._shown)
+        if self.written >= self.slots or t >= self.end - eps:
+            return True
+        self._shown = frame
+        return False
+
+    def finish(self) -> int:
+        """Fill the remaining slots with the last frame shown, flush and close the file; the frames written. Raises
+        :class:`MediaError` when no frame was ever given (nothing on screen in the span)."""
+        while self._shown is not None and self.written < self.slots:
+            self._emit(self._shown)
+        self._shown = None
+        if self.written == 0:
+            self.close()
+            raise MediaError(f"no picture between {self.start:g} s and {self.end:g} s")
+        for packet in self._encoder.encode(None):
+            self._out.mux(packet)
+        self.close()
+        return self.written
+
+    def close(self) -> None:
+        """Close the output file (idempotent; a file not finished is incomplete: the caller removes it)."""
+        self._shown = None
+        if self._out is not None:
+            out, self._out = self._out, None
+            out.close()
+
+    def _slot_time(self, index: int) -> float:
+        return self.start + index / float(self.rate)
+
+    def _emit(self, frame: Any) -> None:
+        if self._out is None:
+            self._open(frame)
+        small = self._scaled(frame, self.width, self.height)
+        small.pts, small.time_base = self.written, 1 / self.rate
+        self.written += 1
+        for packet in self._encoder.encode(small):
+            self._out.mux(packet)
+
+    def _open(self, first: Any) -> None:
+        import av
+
+        self._out = av.open(str(self.dest), "w", format="mp4")
+        encoder = self._out.add_stream("libx264", rate=self.rate, options=dict(self._options))
+        encoder.width, encoder.height, encoder.pix_fmt = self.width, self.height, "yuv420p"
+        encoder.codec_context.thread_count = DECODE_THREADS
+        if first.rotation:
+            encoder.set_display_rotation(first.rotation)  # a phone clip shot upright stays upright
+        self._encoder = encoder
+
+
+class FrameScaler:
+    """Shrinks source frames for proxies: one FFmpeg scaler kept for every frame (setting one up per frame cost as
+    much as the scaling itself), and each source frame scaled once per size however many proxies take it (a frame
+    repeated over several slots, or shown in two overlapping windows)."""
+
+    def __init__(self) -> None:
+        self._reformatter: Any = None
+        self._recent: list[tuple[Any, tuple[int, int], Any]] = []
+
+    def __call__(self, frame: Any, width: int, height: int) -> Any:
+        for source, size, small in self._recent:
+            if source is frame and size == (width, height):
+                return small
+        if self._reformatter is None:
+            from av.video.reformatter import VideoReformatter
+
+            self._reformatter = VideoReformatter()
+        small = self._reformatter.reformat(
+            frame, width=width, height=height, format="yuv420p", interpolation="FAST_BILINEAR", threads=1
+        )
+        self._recent = [*self._recent[-2:], (frame, (width, height), small)]
+        return small
+
+
+def open_for_proxy(source: Any) -> Any:
+    """The first video stream of an opened source, set up for decoding a proxy (frame and slice threads)."""
+    video = source.streams.video[0]
+    video.thread_type = "AUTO"
+    video.codec_context.thread_count = DECODE_THREADS
+    return video
+
+
 def write_proxy(path: Path, plan: MediaPlan, dest: Path, stop: Optional[threading.Event] = None) -> None:
-    """Re-encode ``[plan.start, plan.end)`` small: ``plan.proxy_size`` at ``plan.proxy_fps``, H.264 in MP4, no audio."""
+    """Re-encode ``[plan.start, plan.end)`` small: ``plan.proxy_size`` at ``plan.proxy_fps`` (capped at
+    ``plan.proxy_kbps``), H.264 in MP4, no audio (a :class:`ProxyEncoder` fed from the keyframe before the start)."""
     import av
 
     assert plan.proxy_size is not None and plan.proxy_fps
-    width, height = plan.proxy_size
     rate = Fraction(plan.proxy_fps).limit_denominator(1001)
+    start, end = plan.origin + plan.start, plan.origin + plan.end
+    proxy = ProxyEncoder(dest, plan.proxy_size, rate, start, end, maxrate_kbps=plan.proxy_kbps or PROXY_MAXRATE_KBPS)
     try:
-        with open_media(path) as source, av.open(str(dest), "w", format="mp4") as out:
-            video = source.streams.video[0]
-            video.thread_type = "AUTO"
-            video.codec_context.thread_count = DECODE_THREADS
+        with open_media(path) as source:
+            video = open_for_proxy(source)
             tb = video.time_base
-            encoder = out.add_stream("libx264", rate=rate, options=dict(PROXY_X264))
-            encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
-            encoder.codec_context.thread_count = DECODE_THREADS
             seek_to_keyframe(source, video, plan.origin + plan.keyframe)
-            start, end = plan.origin + plan.start, plan.origin + plan.end
-            slots = max(1, math.ceil((end - start) * rate - 1e-6))
-            written = 0
-            shown = None  # the source frame on screen at the next slot's time
-            eps = KEYFRAME_SLACK_S  # a frame within rounding of a slot is on it (millisecond time bases)
-
-            def emit(frame) -> None:  # type: ignore[no-untyped-def]
-                nonlocal written
-                if written == 0 and frame.rotation:
-                    encoder.set_display_rotation(frame.rotation)  # a phone clip shot upright stays upright
-                small = frame.reformat(width=width, height=height, format="yuv420p", interpolation="FAST_BILINEAR")
-                small.pts, small.time_base = written, 1 / rate
-                written += 1
-                for packet in encoder.encode(small):
-                    out.mux(packet)
-
-            # A constant grid of ``rate`` slots from the segment start; each slot shows the source frame on screen
-            # at that moment (the latest one at or before it), so frames are repeated or dropped but never moved:
-            # an event at source time t reaches the model at t - start (at most one slot later), whatever the
-            # source's own frame rate does (VFR phone clips).
             for frame in source.decode(video):
                 if stop is not None and stop.is_set():
                     raise Cancelled()
-                if frame.pts is None:
-                    continue
-                t = float(frame.pts * tb)
-                while shown is not None and written < slots and start + written / float(rate) < t - eps:
-                    emit(shown)
-                if written >= slots or t >= end - eps:
+                if frame.pts is not None and proxy.offer(frame, float(frame.pts * tb)):
                     break
-                shown = frame
-            while shown is not None and written < slots:
-                emit(shown)
-            if written == 0:
-                raise MediaError(f"{path.name} has no picture between {plan.start:g} s and {plan.end:g} s.")
-            for packet in encoder.encode(None):
-                out.mux(packet)
+            try:
+                proxy.finish()
+            except MediaError:
+                raise MediaError(f"{path.name} has no picture between {plan.start:g} s and {plan.end:g} s.") from None
     except av.error.FFmpegError as exc:
         raise MediaError(f"Could not make a small copy of {path.name} for upload ({exc}).") from exc
+    finally:
+        proxy.close()
 
 
 def seek_to_keyframe(container, video, at_seconds: float) -> int:  # type: ignore[no-untyped-def]

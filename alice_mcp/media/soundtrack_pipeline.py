@@ -33,6 +33,13 @@ from alice_mcp.media.soundtrack import Assembly, CueAudio, WindowAudio
 from alice_mcp.media.windows import SoundtrackPlan, check_span, check_timeline, plan_windows
 
 log = logging.getLogger(__name__)
+#: A part's proxy: short side ≤ 384 px, capped at 700 kbit/s. MMAudio looks at a video through 384 x 384 frames
+#: (CLIP, 8 fps) and 224 x 224 frames (Synchformer, 25 fps): a 384-px short side keeps every row it samples (and
+#: more columns than it keeps), and 700 kbit/s over 384p is as many bits per pixel as the single-generation
+#: proxy's 1 Mbit/s over 480p (~0.11 bit per pixel at 24 fps). Smaller than a single generation's 480p proxy
+#: because a soundtrack uploads its whole span plus the overlaps, and encoding 384p costs half as much.
+PART_PROXY_SHORT_SIDE = 384
+PART_PROXY_KBPS = 700
 #: Scene cuts and keyframes of recently planned spans, by (path, size, mtime, start, end).
 _SCANS: dict[tuple, tuple[list[float], list[float]]] = {}
 _SCAN_MEMO_SIZE = 16
@@ -125,34 +132,49 @@ def part_media_plan(whole: MediaPlan, start: float, end: float, keyframe: float,
         origin=whole.origin,
     )
     method = choose_upload(info, start, end, keyframe, Path(whole.source).suffix)
-    size, fps = proxy_geometry(info.width, info.height, info.fps)
-    return whole.model_copy(
+    plan = whole.model_copy(
         update={
             "upload_method": method,
             "start": start,
             "end": end,
             "keyframe": keyframe,
             "duration": round(end - start, 3),
-            "proxy_size": size if method == "proxy" else None,
-            "proxy_fps": fps if method == "proxy" else None,
+            "proxy_size": None,
+            "proxy_fps": None,
+            "proxy_kbps": None,
             "notes": [],
         }
     )
+    return _part_proxy(plan) if method == "proxy" else plan
+
+
+def _part_proxy(plan: MediaPlan) -> MediaPlan:
+    """``plan`` made a proxy of the part's own span at the parts' proxy size and bitrate."""
+    size, fps = proxy_geometry(plan.width or 2, plan.height or 2, plan.fps, PART_PROXY_SHORT_SIDE)
+    return plan.model_copy(
+        update={"upload_method": "proxy", "proxy_size": size, "proxy_fps": fps, "proxy_kbps": PART_PROXY_KBPS}
+    )
+
+
+def part_upload_plan(whole: MediaPlan, start: float, end: float) -> MediaPlan:
+    """The media plan of the part ``[start, end)``: how its upload is made (a stream-copied cut when it starts on a
+    keyframe and is small, else a proxy; never the whole original). Blocking (finds the keyframe before ``start``)."""
+    from alice_mcp.media.prepare import keyframe_at_or_before
+
+    original = Path(whole.source)
+    keyframe = keyframe_at_or_before(original, start, whole.origin) if start else 0.0
+    plan = part_media_plan(whole, start, end, keyframe, original.stat().st_size)
+    if plan.upload_method == "as_is" and (start > 1e-3 or (whole.clip_duration or end) > end + 0.05):
+        plan = _part_proxy(plan)  # fal must see only the part's span
+    return plan
 
 
 async def prepare_part_upload(
     whole: MediaPlan, start: float, end: float, work: Path, progress: ProgressSink | None
 ) -> tuple[Path, MediaPlan]:
-    """The file fal looks at for the part ``[start, end)`` (made in ``work``), and the part's media plan."""
-    from alice_mcp.media.prepare import keyframe_at_or_before
-
-    original = Path(whole.source)
-    keyframe = await anyio.to_thread.run_sync(keyframe_at_or_before, original, start, whole.origin) if start else 0.0
-    plan = part_media_plan(whole, start, end, keyframe, original.stat().st_size)
-    if plan.upload_method == "as_is" and (start > 1e-3 or (whole.clip_duration or end) > end + 0.05):
-        plan = plan.model_copy(update={"upload_method": "proxy"})  # fal must see only the part's span
-        size, fps = proxy_geometry(plan.width or 2, plan.height or 2, plan.fps)
-        plan.proxy_size, plan.proxy_fps = size, fps
+    """The file fal looks at for the part ``[start, end)`` alone (made in ``work``), and the part's media plan.
+    A soundtrack makes its parts' proxies in one pass instead (:mod:`alice_mcp.media.part_uploads`)."""
+    plan = await anyio.to_thread.run_sync(part_upload_plan, whole, start, end)
     return await prepare_upload(plan, work, progress), plan
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import anyio
 from pydantic import ValidationError
 
-from alice_mcp.adapters.ledger import COMPLETED, FAILED
+from alice_mcp.adapters.ledger import COMPLETED, FAILED, PENDING
 from alice_mcp.adapters.output_policy import output_name
 from alice_mcp.adapters.sources import LocalVideo, resolve_video
 from alice_mcp.data import params
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from alice_mcp.engine.recipes.video_to_audio import VideoToAudioRecipe
     from alice_mcp.jobs.manager import JobManager
     from alice_mcp.jobs.services import JobServices
+    from alice_mcp.media.part_uploads import PartSpan, PartUploads
     from alice_mcp.media.soundtrack_pipeline import SoundtrackMedia
     from alice_mcp.media.windows import SoundtrackPlan
 
@@ -60,8 +61,9 @@ PART_KIND = "soundtrack_part"
 PART_ATTEMPTS = 2
 
 
-#: Parts cutting or proxying their span of the original at once, per process (each decoder holds a few full-size
-#: frames; more than the machine's cores only adds memory).
+#: Decoders of the original running at once, per process: a soundtrack's one pass over its span holds one, a part
+#: made alone (a cut, or an upload the pass did not make) holds one while it is made (each decoder holds a few
+#: full-size frames; more than the machine's cores only adds memory).
 MEDIA_SLOTS = 2
 _MEDIA_LIMITERS: dict[int, anyio.CapacityLimiter] = {}
 
@@ -478,11 +480,12 @@ class SoundtrackRecipe(Recipe):
         limiter = anyio.CapacityLimiter(job.services.settings.max_concurrent_jobs)
         part_jobs: dict[str, dict[str, Any]] = dict(details.get("part_jobs") or {})
 
-        async def one(part: dict[str, Any]) -> None:
+        async def one(part: dict[str, Any], uploads: PartUploads) -> None:
             nonlocal done
             async with limiter:  # at most ALICE_MAX_CONCURRENT_JOBS parts in flight, uploads included
                 await self._mark_part(job, part_jobs, part["key"], status="running")
-                record, path = await self._run_part(job, part)
+                record, path = await self._run_part(job, part, uploads)
+            uploads.discard(part["key"])
             results[part["key"]] = path
             done += 1
             if record is not None:
@@ -504,9 +507,21 @@ class SoundtrackRecipe(Recipe):
             else:
                 todo.append(part)
         await notify(job.progress, "generating", f"{done} of {total} parts done", done / max(1, total))
-        async with anyio.create_task_group() as tg:
-            for part in todo:
-                tg.start_soon(one, part)
+        # the uploads of the parts still to send, made in one pass over their span while the parts run
+        from alice_mcp.media.part_uploads import PartUploads
+        from alice_mcp.media.pipeline import workspace
+        from alice_mcp.media.plan import MediaPlan
+
+        sending = await self._needing_upload(job, todo)
+        whole = MediaPlan(**details["media_plan"])
+        with workspace(job.services.settings) as folder:
+            uploads = PartUploads(whole, sending, folder, _media_slots())
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(uploads.run, job.progress)
+                for part in todo:
+                    tg.start_soon(one, part, uploads)
+            if uploads.report is not None:
+                await job.add_details(upload_pass=uploads.report.as_dict())
         await self._finish(job, results)
 
     @staticmethod
@@ -515,7 +530,25 @@ class SoundtrackRecipe(Recipe):
         part_jobs[key] = {**part_jobs.get(key, {}), **state}
         await job.add_details(part_jobs=part_jobs)
 
-    async def _run_part(self, job: JobContext, part: dict[str, Any]) -> tuple[Optional[JobRecord], Optional[Path]]:
+    async def _needing_upload(self, job: JobContext, todo: list[dict[str, Any]]) -> list[PartSpan]:
+        """The parts of ``todo`` that will be sent to fal (on a resume, not those fal has or finished, nor those
+        failed twice or whose submit may have reached fal)."""
+        from alice_mcp.media.part_uploads import PartSpan
+
+        ledger = await job.ledger()
+        attempts: dict[str, list[JobRecord]] = {}
+        for record in await ledger.parts_of(job.id):
+            attempts.setdefault(str(record.details.get("part")), []).append(record)
+        return [
+            PartSpan(part["key"], part["start"], part["end"])
+            for part in todo
+            if all(r.status in (FAILED, PENDING) for r in attempts.get(part["key"], []))
+            and len(attempts.get(part["key"], [])) < PART_ATTEMPTS
+        ]
+
+    async def _run_part(
+        self, job: JobContext, part: dict[str, Any], uploads: PartUploads
+    ) -> tuple[Optional[JobRecord], Optional[Path]]:
         """The part's last job and its audio file once it completed (a failed part is tried once more), or ``None``
         for the file if it failed twice (or its submit may have reached fal: it is never sent again)."""
         ledger = await job.ledger()
@@ -527,7 +560,7 @@ class SoundtrackRecipe(Recipe):
                 if record.active:
                     record = await job.wait_part(record.id)
             else:
-                record = await job.start_part(self._part_plan(job, part, number), self._part_work(job, part))
+                record = await job.start_part(self._part_plan(job, part, number), self._part_work(job, part, uploads))
             if record.status == COMPLETED and record.output_path and Path(record.output_path).is_file():
                 return record, Path(record.output_path)
             if record.status != FAILED:  # cancelled, or its submit may have reached fal: never sent again
@@ -576,22 +609,13 @@ class SoundtrackRecipe(Recipe):
             {"parent": job.id, "part": part["key"], "attempt": attempt, "span": [part["start"], part["end"]]},
         )
 
-    def _part_work(self, parent: JobContext, part: dict[str, Any]):  # type: ignore[no-untyped-def]
-        from alice_mcp.media.pipeline import workspace
-        from alice_mcp.media.plan import MediaPlan
-        from alice_mcp.media.soundtrack_pipeline import prepare_part_upload
-
-        whole = MediaPlan(**parent.record.details["media_plan"])
-
+    def _part_work(self, parent: JobContext, part: dict[str, Any], uploads: PartUploads):  # type: ignore[no-untyped-def]
         async def work(job: JobContext) -> None:
             async def send_clip() -> dict:
-                with workspace(job.services.settings) as folder:  # the part's upload lives only until it is sent
-                    async with _media_slots():  # decoding a big original is CPU- and memory-bound: two at a time
-                        upload, part_media = await prepare_part_upload(
-                            whole, part["start"], part["end"], folder, job.progress
-                        )
-                    await job.add_details(upload_method=part_media.upload_method)
-                    return self.part_payload(part, await planning.upload_file(upload, job))
+                # the part's file from the soundtrack's one pass (submitted as soon as it is closed), or made alone
+                upload, part_media = await uploads.file_for(part["key"], part["start"], part["end"], job.progress)
+                await job.add_details(upload_method=part_media.upload_method)
+                return self.part_payload(part, await planning.upload_file(upload, job))
 
             await submit_and_finish(job.services, job, await send_clip(), reupload=send_clip)
 
