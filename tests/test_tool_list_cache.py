@@ -4,6 +4,7 @@ serves a list stored for other code (alice_mcp/mcp/tool_list_cache.py)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -81,4 +82,8 @@ def test_the_key_changes_with_any_file_of_the_package_and_not_with_compiled_file
     assert tool_list_cache.fingerprint.__wrapped__(root) == before
     server = root / "server.py"
     server.write_text(server.read_text().replace("estimate_cost", "estimate_costs", 1))
-    assert tool_list_cache.fingerprint.__wrapped__(root) != before
+    edited = tool_list_cache.fingerprint.__wrapped__(root)
+    assert edited != before
+    stat = server.stat()
+    os.utime(server, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # same size, written again
+    assert tool_list_cache.fingerprint.__wrapped__(root) not in (before, edited)

@@ -3,8 +3,9 @@ first building every tool.
 
 Building a tool (its argument model, input schema and output schema, by pydantic) is most of a server's start-up.
 What ``tools/list`` publishes depends only on the code: this package's files and the versions of Python, the MCP SDK
-and pydantic. :func:`fingerprint` hashes exactly those, and the list is stored under that hash: any change to any of
-them is a different key, so a stale list is never served. The first start of a build writes the file (atomically);
+and pydantic. :func:`fingerprint` hashes exactly those (each file by its size and modification time, as Python does
+for its ``.pyc`` files), and the list is stored under that hash: any change to any of them is a different key, so a
+stale list is never served. The first start of a build writes the file (atomically);
 every later start reads it. A missing, unreadable or corrupt file, or a folder that cannot be written, only means
 the tools are built as before: the cache never decides what is published, it only remembers it.
 """
@@ -12,13 +13,13 @@ the tools are built as before: the cache never decides what is published, it onl
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
 import sys
 import tempfile
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
 
@@ -27,26 +28,50 @@ from mcp.types import Tool as MCPTool
 log = logging.getLogger(__name__)
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-#: What else the published list depends on (their installed versions are part of the key).
-DEPENDENCIES = ("mcp", "mcp-types", "pydantic", "pydantic-core")
+#: The packages the published list also depends on (their installed files are part of the key).
+DEPENDENCIES = ("mcp", "mcp_types", "pydantic", "pydantic_core")
 CACHE_DIR_ENV = "ALICE_CACHE_DIR"
 
 
 @lru_cache(maxsize=4)
 def fingerprint(root: Path = PACKAGE_ROOT) -> str:
-    """A hash of every file of the package under ``root`` (path and bytes; compiled files left out), the Python
-    version and the installed versions of :data:`DEPENDENCIES`."""
+    """A hash of the Python version, the installed :data:`DEPENDENCIES` (their ``__init__`` file's path, size and
+    modification time: installing or upgrading one writes it anew) and every file of the package under ``root`` by
+    path, size and modification time (compiled files left out) -- the test Python itself uses to tell a stale ``.pyc``
+    from its source, and cheap enough for every start (no file is read)."""
     digest = hashlib.sha256()
     digest.update(sys.version.encode())
-    for name in DEPENDENCIES:
-        try:
-            digest.update(f"{name}=={metadata.version(name)}".encode())
-        except metadata.PackageNotFoundError:
-            digest.update(f"{name} absent".encode())
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+    for name in DEPENDENCIES:  # an installed or upgraded package has new files: their size and time change
+        spec = importlib.util.find_spec(name)
+        origin = Path(spec.origin) if spec is not None and spec.origin else None
+        stat = origin.stat() if origin is not None and origin.is_file() else None
+        digest.update(f"|{name} {origin} {stat and stat.st_size} {stat and stat.st_mtime_ns}".encode())
+    for path, stat in sorted(_files(root)):
+        digest.update(f"|{path} {stat.st_size} {stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:32]
+
+
+def build_key() -> Optional[str]:
+    """:func:`fingerprint` of this package, or ``None`` when it cannot be taken (its files cannot be listed): then
+    nothing is stored or read."""
+    try:
+        return fingerprint()
+    except OSError:
+        log.debug("no tool list cache: the package's files cannot be listed", exc_info=True)
+        return None
+
+
+def _files(root: Path, prefix: str = "") -> list[tuple[str, os.stat_result]]:
+    """``(relative path, stat)`` of every file under ``root``, ``__pycache__`` folders left out."""
+    found = []
+    with os.scandir(root) as entries:
+        for entry in entries:
+            if entry.is_dir():
+                if entry.name != "__pycache__":
+                    found += _files(Path(entry.path), f"{prefix}{entry.name}/")
+            elif entry.is_file():
+                found.append((prefix + entry.name, entry.stat()))
+    return found
 
 
 def cache_dir() -> Path:

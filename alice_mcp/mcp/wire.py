@@ -68,13 +68,14 @@ class AliceServer(MCPServer):
     async def list_tools(self) -> list[MCPTool]:
         """What ``tools/list`` publishes: the stored list of this build, else the tools built and the list stored."""
         if self._unbuilt:
-            key = tool_list_cache.fingerprint()
-            stored = tool_list_cache.load_tools(key)
+            key = tool_list_cache.build_key()
+            stored = tool_list_cache.load_tools(key) if key else None
             if stored is not None:
                 return stored
             self.build_tools()
             tools = await super().list_tools()
-            tool_list_cache.save_tools(key, tools)
+            if key:
+                tool_list_cache.save_tools(key, tools)
             return tools
         return await super().list_tools()
 
