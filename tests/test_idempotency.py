@@ -73,3 +73,28 @@ async def test_a_malformed_or_overlong_key_is_refused_before_anything_runs(conne
         result = await client.call_tool("generate_video", {"prompt": "a fox", "idempotency_key": key})
     assert result.is_error is True and "idempotency_key" in result.content[0].text
     assert twin.state.submit_count() == 0
+
+
+async def test_a_long_clip_soundtrack_with_a_key_is_one_job_paid_once(connect, clip, twin) -> None:
+    twin.state.run_seconds = 0.5
+    arguments = {
+        "video": str(clip("long.mp4", seconds=34.0, size=(64, 48))),
+        "prompt": "rain",
+        "idempotency_key": "soundtrack-7",
+    }
+    async with connect() as client:
+        results = []
+
+        async def call() -> None:
+            results.append(await client.call_tool("add_audio_to_video", {**arguments, "wait_seconds": 50}))
+
+        async with anyio.create_task_group() as group:  # the second call comes while the first one's parts run
+            group.start_soon(call)
+            group.start_soon(call)
+    for result in results:
+        assert result.is_error is False, result.content[0].text
+    first, second = (r.structured_content for r in results)
+    assert first["job_id"] == second["job_id"] and first["status"] == second["status"] == "completed"
+    windows = first["soundtrack"]["windows"]
+    assert len(windows) >= 2, "a 34 s clip is a soundtrack of several windows"
+    assert twin.state.submit_count() == len(windows), "each window paid once, not once per call"

@@ -174,8 +174,12 @@ class AliceCore:
         soundtrack = soundtracks[0]
         if len(soundtracks) == 1 and request.takes == 1 and await soundtrack.wanted_for(self.services, request):
             # no duration, and longer than one window of this model (or a timeline): one job of many parts
-            prepared = await soundtrack.prepare(self.services, self.jobs, request, progress, force=force)
-            return await self._run(soundtrack, prepared, progress, started, wait_seconds, confirm)
+
+            async def run_soundtrack(key: str | None):  # type: ignore[no-untyped-def]
+                prepared = await soundtrack.prepare(self.services, self.jobs, request, progress, force=force)
+                return await self._run(soundtrack, prepared, progress, started, wait_seconds, confirm, key)
+
+            return await self._once(idempotency, soundtrack, progress, started, wait_seconds, run_soundtrack)
         if request.takes != 1 or request.model_options or recipes != [FOLEY_RECIPES[0]]:
             from alice_mcp.engine.recipes.foley import run_takes
 
