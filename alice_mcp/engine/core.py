@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, AsyncIterator, TypeVar
 
 from alice_mcp.adapters.read_policy import ReadPolicy
 from alice_mcp.adapters.settings import Settings
-from alice_mcp.data.errors import AliceError, FalError, JobCancelled
+from alice_mcp.data.errors import AliceError, FalError, InputError, JobCancelled
 from alice_mcp.data.idempotency import IdempotencyClaim
 from alice_mcp.data.prices import PriceTable, parse_overrides
 from alice_mcp.data.progress import ProgressSink, notify
@@ -157,6 +157,12 @@ class AliceCore:
         started = time.monotonic()
         recipes = foley_recipes(model)
         soundtracks = [soundtrack_recipe(r.endpoint.id) for r in recipes]
+        if idempotency is not None and (request.takes != 1 or len(recipes) > 1):
+            raise InputError(
+                "`idempotency_key` covers one take of one model; this request asks for "
+                f"{request.takes} take(s) of {len(recipes)} model(s). Drop `idempotency_key`, or make one call per "
+                "take and model, each with its own key."
+            )
         if (request.takes != 1 or len(soundtracks) > 1) and await self._wants_soundtrack(soundtracks, request):
             from alice_mcp.engine.recipes.soundtrack_takes import run_soundtrack_takes
 
