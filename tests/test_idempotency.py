@@ -100,13 +100,15 @@ async def test_a_long_clip_soundtrack_with_a_key_is_one_job_paid_once(connect, c
     assert twin.state.submit_count() == len(windows), "each window paid once, not once per call"
 
 
-async def test_a_key_with_takes_or_several_models_is_refused_before_anything_is_paid(connect, clip, twin) -> None:
+async def test_a_key_on_a_takes_path_is_refused_before_anything_is_paid(connect, clip, twin) -> None:
     async with connect() as client:
         takes = await client.call_tool("add_audio_to_video", _call(clip, takes=2, idempotency_key="two-takes"))
         models = await client.call_tool(
             "add_audio_to_video", _call(clip, model=["mmaudio", "hunyuan"], idempotency_key="two-models")
         )
-    for result in (takes, models):
-        assert result.is_error is True and "idempotency_key" in result.content[0].text
-        assert "one take of one model" in result.content[0].text
+        other = await client.call_tool("add_audio_to_video", _call(clip, model="hunyuan", idempotency_key="other"))
+    for result in (takes, models, other):
+        assert result.is_error is True and "`idempotency_key` is not kept for" in result.content[0].text
+        assert "Drop `idempotency_key`" in result.content[0].text
+    assert "2 take(s) of 1 model(s)" in takes.content[0].text and "hunyuan" in other.content[0].text
     assert twin.state.submit_count() == 0 and not twin.state.uploads

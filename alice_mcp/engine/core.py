@@ -69,6 +69,23 @@ log = logging.getLogger(__name__)
 ResultT = TypeVar("ResultT")
 
 
+def _refuse_key_for_takes(idempotency: IdempotencyClaim | None, request: VideoAudioRequest, recipes: list) -> None:
+    """The takes paths (several takes or models, another model on a short clip, ``model_options``) do not keep an
+    idempotency key: a key there is refused by name before anything is paid, rather than a retry paying again."""
+    if idempotency is None:
+        return
+    if request.takes != 1 or len(recipes) > 1:
+        what = f"{request.takes} take(s) of {len(recipes)} model(s)"
+    else:
+        what = f"one clip of at most one window with {recipes[0].spec.alias}" + (
+            " and `model_options`" if request.model_options else ""
+        )
+    raise InputError(
+        f"`idempotency_key` is not kept for {what}: a retry could pay again. Drop `idempotency_key` (it is kept for "
+        "MMAudio V2 without `model_options`, and for a long clip's soundtrack of one take of one model)."
+    )
+
+
 class AliceCore:
     """Runs generations for one operator configuration, wording hints in ``words`` (the face's vocabulary).
     Cheap to create: no network until a job runs."""
@@ -157,14 +174,10 @@ class AliceCore:
         started = time.monotonic()
         recipes = foley_recipes(model)
         soundtracks = [soundtrack_recipe(r.endpoint.id) for r in recipes]
-        if idempotency is not None and (request.takes != 1 or len(recipes) > 1):
-            raise InputError(
-                "`idempotency_key` covers one take of one model; this request asks for "
-                f"{request.takes} take(s) of {len(recipes)} model(s). Drop `idempotency_key`, or make one call per "
-                "take and model, each with its own key."
-            )
         if (request.takes != 1 or len(soundtracks) > 1) and await self._wants_soundtrack(soundtracks, request):
             from alice_mcp.engine.recipes.soundtrack_takes import run_soundtrack_takes
+
+            _refuse_key_for_takes(idempotency, request, recipes)
 
             result = await run_soundtrack_takes(
                 self,
@@ -188,6 +201,8 @@ class AliceCore:
             return await self._once(idempotency, soundtrack, progress, started, wait_seconds, run_soundtrack)
         if request.takes != 1 or request.model_options or recipes != [FOLEY_RECIPES[0]]:
             from alice_mcp.engine.recipes.foley import run_takes
+
+            _refuse_key_for_takes(idempotency, request, recipes)
 
             result = await run_takes(
                 self,
