@@ -4,10 +4,10 @@ and assemble the result from the parts' audio (after they are done).
 * :func:`plan_soundtrack_media` probes the local clip, checks the span and the timeline (cheap checks first: bad
   input fails before the clip is scanned), finds scene cuts and keyframes, and plans windows and cues
   (:mod:`alice_mcp.media.windows`). Nothing is uploaded or paid.
-* :func:`prepare_part_upload` makes the file fal looks at for one part: the part's own span of the clip, cut or
-  proxied by the same rule as a single generation (:func:`alice_mcp.media.plan.choose_upload`). MMAudio reads a
-  video from its first frame and takes no start offset, so each part needs its own file; each is at most the
-  part's span, small.
+* :func:`part_upload_plan` says how the file fal looks at for one part is made: the part's own span of the clip,
+  cut or proxied by the same rule as a single generation (:func:`alice_mcp.media.plan.choose_upload`). MMAudio
+  reads a video from its first frame and takes no start offset, so each part needs its own file; each is at most
+  the part's span, small. The files themselves come from one pass over the span (:mod:`alice_mcp.media.part_uploads`).
 * :func:`finish_soundtrack` joins the parts' audio with equal-power crossfades, lays the cues over it, measures
   every seam, and puts the track onto the ORIGINAL video over the span (stream-copied video, as for one
   generation), published atomically.
@@ -27,7 +27,7 @@ from alice_mcp.adapters.sources import LocalVideo
 from alice_mcp.data.params import PipelineOptions
 from alice_mcp.data.progress import ProgressSink, notify
 from alice_mcp.data.timeline import Cue, Segment, WindowLimits
-from alice_mcp.media.pipeline import FinishedMedia, export_track, finish_mixdown, in_thread, prepare_upload
+from alice_mcp.media.pipeline import FinishedMedia, export_track, finish_mixdown, in_thread
 from alice_mcp.media.plan import MediaPlan, choose_output, choose_upload, proxy_geometry
 from alice_mcp.media.soundtrack import Assembly, CueAudio, WindowAudio
 from alice_mcp.media.windows import SoundtrackPlan, check_span, check_timeline, plan_windows
@@ -167,15 +167,6 @@ def part_upload_plan(whole: MediaPlan, start: float, end: float) -> MediaPlan:
     if plan.upload_method == "as_is" and (start > 1e-3 or (whole.clip_duration or end) > end + 0.05):
         plan = _part_proxy(plan)  # fal must see only the part's span
     return plan
-
-
-async def prepare_part_upload(
-    whole: MediaPlan, start: float, end: float, work: Path, progress: ProgressSink | None
-) -> tuple[Path, MediaPlan]:
-    """The file fal looks at for the part ``[start, end)`` alone (made in ``work``), and the part's media plan.
-    A soundtrack makes its parts' proxies in one pass instead (:mod:`alice_mcp.media.part_uploads`)."""
-    plan = await anyio.to_thread.run_sync(part_upload_plan, whole, start, end)
-    return await prepare_upload(plan, work, progress), plan
 
 
 @dataclass
