@@ -8,6 +8,7 @@ Blocking: call it from a worker thread. PyAV is imported on first use so start-u
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +24,11 @@ _IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "t
 _ATTACHED_PIC = 1024  # AV_DISPOSITION_ATTACHED_PIC: cover art in an audio file, not a video
 # How far the playable video may end before the length the file declares before we call it truncated.
 TRUNCATION_TOLERANCE_S = 1.0
+#: Probes of recent files, by (path, size, modification time): an unchanged file is opened and decoded once per
+#: request (deciding whether it is a soundtrack and planning its job both need it). Failures are not kept.
+_PROBED: dict[tuple[str, int, int], VideoInfo] = {}
+_PROBED_SIZE = 32
+_PROBED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -54,11 +60,23 @@ class VideoInfo:
 
 def probe_video(path: Path) -> VideoInfo:
     """Open ``path``, decode its first video frame and check its end. Raises :class:`InputError` if it is not a
-    decodable, complete video."""
-    size = path.stat().st_size if isinstance(path, Path) else 0
-    if isinstance(path, Path) and size == 0:
+    decodable, complete video. An unchanged file probed lately is not read again (``_PROBED``)."""
+    if not isinstance(path, Path):
+        return describe_video(str(path), label=str(path), size_bytes=0, check_frames=True)
+    stat = path.stat()
+    if stat.st_size == 0:
         raise InputError(f"{path} is empty (0 bytes). Pass a video file.", code="not_video")
-    return describe_video(str(path), label=str(path), size_bytes=size, check_frames=True)
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _PROBED_LOCK:
+        known = _PROBED.get(key)
+    if known is not None:
+        return known
+    info = describe_video(str(path), label=str(path), size_bytes=stat.st_size, check_frames=True)
+    with _PROBED_LOCK:
+        while len(_PROBED) >= _PROBED_SIZE:
+            _PROBED.pop(next(iter(_PROBED)))
+        _PROBED[key] = info
+    return info
 
 
 def describe_video(
